@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv when missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench system-deps clean
+
+# Debian packages: PortAudio for sounddevice, the libraries Qt needs offscreen. Skipped when
+# already present or when not root (then install them yourself, see README).
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch and torchvision pinned in the same command (see requirements.txt)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p out
+	$(BIN)/a2m info
+	$(BIN)/a2m generate --image examples/vincent-van-gogh_the-starry-night-1889.jpg \
+	    --comment "The swirling sky feels alive, restless and full of wonder" \
+	    --hints "Orchestra; dreamy strings" --seed 1 -o out/starry-night.wav
+
+test: $(STAMP)
+	$(BIN)/ruff check a2m_core tests
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check a2m_core tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

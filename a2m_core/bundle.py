@@ -1,0 +1,328 @@
+"""Model bundles (SPEC §2.4): one safetensors file holds everything needed to generate.
+
+Layout of a bundle file::
+
+    metadata  {"format": "art2music-bundle", "format_version": "1", "config": <BundleConfig JSON>}
+    tensors   projector.*   gated residual projector
+              decoder.*     BiLSTM mel decoder
+              vocoder.*     HiFi-GAN generator, weight norm folded (absent for Griffin-Lim)
+              encoder.*     OpenCLIP weights, only when ``encoder.weights_in_bundle``
+
+Safetensors never unpickles anything, so opening a bundle from a stranger is safe. Loading
+checks the format version, the config's internal consistency, and every tensor's name and
+shape against the modules the config describes; a mismatch names the tensor and both shapes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .audio import MelConfig
+from .encoders import EncoderConfig
+from .errors import BundleError
+from .models import (
+    DecoderConfig,
+    GatedResidualProjector,
+    HiFiGANConfig,
+    HiFiGANGenerator,
+    MelDecoder,
+    ProjectorConfig,
+)
+from .prompt import PromptConfig
+
+log = logging.getLogger(__name__)
+
+FORMAT = "art2music-bundle"
+FORMAT_VERSION = 1
+PARTS = ("projector", "decoder", "vocoder", "encoder")
+
+
+@dataclass(frozen=True)
+class VocoderConfig:
+    kind: Literal["hifigan", "griffin-lim"] = "hifigan"
+    hifigan: HiFiGANConfig | None = field(default_factory=HiFiGANConfig)
+    griffin_lim_iters: int = 32  # used when kind == "griffin-lim"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "griffin_lim_iters": self.griffin_lim_iters,
+                "hifigan": self.hifigan.to_dict() if self.hifigan else None}
+
+    def describe(self) -> str:
+        if self.kind == "griffin-lim":
+            return (f"Griffin-Lim fallback ({self.griffin_lim_iters} iterations; no trained "
+                    f"vocoder: expect phasey, metallic sound)")
+        h = self.hifigan
+        assert h is not None
+        return (f"HiFi-GAN (resblock {h.resblock}, rates {list(h.upsample_rates)}, "
+                f"{h.upsample_initial_channel} initial channels)")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Defaults for generation; the engine's callers may override each per call."""
+
+    variation: float = 0.15  # seeded noise on the fused vector, relative to its RMS
+    loudness_lufs: float | None = -14.0  # integrated loudness target; None = leave as is
+    peak_dbfs: float = -1.0  # sample-peak ceiling after loudness normalisation
+    fade_ms: float = 10.0  # raised-cosine fade in and out (no clicks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    name: str
+    mel: MelConfig = field(default_factory=MelConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    description: str = ""
+    starter: bool = False  # a small demonstration model, not the paper-scale one
+    untrained: bool = False  # random weights (debug/test bundles): output is not music
+    provenance: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "name": self.name,
+            "description": self.description,
+            "starter": self.starter,
+            "untrained": self.untrained,
+            "provenance": self.provenance,
+            "mel": self.mel.to_dict(),
+            "encoder": self.encoder.to_dict(),
+            "projector": self.projector.to_dict(),
+            "decoder": self.decoder.to_dict(),
+            "vocoder": self.vocoder.to_dict(),
+            "prompt": self.prompt.to_dict(),
+            "generation": self.generation.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BundleConfig:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise BundleError(
+                f"bundle format version {version!r} is not supported (this Art2Music reads "
+                f"version {FORMAT_VERSION}); re-export it with a matching a2m-train"
+            )
+        try:
+            voc = dict(data.get("vocoder", {}))
+            hifi = voc.get("hifigan")
+            voc["hifigan"] = HiFiGANConfig.from_dict(hifi) if hifi else None
+            cfg = cls(
+                name=data["name"],
+                description=data.get("description", ""),
+                starter=bool(data.get("starter", False)),
+                untrained=bool(data.get("untrained", False)),
+                provenance=dict(data.get("provenance", {})),
+                mel=MelConfig.from_dict(data["mel"]),
+                encoder=EncoderConfig(**data["encoder"]),
+                projector=ProjectorConfig(**data["projector"]),
+                decoder=DecoderConfig(**data["decoder"]),
+                vocoder=VocoderConfig(**voc),
+                prompt=PromptConfig(**data.get("prompt", {})),
+                generation=GenerationConfig(**data.get("generation", {})),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise BundleError(f"bundle config is malformed: {err}") from err
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """Cross-part consistency; raises BundleError naming the two numbers that disagree."""
+        problems = []
+        m, e, p, d = self.mel, self.encoder, self.projector, self.decoder
+        if p.text_dim != e.embed_dim or p.image_dim != e.embed_dim:
+            problems.append(f"projector inputs ({p.text_dim}, {p.image_dim}) != encoder "
+                            f"embed_dim {e.embed_dim}")
+        if d.input_dim != p.hidden:
+            problems.append(f"decoder input_dim {d.input_dim} != projector hidden {p.hidden}")
+        if d.n_frames != m.n_frames:
+            problems.append(f"decoder n_frames {d.n_frames} != mel n_frames {m.n_frames}")
+        if d.n_mels != m.n_mels:
+            problems.append(f"decoder n_mels {d.n_mels} != mel n_mels {m.n_mels}")
+        if self.vocoder.kind == "hifigan":
+            h = self.vocoder.hifigan
+            if h is None:
+                problems.append("vocoder kind is hifigan but no hifigan config is given")
+            else:
+                if h.hop_length != m.hop_length:
+                    problems.append(f"HiFi-GAN upsamples x{h.hop_length} but mel hop is "
+                                    f"{m.hop_length}")
+                if h.n_mels != m.n_mels:
+                    problems.append(f"HiFi-GAN n_mels {h.n_mels} != mel n_mels {m.n_mels}")
+        elif self.vocoder.kind != "griffin-lim":
+            problems.append(f"unknown vocoder kind {self.vocoder.kind!r}")
+        if problems:
+            raise BundleError("bundle config is inconsistent: " + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- modules
+
+@dataclass
+class BundleModules:
+    projector: GatedResidualProjector
+    decoder: MelDecoder
+    vocoder: HiFiGANGenerator | None
+
+
+def build_modules(cfg: BundleConfig) -> BundleModules:
+    """Fresh modules (random weights) of the architecture a config describes."""
+    vocoder = None
+    if cfg.vocoder.kind == "hifigan":
+        assert cfg.vocoder.hifigan is not None
+        vocoder = HiFiGANGenerator(cfg.vocoder.hifigan).remove_weight_norm()
+    return BundleModules(GatedResidualProjector(cfg.projector), MelDecoder(cfg.decoder), vocoder)
+
+
+def _prefixed(modules: BundleModules) -> dict[str, nn.Module]:
+    out: dict[str, nn.Module] = {"projector": modules.projector, "decoder": modules.decoder}
+    if modules.vocoder is not None:
+        out["vocoder"] = modules.vocoder
+    return out
+
+
+def check_state(
+    expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor], what: str
+) -> None:
+    """Raise BundleError naming missing, unexpected and wrongly shaped tensors."""
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    wrong = [
+        f"{k} is {list(given[k].shape)}, expected {list(expected[k].shape)}"
+        for k in sorted(set(expected) & set(given))
+        if tuple(given[k].shape) != tuple(expected[k].shape)
+    ]
+    parts = []
+    if wrong:
+        parts.append("shape mismatch: " + "; ".join(wrong[:4]) + (" ..." if len(wrong) > 4 else ""))
+    if missing:
+        parts.append("missing: " + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))
+    if unexpected:
+        parts.append("unexpected: " + ", ".join(unexpected[:6])
+                     + (" ..." if len(unexpected) > 6 else ""))
+    if parts:
+        raise BundleError(f"{what} does not match its config: " + " | ".join(parts))
+
+
+# --------------------------------------------------------------------------- files
+
+@dataclass
+class Bundle:
+    """A loaded bundle: its config and tensors (not yet modules)."""
+
+    config: BundleConfig
+    tensors: dict[str, torch.Tensor]
+    path: Path | None = None
+
+    def part(self, prefix: str) -> dict[str, torch.Tensor]:
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+    def modules(self) -> BundleModules:
+        """Build the modules and load this bundle's weights, checking every shape."""
+        mods = build_modules(self.config)
+        where = f"bundle {self.path.name}" if self.path else "bundle"
+        for prefix, module in _prefixed(mods).items():
+            state = self.part(prefix)
+            check_state(module.state_dict(), state, f"{where} ({prefix})")
+            module.load_state_dict(state, strict=True)
+        stray = {k.split(".", 1)[0] for k in self.tensors} - set(PARTS)
+        if stray or (mods.vocoder is None and self.part("vocoder")):
+            raise BundleError(f"{where} holds tensors its config doesn't use: "
+                              f"{sorted(stray) or ['vocoder.*']}")
+        for m in _prefixed(mods).values():
+            m.eval()
+        return mods
+
+
+def save_bundle(
+    path: str | Path,
+    config: BundleConfig,
+    modules: BundleModules,
+    encoder_state: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write a bundle atomically (temp file in the same folder, then rename).
+
+    The vocoder must already have its weight norm removed (inference layout).
+    """
+    config.check()
+    path = Path(path)
+    if modules.vocoder is not None and modules.vocoder.weight_norm_applied:
+        raise ValueError("remove the vocoder's weight norm before saving a bundle")
+    if config.encoder.weights_in_bundle and encoder_state is None:
+        raise ValueError("config says encoder weights are in the bundle but none were given")
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, module in _prefixed(modules).items():
+        for k, v in module.state_dict().items():
+            tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous().clone()
+    for k, v in (encoder_state or {}).items():
+        tensors[f"encoder.{k}"] = v.detach().cpu().contiguous().clone()
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "config": json.dumps(config.to_dict()),
+    }
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("saved bundle %s (%d tensors)", path, len(tensors))
+    return path
+
+
+def read_config(path: str | Path) -> BundleConfig:
+    """Only the config of a bundle (cheap: the tensors are not read)."""
+    return _open(Path(path), with_tensors=False).config
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read and validate a bundle file.
+
+    Raises:
+        BundleError: missing, not a safetensors file, not a bundle, unknown version,
+            inconsistent config. Tensor shapes are checked by :meth:`Bundle.modules`.
+    """
+    return _open(Path(path), with_tensors=True)
+
+
+def _open(path: Path, with_tensors: bool) -> Bundle:
+    if not path.is_file():
+        raise BundleError(f"bundle not found: {path}")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise BundleError(f"{path.name} is a safetensors file but not an Art2Music "
+                                  f"bundle (no '{FORMAT}' metadata)")
+            config = BundleConfig.from_dict(json.loads(meta["config"]))
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if with_tensors else {}
+    except BundleError:
+        raise
+    except Exception as err:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise BundleError(f"cannot read bundle {path}: corrupt or not a safetensors file "
+                          f"({type(err).__name__}: {err})") from err
+    return Bundle(config=config, tensors=tensors, path=path)

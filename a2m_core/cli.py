@@ -1,0 +1,230 @@
+"""``a2m``: generate a clip, describe a bundle, import the authors' checkpoints.
+
+Every failure a user can cause prints one line (``a2m: error: ...``) and exits non-zero;
+a traceback only appears with ``--verbose``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .errors import A2MError
+
+log = logging.getLogger("a2m")
+
+EXIT_USER_ERROR = 1
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+def _unique_path(path: Path) -> Path:
+    """``name.wav`` or, if taken, ``name-2.wav``, ``name-3.wav``...: never overwrite."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .encoders import load_image
+    from .engine import Art2Music
+
+    image = Path(args.image)
+    load_image(image)  # fail before loading any model if the painting is unusable
+    if not args.comment or not args.comment.strip():
+        raise A2MError("the comment is empty: write a few words about the painting")
+    if args.output:
+        out = Path(args.output)
+    else:
+        suffix = f"-seed{args.seed}" if args.seed is not None else ""
+        out = _unique_path(Path(f"{image.stem}{suffix}.wav"))
+    t0 = time.perf_counter()
+    engine = Art2Music.load(args.bundle, device=args.device)
+    if engine.config.untrained:
+        print(f"a2m: note: bundle '{engine.name}' is untrained (random weights): the clip "
+              f"will not sound like music", file=sys.stderr)
+    load_s = time.perf_counter() - t0
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc="generating", unit="%", file=sys.stderr,
+               disable=args.quiet, bar_format="{desc:<10}{percentage:3.0f}%|{bar}| {elapsed}")
+
+    def progress(stage: str, fraction: float) -> None:
+        bar.set_description(stage)
+        bar.update(round(fraction * 100) - bar.n)
+
+    clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
+                           emotion=args.emotion, progress=progress,
+                           loudness_lufs=None if args.no_loudness else "bundle")
+    bar.close()
+    saved = clip.save(out)
+    timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
+    print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
+    if not args.quiet:
+        print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device}",
+              file=sys.stderr)
+    return 0
+
+
+def _param_count(tensors: dict, prefix: str) -> int:
+    return sum(v.numel() for k, v in tensors.items() if k.startswith(prefix + "."))
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .bundle import load_bundle
+    from .defaults import default_bundle_path
+
+    path = Path(args.bundle) if args.bundle else default_bundle_path()
+    bundle = load_bundle(path)
+    cfg = bundle.config
+    if args.json:
+        print(json.dumps({"path": str(path), **cfg.to_dict()}, indent=2))
+        return 0
+    m, e, p, d = cfg.mel, cfg.encoder, cfg.projector, cfg.decoder
+    kind = ("UNTRAINED (random weights; output is not music)" if cfg.untrained else
+            "starter model (small, trained on the fixture data only)" if cfg.starter else
+            "trained model")
+    lines = [
+        f"bundle      {cfg.name}  ({path}, {path.stat().st_size / 1e6:.1f} MB, "
+        f"format v{cfg.format_version})",
+        f"kind        {kind}",
+    ]
+    if cfg.description:
+        lines.append(f"about       {cfg.description}")
+    lines += [
+        f"encoder     OpenCLIP {e.name}, embed {e.embed_dim}, "
+        f"{'L2-normalised' if e.normalize else 'raw'} features; {e.describe_source()}"
+        + (f", {_param_count(bundle.tensors, 'encoder') / 1e6:.1f} M params"
+           if e.weights_in_bundle else ""),
+        f"projector   gated residual, {p.text_dim}+{p.image_dim} -> {p.hidden}, "
+        f"gate form '{p.gate_input}', {_param_count(bundle.tensors, 'projector') / 1e6:.2f} M",
+        f"decoder     BiLSTM {d.layers} layers x {d.hidden} hidden, T={d.n_frames}, "
+        f"{d.n_mels} mels, {_param_count(bundle.tensors, 'decoder') / 1e6:.2f} M params",
+        f"vocoder     {cfg.vocoder.describe()}"
+        + (f", {_param_count(bundle.tensors, 'vocoder') / 1e6:.2f} M params"
+           if cfg.vocoder.kind == "hifigan" else ""),
+        f"mel         {m.sample_rate} Hz, n_fft {m.n_fft}, hop {m.hop_length}, win "
+        f"{m.win_length}, {m.n_mels} bands {m.fmin:g}-{m.fmax:g} Hz, log clamp "
+        f"{m.clamp_min:g}, [-1,1] <- [{m.log_min:.3f}, {m.log_max:.3f}], pad {m.pad_value:g}, "
+        f"T={m.n_frames} ({m.duration_s:.2f} s)",
+        f"generation  variation {cfg.generation.variation}, loudness "
+        f"{cfg.generation.loudness_lufs} LUFS, peak {cfg.generation.peak_dbfs} dBFS",
+    ]
+    if cfg.provenance:
+        lines.append("provenance  " + ", ".join(f"{k}: {v}" for k, v in cfg.provenance.items()))
+    if cfg.starter or cfg.untrained:
+        lines.append(
+            "paper-scale  get the authors' checkpoints (best_model_epoch.pt, "
+            "hifigan_g_00411810.pth) and run `a2m import-reference`, or train with "
+            "`a2m-train`; ViT-H-14 / laion2b_s32b_b79k downloads on first use (see README)")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_import_reference(args: argparse.Namespace) -> int:
+    from .encoders import EncoderConfig
+    from .reference import import_reference
+
+    encoder = EncoderConfig(name=args.encoder, pretrained=None if args.encoder_weights
+                            else args.pretrained,
+                            weights_file=str(Path(args.encoder_weights).resolve())
+                            if args.encoder_weights else None,
+                            normalize=args.normalize, embed_dim=args.embed_dim)
+    out = import_reference(args.decoder, args.output, vocoder_path=args.vocoder,
+                           projector_path=args.projector, hifigan=args.hifigan_config,
+                           encoder=encoder, random_projector_seed=args.random_projector)
+    print(f"wrote bundle {out}")
+    return 0
+
+
+def cmd_debug_bundle(args: argparse.Namespace) -> int:
+    from .debug import build_debug_bundle
+
+    out = build_debug_bundle(args.output, seed=args.seed, vocoder=args.vocoder)
+    print(f"wrote tiny untrained bundle {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="a2m", description="Art2Music: painting + comment "
+                                     "-> a feeling-aligned music clip")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details and show "
+                        "tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate a clip from a painting and a comment")
+    g.add_argument("--image", required=True, help="painting (jpg/png/webp/tiff)")
+    g.add_argument("--comment", required=True, help="what the painting makes you feel")
+    g.add_argument("--bundle", help="model bundle (default: $A2M_BUNDLE, the starter, or a "
+                   "tiny debug bundle)")
+    g.add_argument("--hints", help="music hints: AudioSet labels and keywords, e.g. "
+                   "'Jazz; mellow piano'")
+    g.add_argument("--emotion", help="an ArtEmis emotion label (awe, sadness, ...)")
+    g.add_argument("--seed", type=int, help="variation seed (omit for the deterministic clip)")
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    g.add_argument("-o", "--output", help="WAV or FLAC path (default: <painting>.wav here, "
+                   "never overwriting)")
+    g.add_argument("--no-loudness", action="store_true", help="skip loudness normalisation")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("info", help="describe a bundle")
+    i.add_argument("bundle", nargs="?", help="bundle file (default: the default bundle)")
+    i.add_argument("--json", action="store_true", help="print the full config as JSON")
+    i.set_defaults(func=cmd_info)
+
+    r = sub.add_parser("import-reference", help="turn the authors' checkpoints into a bundle")
+    r.add_argument("--decoder", required=True, help="best_model_epoch.pt (decoder state dict)")
+    r.add_argument("--projector", help="projector state dict, if not inside the decoder file")
+    r.add_argument("--random-projector", type=int, metavar="SEED",
+                   help="no projector weights exist: use a seeded random one (as the ref did)")
+    r.add_argument("--vocoder", help="HiFi-GAN generator checkpoint, e.g. "
+                   "hifigan_g_00411810.pth (default: Griffin-Lim fallback)")
+    r.add_argument("--hifigan-config", default="v1", help="v1, v2, v3 or an official "
+                   "config.json (default v1)")
+    r.add_argument("--encoder", default="ViT-H-14", help="OpenCLIP architecture")
+    r.add_argument("--pretrained", default="laion2b_s32b_b79k", help="OpenCLIP tag")
+    r.add_argument("--encoder-weights", help="local OpenCLIP weights file instead of the tag")
+    r.add_argument("--embed-dim", type=int, default=1024, help="encoder embedding size")
+    r.add_argument("--normalize", action="store_true", help="L2-normalise CLIP features")
+    r.add_argument("-o", "--output", required=True, help="bundle file to write")
+    r.set_defaults(func=cmd_import_reference)
+
+    d = sub.add_parser("debug-bundle", help="write a tiny untrained bundle (tests, demos)")
+    d.add_argument("-o", "--output", required=True)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--vocoder", choices=["hifigan", "griffin-lim"], default="hifigan")
+    d.set_defaults(func=cmd_debug_bundle)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="a2m: %(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except A2MError as err:
+        if args.verbose:
+            log.exception("failed")
+        print(f"a2m: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("a2m: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - a bug, but still one line unless --verbose
+        if args.verbose:
+            raise
+        print(f"a2m: unexpected error: {type(err).__name__}: {err} (run with --verbose for "
+              f"details)", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Where the default bundle comes from when the user names none.
+
+Order: ``$A2M_BUNDLE`` -> the starter bundle shipped in the package
+(``a2m_core/assets/starter.safetensors``, once the training issue commits it) -> a tiny
+untrained debug bundle built once into the user cache (with a warning: it makes noise).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STARTER = Path(__file__).parent / "assets" / "starter.safetensors"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "art2music"
+
+
+def default_bundle_path() -> Path:
+    env = os.environ.get("A2M_BUNDLE")
+    if env:
+        return Path(env).expanduser()
+    if STARTER.is_file():
+        return STARTER
+    from .debug import build_debug_bundle
+
+    path = cache_dir() / "debug-tiny.safetensors"
+    if not path.is_file():
+        log.warning("no trained bundle installed: building a tiny untrained debug bundle at %s",
+                    path)
+        build_debug_bundle(path)
+    return path

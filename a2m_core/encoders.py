@@ -1,0 +1,335 @@
+"""OpenCLIP feeling encoder: images and texts -> embeddings (SPEC §2.2), frozen.
+
+Any OpenCLIP architecture works the same way: the paper's ``ViT-H-14`` /
+``laion2b_s32b_b79k`` (downloaded and cached by open_clip when online), a smaller one for
+laptops, a local weights file, or a tiny architecture whose JSON and weights travel inside a
+model bundle. Embeddings are cached by content hash while the encoder lives, so the same
+painting is never encoded twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import BadInputError, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+ImageInput = Union[str, Path, Image.Image, np.ndarray]
+
+# Paintings bigger than this are refused rather than decoded (a 2 GB bitmap would stall
+# the engine): ~ 16k x 16k.
+MAX_IMAGE_PIXELS = 256_000_000
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Which OpenCLIP model embeds images and texts, and where its weights come from."""
+
+    name: str = "ViT-H-14"  # OpenCLIP architecture name (paper)
+    pretrained: str | None = "laion2b_s32b_b79k"  # OpenCLIP pretrained tag (paper)
+    weights_file: str | None = None  # local weights; wins over the tag when set
+    model_config: dict[str, Any] | None = None  # architecture JSON for a custom/tiny model
+    weights_in_bundle: bool = False  # weights stored in the bundle under "encoder."
+    normalize: bool = False  # L2-normalise features; the reference feeds them raw
+    embed_dim: int = 1024  # output size (ViT-H-14: 1024)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe_source(self) -> str:
+        if self.weights_in_bundle:
+            return "weights stored in the bundle"
+        if self.weights_file:
+            return f"local file {self.weights_file}"
+        if self.pretrained:
+            return f"OpenCLIP tag '{self.pretrained}' (downloaded and cached by open_clip)"
+        return "random initialisation (no weights)"
+
+
+# --------------------------------------------------------------------------- images
+
+def load_image(image: ImageInput) -> Image.Image:
+    """A path, PIL image or HxWxC / HxW array -> RGB PIL image.
+
+    Raises:
+        BadInputError: missing file, not an image, corrupt, or too large.
+    """
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.dtype != np.uint8:
+            if not np.all(np.isfinite(arr)):
+                raise BadInputError("image array contains NaN or infinite values")
+            scale = 255.0 if arr.size and float(arr.max()) <= 1.0 else 1.0
+            arr = np.clip(arr * scale, 0, 255).astype(np.uint8)
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+            raise BadInputError(f"image array must be HxW or HxWx(1|3|4), got shape {arr.shape}")
+        return Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr
+                               ).convert("RGB")
+    path = Path(image)
+    if not path.is_file():
+        raise BadInputError(f"image not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise BadInputError(
+                        f"image {path.name} is too large ({img.width}x{img.height}); "
+                        f"scale it below {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+                    )
+                img.draft("RGB", (1024, 1024))  # JPEG: decode at reduced size, it is cheap
+                return img.convert("RGB")
+    except BadInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise BadInputError(f"image {path.name} is too large to decode safely: {err}") from err
+    except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
+        raise BadInputError(f"cannot read image {path}: not a readable image ({err})") from err
+
+
+def _image_key(image: ImageInput) -> str:
+    h = hashlib.sha256()
+    if isinstance(image, Image.Image):
+        h.update(f"{image.mode}{image.size}".encode())
+        h.update(image.tobytes())
+    elif isinstance(image, np.ndarray):
+        h.update(f"{image.dtype}{image.shape}".encode())
+        h.update(np.ascontiguousarray(image).tobytes())
+    else:
+        path = Path(image)
+        if not path.is_file():
+            raise BadInputError(f"image not found: {path}")
+        h.update(path.read_bytes())
+    return "img:" + h.hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """True if huggingface.co answers a TCP connect within ``timeout_s`` (DNS included)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection(("huggingface.co", 443), timeout=timeout_s):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout_s + 0.5)
+    return bool(result and result[0])
+
+
+def _register_config(name: str, model_config: dict[str, Any]) -> None:
+    import open_clip
+
+    folder = Path(tempfile.mkdtemp(prefix="a2m_openclip_cfg_"))
+    (folder / f"{name}.json").write_text(json.dumps(model_config))
+    open_clip.add_model_config(folder / f"{name}.json")
+
+
+def _create(cfg: EncoderConfig, pretrained: str | None, device: str) -> tuple[Any, Any]:
+    import open_clip
+
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        cfg.name, pretrained=pretrained, device=device
+    )
+    return model, preprocess
+
+
+def _missing_weights_message(cfg: EncoderConfig, why: str) -> str:
+    return (
+        f"cannot load OpenCLIP weights for {cfg.name} / '{cfg.pretrained}': {why}. "
+        f"Connect once to let open_clip download and cache them, or download "
+        f"open_clip_pytorch_model.bin for that tag elsewhere and pass it as a local file "
+        f"(EncoderConfig.weights_file, or `a2m import-reference --encoder-weights FILE`)"
+    )
+
+
+def build_clip_model(
+    cfg: EncoderConfig,
+    device: str = "cpu",
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> tuple[Any, Any]:
+    """Create the OpenCLIP model and its image preprocessing, from wherever the config says.
+
+    Raises:
+        ModelLoadError: unknown architecture, missing weights (offline: within seconds).
+    """
+    import open_clip
+
+    if cfg.model_config is not None:
+        _register_config(cfg.name, cfg.model_config)
+    if cfg.name not in open_clip.list_models():
+        raise ModelLoadError(
+            f"unknown OpenCLIP architecture '{cfg.name}'; known ones include ViT-H-14, "
+            f"ViT-B-32, ... (open_clip.list_models()), or give its JSON as model_config"
+        )
+    if state_dict is not None:
+        # open_clip warns on the root logger that it made random weights; they are about to
+        # be replaced, so keep that misleading line out of the user's terminal.
+        logging.disable(logging.WARNING)
+        try:
+            model, preprocess = _create(cfg, None, device)
+        finally:
+            logging.disable(logging.NOTSET)
+        try:
+            model.load_state_dict(state_dict, strict=True)
+        except RuntimeError as err:
+            raise ModelLoadError(f"encoder weights don't fit {cfg.name}: {err}") from err
+        return model, preprocess
+    if cfg.weights_file:
+        path = Path(cfg.weights_file).expanduser()
+        if not path.is_file():
+            raise ModelLoadError(f"encoder weights file not found: {path}")
+        try:
+            return _create(cfg, str(path), device)
+        except Exception as err:  # noqa: BLE001
+            raise ModelLoadError(
+                f"encoder weights {path} don't load into {cfg.name}: {err}"
+            ) from err
+    if not cfg.pretrained:
+        log.warning("encoder %s has no weights: random initialisation", cfg.name)
+        return _create(cfg, None, device)
+    if not open_clip.get_pretrained_cfg(cfg.name, cfg.pretrained):
+        raise ModelLoadError(
+            f"OpenCLIP has no pretrained tag '{cfg.pretrained}' for {cfg.name} "
+            f"(see open_clip.list_pretrained())"
+        )
+    online = _hub_reachable()
+    import huggingface_hub.constants as hf_constants
+
+    saved = hf_constants.HF_HUB_OFFLINE
+    # Offline, ask the hub library for its cache only: a cached download still loads and a
+    # missing one fails at once instead of after ~46 s of retries.
+    hf_constants.HF_HUB_OFFLINE = saved or not online
+    try:
+        return _create(cfg, cfg.pretrained, device)
+    except Exception as err:  # noqa: BLE001
+        why = "the model hub is unreachable and they are not cached" if not online else str(err)
+        raise ModelLoadError(_missing_weights_message(cfg, why)) from err
+    finally:
+        hf_constants.HF_HUB_OFFLINE = saved
+
+
+# --------------------------------------------------------------------------- encoder
+
+class ClipEncoder:
+    """Frozen OpenCLIP image/text encoder with a content-hash embedding cache.
+
+    Thread-safe: a lock guards the cache, and model calls are serialised by the engine.
+    Outputs are float32 CPU tensors ``[B, embed_dim]`` whatever the compute precision.
+    """
+
+    def __init__(
+        self,
+        cfg: EncoderConfig,
+        device: str = "cpu",
+        state_dict: dict[str, torch.Tensor] | None = None,
+        cache_size: int = 1024,
+    ) -> None:
+        import open_clip
+
+        self.cfg = cfg
+        self.device = torch.device(device)
+        model, self.preprocess = build_clip_model(cfg, device, state_dict)
+        model.eval().requires_grad_(False)
+        if self.device.type == "cuda":
+            model = model.half()  # fp16 on CUDA: half the memory, tensor cores
+        self.model = model
+        self.dtype = next(model.parameters()).dtype
+        self.tokenizer = open_clip.get_tokenizer(cfg.name)
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.stats = {"hits": 0, "misses": 0}
+
+    # cache ------------------------------------------------------------------------
+    def _get(self, key: str) -> torch.Tensor | None:
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                self.stats["hits"] += 1
+            else:
+                self.stats["misses"] += 1
+            return hit
+
+    def _put(self, key: str, value: torch.Tensor) -> None:
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _post(self, feats: torch.Tensor) -> torch.Tensor:
+        feats = feats.float().cpu()
+        if self.cfg.normalize:
+            feats = torch.nn.functional.normalize(feats, dim=-1)
+        return feats
+
+    # public -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_images(self, images: Sequence[ImageInput], batch_size: int = 16) -> torch.Tensor:
+        """Images (paths, PIL images or arrays) -> ``[B, embed_dim]`` float32."""
+        keys = [_image_key(im) for im in images]
+        out: dict[str, torch.Tensor] = {}
+        todo = []
+        for key, im in zip(keys, images):
+            cached = self._get(key)
+            if cached is not None:
+                out[key] = cached
+            elif key not in {k for k, _ in todo}:
+                todo.append((key, im))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            pixels = torch.stack([self.preprocess(load_image(im)) for _, im in chunk])
+            feats = self._post(self.model.encode_image(pixels.to(self.device, self.dtype)))
+            for (key, _), f in zip(chunk, feats):
+                self._put(key, f)
+                out[key] = f
+        return torch.stack([out[k] for k in keys]) if keys else torch.empty(0, self.cfg.embed_dim)
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Texts -> ``[B, embed_dim]`` float32 (tokenised to 77 tokens, truncated)."""
+        keys = ["txt:" + hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        out: dict[str, torch.Tensor] = {}
+        todo: dict[str, str] = {}
+        for key, text in zip(keys, texts):
+            cached = self._get(key)
+            if cached is not None:
+                out[key] = cached
+            else:
+                todo.setdefault(key, text)
+        items = list(todo.items())
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            tokens = self.tokenizer([t for _, t in chunk]).to(self.device)
+            feats = self._post(self.model.encode_text(tokens))
+            for (key, _), f in zip(chunk, feats):
+                self._put(key, f)
+                out[key] = f
+        return torch.stack([out[k] for k in keys]) if keys else torch.empty(0, self.cfg.embed_dim)

@@ -1,0 +1,300 @@
+"""The engine: one object that turns a painting and a comment into a clip.
+
+    engine = Art2Music.load()                     # default bundle, best device
+    clip = engine.generate("starry.jpg", "the swirling sky feels alive", seed=3)
+    clip.save("starry.wav")
+
+Stages: ``encode`` (OpenCLIP image + composite text) -> ``mel`` (projector + BiLSTM decoder)
+-> ``vocoder`` (HiFi-GAN or Griffin-Lim) -> ``finish`` (loudness, peak ceiling, fades).
+
+Concurrency model: one engine may be shared by any number of threads (the desktop app's
+worker, the OSC bridge's worker, a script). ``generate`` calls are serialised by an internal
+lock: the models are not re-entrant and on CPU they already use every core, so running two
+at once would only make both slower. Callers that must stay responsive call ``generate`` from
+a worker thread; progress and ``on_mel`` callbacks run on that calling thread. Cancellation
+is checked at stage boundaries.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+
+from . import postprocess
+from .audio import MelConfig, denormalize, griffin_lim
+from .bundle import Bundle, BundleConfig, load_bundle
+from .encoders import ClipEncoder, ImageInput, load_image
+from .errors import A2MError, BadInputError, GenerationCancelled
+from .prompt import MusicHints, build_prompt
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]  # (stage, overall fraction 0..1)
+CancelCheck = Union[threading.Event, Callable[[], bool], None]
+STAGES = ("encode", "mel", "vocoder", "finish")
+# Rough share of a CPU generation spent before each stage starts (for one progress bar).
+_STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
+
+
+@dataclass
+class Clip:
+    """One generated clip and how it was made."""
+
+    audio: np.ndarray  # float32 [N], mono, within the peak ceiling
+    sample_rate: int
+    mel: np.ndarray  # float32 [n_mels, T], normalised [-1, 1]
+    prompt: str  # the composite text fed to the text encoder
+    comment: str
+    seed: int | None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    bundle_name: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.size / self.sample_rate
+
+    def save(self, path: str | Path) -> Path:
+        """Write WAV (16-bit PCM) or FLAC by the file's suffix, atomically: a crash mid-write
+        never leaves a truncated file under the final name."""
+        import soundfile as sf
+
+        path = Path(path)
+        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
+        if fmt is None:
+            raise BadInputError(f"unsupported clip format '{path.suffix}': use .wav or .flac")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        try:
+            sf.write(tmp, self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+@dataclass
+class GenerationRequest:
+    image: ImageInput
+    comment: str
+    hints: MusicHints | str | None = None
+    seed: int | None = None
+    emotion: str | None = None
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``"auto"``/None -> CUDA when available, else CPU; anything else as torch reads it."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise BadInputError(f"unknown device '{device}': use auto, cpu or cuda[:N]") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BadInputError(f"device '{device}' requested but CUDA is not available here")
+    return dev
+
+
+def _cancelled(cancel: CancelCheck) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+class Art2Music:
+    """A loaded model bundle ready to generate. Create with :meth:`load`."""
+
+    def __init__(self, bundle: Bundle, device: str | None = "auto") -> None:
+        self.bundle = bundle
+        self.config: BundleConfig = bundle.config
+        self.device = resolve_device(device)
+        mods = bundle.modules()
+        self.projector = mods.projector.to(self.device)
+        self.decoder = mods.decoder.to(self.device)
+        self.vocoder = mods.vocoder.to(self.device) if mods.vocoder is not None else None
+        enc_state = bundle.part("encoder") if self.config.encoder.weights_in_bundle else None
+        self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state)
+        self._lock = threading.RLock()
+        import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
+        log.info("loaded bundle %s on %s", self.config.name, self.device)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, bundle: str | Path | Bundle | None = None, device: str | None = "auto"
+             ) -> Art2Music:
+        """Load a bundle file (or the default bundle when None) onto a device.
+
+        Raises:
+            ModelLoadError: the bundle or the encoder weights can't be loaded.
+            BadInputError: the device is unknown or unavailable.
+        """
+        if bundle is None:
+            from .defaults import default_bundle_path
+
+            bundle = default_bundle_path()
+        if not isinstance(bundle, Bundle):
+            bundle = load_bundle(bundle)
+        return cls(bundle, device)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def sample_rate(self) -> int:
+        return self.config.mel.sample_rate
+
+    @property
+    def mel_config(self) -> MelConfig:
+        return self.config.mel
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # ------------------------------------------------------------------ stages
+    def fuse(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
+             seeds: Sequence[int | None], variation: float) -> torch.Tensor:
+        """Projector + seeded variation: ``[B, D]`` x2 -> fused ``[B, hidden]``."""
+        fused = self.projector(text_feat.to(self.device), image_feat.to(self.device))
+        if variation > 0:
+            for i, seed in enumerate(seeds):
+                if seed is None:
+                    continue  # no seed: the paper's deterministic output
+                gen = torch.Generator().manual_seed(int(seed))
+                noise = torch.randn(fused.shape[1], generator=gen).to(self.device)
+                rms = fused[i].pow(2).mean().sqrt()
+                fused[i] = fused[i] + variation * rms * noise
+        return fused
+
+    def decode_mel(self, fused: torch.Tensor) -> torch.Tensor:
+        """Fused ``[B, hidden]`` -> normalised mel ``[B, n_mels, T]`` clipped to [-1, 1]."""
+        return self.decoder(fused).transpose(1, 2).clamp(-1.0, 1.0)
+
+    def vocode(self, mel: torch.Tensor, seed: int | None = None) -> np.ndarray:
+        """Normalised mel ``[n_mels, T]`` -> raw wave ``[T * hop]`` (before loudness/fades)."""
+        if self.vocoder is None:
+            return griffin_lim(mel.float().cpu(), self.mel_config,
+                               n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
+        log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
+        return self.vocoder(log_mel).squeeze().float().cpu().numpy()
+
+    # ------------------------------------------------------------------ generation
+    @torch.inference_mode()
+    def generate(
+        self,
+        image: ImageInput,
+        comment: str,
+        hints: MusicHints | str | None = None,
+        seed: int | None = None,
+        emotion: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck = None,
+        on_mel: Callable[[np.ndarray], None] | None = None,
+        variation: float | None = None,
+        loudness_lufs: float | None | str = "bundle",
+    ) -> Clip:
+        """Generate one ~10.4 s clip.
+
+        Args:
+            image: painting as a path, PIL image or HxWxC array.
+            comment: the viewer's comment (must not be empty).
+            hints: optional music hints (``MusicHints`` or ``"Jazz; mellow piano"``).
+            seed: ``None`` gives the deterministic output; an int a reproducible variation.
+            emotion: an ArtEmis emotion label to add to the emotion keywords.
+            progress: called as ``progress(stage, fraction)`` at each stage.
+            cancel: an Event or callable; when set/true, stops at the next stage boundary.
+            on_mel: called with the normalised mel ``[n_mels, T]`` as soon as it exists.
+            variation: override the bundle's variation strength.
+            loudness_lufs: override the loudness target (None: leave the level alone).
+
+        Raises:
+            BadInputError: unreadable image, empty comment. GenerationCancelled: cancelled.
+        """
+        req = GenerationRequest(image, comment, hints, seed, emotion)
+        return self.generate_batch([req], progress=progress, cancel=cancel, on_mel=on_mel,
+                                   variation=variation, loudness_lufs=loudness_lufs)[0]
+
+    @torch.inference_mode()
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: Progress | None = None,
+        cancel: CancelCheck = None,
+        on_mel: Callable[[np.ndarray], None] | None = None,
+        variation: float | None = None,
+        loudness_lufs: float | None | str = "bundle",
+    ) -> list[Clip]:
+        """Generate several clips, encoding and decoding them as one batch."""
+        if not requests:
+            return []
+        gen_cfg = self.config.generation
+        variation = gen_cfg.variation if variation is None else variation
+        target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
+        # Validate every input before any model work, so a bad one costs nothing.
+        prompts, images = [], []
+        for r in requests:
+            hints = MusicHints.parse(r.hints) if isinstance(r.hints, str) else r.hints
+            try:
+                prompts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt).text)
+            except ValueError as err:
+                raise BadInputError(str(err)) from err
+            if isinstance(r.image, (str, Path)):
+                load_image(r.image)  # fail now, naming the file, if it is unreadable
+                images.append(r.image)  # the encoder hashes the file's bytes for its cache
+            else:
+                images.append(load_image(r.image))
+
+        def stage(name: str) -> float:
+            if _cancelled(cancel):
+                raise GenerationCancelled(f"generation cancelled before the {name} stage")
+            if progress:
+                progress(name, _STAGE_START[name])
+            return time.perf_counter()
+
+        with self._lock:
+            timings: dict[str, float] = {}
+            t = stage("encode")
+            image_feat = self.encoder.encode_images(images)
+            text_feat = self.encoder.encode_texts(prompts)
+            timings["encode"] = time.perf_counter() - t
+
+            t = stage("mel")
+            seeds = [r.seed for r in requests]
+            mels = self.decode_mel(self.fuse(image_feat, text_feat, seeds, variation))
+            mels_np = mels.float().cpu().numpy()
+            timings["mel"] = time.perf_counter() - t
+            if on_mel:
+                for m in mels_np:
+                    on_mel(m)
+
+            t = stage("vocoder")
+            waves = [self.vocode(mels[i], seeds[i]) for i in range(len(requests))]
+            timings["vocoder"] = time.perf_counter() - t
+
+            t = stage("finish")
+            clips = []
+            for i, r in enumerate(requests):
+                audio = postprocess.finish(waves[i], self.sample_rate, target,
+                                           gen_cfg.peak_dbfs, gen_cfg.fade_ms)
+                clips.append(Clip(audio=audio, sample_rate=self.sample_rate, mel=mels_np[i],
+                                  prompt=prompts[i], comment=r.comment, seed=r.seed,
+                                  timings=timings, bundle_name=self.name))
+            timings["finish"] = time.perf_counter() - t
+            for c in clips:
+                c.timings = dict(timings)
+            if progress:
+                progress("done", 1.0)
+            return clips
+
+
+__all__ = ["A2MError", "Art2Music", "Clip", "GenerationRequest", "resolve_device"]

@@ -1,0 +1,63 @@
+"""Output level and edges: loudness-normalise, cap the peak, fade in and out.
+
+Integrated loudness follows ITU-R BS.1770-4 through pyloudnorm (the same target, -14 LUFS,
+that MusicGen's audio writer uses by default), so clips from different paintings play at the
+same perceived level in an installation.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SILENCE_LUFS = -70.0  # BS.1770's absolute gate: quieter than this is treated as silence
+
+
+def measure_lufs(wave: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness in LUFS; ``-inf`` for silence or clips under 0.4 s."""
+    import pyloudnorm
+
+    if wave.size < int(0.4 * sample_rate):
+        return -math.inf
+    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(wave.astype(np.float64)))
+
+
+def fade(wave: np.ndarray, sample_rate: int, fade_ms: float) -> np.ndarray:
+    """Raised-cosine fade-in and fade-out of ``fade_ms`` each (no click at either end)."""
+    n = min(int(sample_rate * fade_ms / 1000.0), wave.size // 2)
+    if n <= 0:
+        return wave
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(wave.dtype)
+    out = wave.copy()
+    out[:n] *= ramp
+    out[-n:] *= ramp[::-1]
+    return out
+
+
+def finish(
+    wave: np.ndarray,
+    sample_rate: int,
+    loudness_lufs: float | None = -14.0,
+    peak_dbfs: float = -1.0,
+    fade_ms: float = 10.0,
+) -> np.ndarray:
+    """Vocoder output -> a clip ready to play or save (float32, within the peak ceiling)."""
+    out = np.nan_to_num(np.asarray(wave, dtype=np.float32))
+    out = out - out.mean()  # a DC offset wastes headroom and thumps on playback
+    # Fade before measuring: vocoders leave transients at the edges that would otherwise
+    # dominate the peak ceiling and pull the whole clip down.
+    out = fade(out, sample_rate, fade_ms)
+    if loudness_lufs is not None:
+        current = measure_lufs(out, sample_rate)
+        if math.isfinite(current) and current > SILENCE_LUFS:
+            out = out * np.float32(10.0 ** ((loudness_lufs - current) / 20.0))
+        else:
+            log.info("clip is silent (%.1f LUFS); loudness left unchanged", current)
+    ceiling = 10.0 ** (peak_dbfs / 20.0)
+    peak = float(np.abs(out).max()) if out.size else 0.0
+    if peak > ceiling:
+        out = out * np.float32(ceiling / peak)
+    return out.astype(np.float32)

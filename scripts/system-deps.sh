@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu system libraries the project needs: PortAudio (sounddevice) and what Qt needs
+# to render offscreen and under Xvfb. Idempotent; a no-op when everything is present.
+set -euo pipefail
+pkgs=(libportaudio2 libsndfile1 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if ! command -v apt-get >/dev/null; then
+  echo "system-deps: please install: ${missing[*]}" >&2; exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+    echo "system-deps: not root; please install: ${missing[*]}" >&2; exit 0; fi
+fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

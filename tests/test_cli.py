@@ -1,0 +1,95 @@
+"""`a2m` on the command line: a WAV on success, one line and a non-zero exit on failure."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import soundfile as sf
+
+from a2m_core.cli import main
+
+from .conftest import EXAMPLE_PAINTING, REPO
+
+
+def run_a2m(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "a2m_core.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_generate_writes_a_wav_from_a_shared_painting(tiny_bundle, paintings, tmp_path):
+    out = tmp_path / "scream.wav"
+    res = run_a2m("generate", "--image", str(paintings[0]), "--comment",
+                  "a scream that fills the whole sky", "--bundle", str(tiny_bundle),
+                  "--seed", "4", "--hints", "Orchestra; tense strings", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert f"wrote {out}" in res.stdout
+    data, sr = sf.read(out)
+    assert sr == 22050 and len(data) == 896 * 256
+    assert "untrained" in res.stderr  # the tiny bundle never passes for music
+
+
+def test_missing_image_is_one_line_and_no_traceback(tiny_bundle, tmp_path):
+    res = run_a2m("generate", "--image", str(tmp_path / "nowhere.jpg"), "--comment", "hi",
+                  "--bundle", str(tiny_bundle))
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"a2m: error: image not found: {tmp_path / 'nowhere.jpg'}"
+
+
+def test_user_errors_are_one_line(tiny_bundle, tmp_path, capsys):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("shopping list")
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x01" * 100)
+    cases = [
+        (["generate", "--image", str(not_image), "--comment", "x", "--bundle", str(tiny_bundle)],
+         "not a readable image"),
+        (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", " ", "--bundle",
+          str(tiny_bundle)], "comment is empty"),
+        (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "x", "--bundle",
+          str(corrupt)], "corrupt or not a safetensors file"),
+        (["info", str(tmp_path / "absent.safetensors")], "bundle not found"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("a2m: error: ") and expected in err and "\n" not in err
+
+
+def test_default_output_never_overwrites(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "night wonder",
+            "--bundle", str(tiny_bundle), "-q"]
+    assert main(args) == 0 and main(args) == 0
+    stem = EXAMPLE_PAINTING.stem
+    assert sorted(p.name for p in tmp_path.glob("*.wav")) == [f"{stem}-2.wav", f"{stem}.wav"]
+
+
+def test_info_describes_the_bundle(tiny_bundle, tiny_gl_bundle, capsys):
+    assert main(["info", str(tiny_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "UNTRAINED" in out and "22050 Hz" in out and "T=896" in out
+    assert "weights stored in the bundle" in out and "paper-scale" in out
+    assert main(["info", str(tiny_gl_bundle)]) == 0
+    assert "Griffin-Lim fallback" in capsys.readouterr().out
+    assert main(["info", "--json", str(tiny_bundle)]) == 0
+    assert '"format_version": 1' in capsys.readouterr().out
+
+
+def test_import_reference_and_debug_bundle_commands(tmp_path, capsys):
+    import torch
+
+    from a2m_core.models import DecoderConfig, MelDecoder
+
+    torch.save(MelDecoder(DecoderConfig(input_dim=512, hidden=8, layers=1)).state_dict(),
+               tmp_path / "best_model_epoch.pt")
+    base = ["import-reference", "--decoder", str(tmp_path / "best_model_epoch.pt"),
+            "--encoder", "ViT-B-32", "--embed-dim", "512", "-o", str(tmp_path / "r.safetensors")]
+    assert main(base) == 1
+    assert "no projector weights" in capsys.readouterr().err
+    assert main([*base, "--random-projector", "0"]) == 0
+    assert (tmp_path / "r.safetensors").is_file()
+    assert main(["debug-bundle", "-o", str(tmp_path / "d.safetensors")]) == 0
+    assert (tmp_path / "d.safetensors").is_file()
