@@ -291,6 +291,11 @@ class ClipEncoder:
         return feats
 
     # public -----------------------------------------------------------------------
+    def clear_cache(self) -> None:
+        """Forget every cached embedding (e.g. to time a cold encode)."""
+        with self._lock:
+            self._cache.clear()
+
     @torch.inference_mode()
     def encode_images(self, images: Sequence[ImageInput], batch_size: int = 16) -> torch.Tensor:
         """Images (paths, PIL images or arrays) -> ``[B, embed_dim]`` float32."""

@@ -1,0 +1,172 @@
+"""``a2m-osc serve`` (the bridge) and ``a2m-osc send`` (a client for quick manual checks)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from . import protocol as p
+
+log = logging.getLogger("a2m-osc")
+
+
+def _setup_logging(verbose: bool, log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000,
+                                                             backupCount=3))
+    # open_clip logs chatty INFO lines on the root logger: keep root at WARNING and open
+    # our own loggers up.
+    logging.basicConfig(level=logging.WARNING, handlers=handlers,
+                        format="%(asctime)s a2m-osc %(levelname)s %(message)s")
+    for name in ("a2m-osc", "osc_bridge", "a2m_core"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from a2m_core import A2MError, Art2Music
+
+    from .server import Bridge, BridgeConfig, is_loopback
+
+    _setup_logging(args.verbose, args.log_file)
+    if not is_loopback(args.host):
+        log.warning("listening on %s: any machine that can reach it may ask for clips "
+                    "(images are still limited to the --allow folders)", args.host)
+    try:
+        engine = Art2Music.load(args.bundle, device=args.device)
+    except A2MError as err:
+        print(f"a2m-osc: error: {err}", file=sys.stderr)
+        return 1
+    if engine.config.untrained:
+        log.warning("bundle %s is untrained (random weights): clips will not be music",
+                    engine.name)
+    config = BridgeConfig(host=args.host, port=args.port, reply_port=args.reply_port,
+                          allow=tuple(Path(a) for a in args.allow), out_dir=Path(args.out),
+                          queue_depth=args.queue_depth,
+                          finish_current_on_shutdown=args.finish_current)
+    try:
+        bridge = Bridge(engine, config).start()
+    except OSError as err:
+        print(f"a2m-osc: error: cannot listen on {args.host}:{args.port}: {err}",
+              file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"a2m-osc: serving {engine.name} on udp://{bridge.address[0]}:{bridge.address[1]} "
+          f"(Ctrl+C to stop)", flush=True)
+    while not stop.wait(0.5):
+        pass
+    bridge.stop()
+    return 0
+
+
+def _build(address: str, args: list) -> bytes:
+    builder = OscMessageBuilder(address=address)
+    for a in args:
+        builder.add_arg(a)
+    return builder.build().dgram
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Send one message and print replies until the final one (or the timeout)."""
+    if args.what == "generate":
+        if len(args.values) < 3:
+            print("a2m-osc: error: send generate REQUEST_ID IMAGE COMMENT [SEED] [HINTS]",
+                  file=sys.stderr)
+            return 1
+        rid, image, comment, *rest = args.values
+        values: list = [rid, str(Path(image).expanduser().resolve()), comment]
+        if rest:
+            values.append(int(rest[0]) if rest[0].isdigit() else rest[0])
+        values += rest[1:2]
+        address, final = p.GENERATE, (p.DONE, p.ERROR)
+    elif args.what == "status":
+        address, values, final = p.STATUS, [], (p.STATUS, p.ERROR)
+        rid = None
+    else:  # cancel
+        address, values, final = p.CANCEL, [args.values[0]] if args.values else [], ()
+        rid = values[0] if values else None
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("0.0.0.0" if args.host not in ("127.0.0.1", "localhost") else "127.0.0.1",
+                   args.reply_port))
+    except OSError as err:
+        print(f"a2m-osc: error: cannot listen for replies on port {args.reply_port}: {err}",
+              file=sys.stderr)
+        return 1
+    sock.sendto(_build(address, values), (args.host, args.port))
+    if not final:
+        print(f"sent {address} {values}")
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            data, _ = sock.recvfrom(65536)
+        except TimeoutError:
+            break
+        msg = OscMessage(data)
+        print(msg.address, *msg.params)
+        if msg.address in final and (rid is None or not msg.params or msg.params[0] == rid):
+            return 0 if msg.address != p.ERROR else 2
+    print(f"a2m-osc: no final reply within {args.timeout:.0f} s (is the bridge running on "
+          f"{args.host}:{args.port}?)", file=sys.stderr)
+    return 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="a2m-osc", description="Art2Music OSC bridge")
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the bridge")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default "
+                   "127.0.0.1; 0.0.0.0 exposes it on the network)")
+    s.add_argument("--port", type=int, default=9000, help="UDP port for requests (9000)")
+    s.add_argument("--reply-port", type=int, default=9001, help="UDP port replies go to on "
+                   "the sender's host (9001), unless it sent /a2m/reply_to")
+    s.add_argument("--allow", action="append", default=[], metavar="DIR",
+                   help="folder images may come from (repeatable; default: current folder)")
+    s.add_argument("--out", default="a2m-clips", help="folder for clips (a2m-clips)")
+    s.add_argument("--bundle", help="model bundle (default: the default bundle)")
+    s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    s.add_argument("--queue-depth", type=int, default=8, help="waiting requests (8)")
+    s.add_argument("--finish-current", action="store_true",
+                   help="on shutdown, finish the running request instead of cancelling it")
+    s.add_argument("--log-file", help="also log to this file (rotated at 2 MB)")
+    s.add_argument("-v", "--verbose", action="store_true")
+    s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("send", help="send one message and print the replies")
+    c.add_argument("what", choices=["generate", "status", "cancel"])
+    c.add_argument("values", nargs="*", help="generate: REQUEST_ID IMAGE COMMENT [SEED] "
+                   "[HINTS]; cancel: REQUEST_ID")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=9000)
+    c.add_argument("--reply-port", type=int, default=9001)
+    c.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (300)")
+    c.set_defaults(func=cmd_send)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+# Art2Music OSC bridge -> TouchDesigner: send a request (run this Text DAT, or call
+# generate() from a Panel/CHOP Execute DAT with op('a2m_send').module.generate(...)).
+import itertools
+
+_counter = itertools.count(1)
+
+
+def generate(image_path, comment, seed=0, hints=''):
+    """Ask the bridge for a clip. image_path must be absolute and inside an --allow folder."""
+    request_id = f'td-{next(_counter)}'
+    # /a2m/generate s:request_id s:image_path s:comment [i:seed] [s:hints]
+    op('oscout1').sendOSC('/a2m/generate', [request_id, image_path, comment, int(seed), hints])
+    return request_id
+
+
+def cancel(request_id):
+    op('oscout1').sendOSC('/a2m/cancel', [request_id])
+
+
+def status():
+    op('oscout1').sendOSC('/a2m/status', [])
+
+
+if __name__ == '__main__':  # running the DAT directly sends one example request
+    generate(project.folder + '/starry-night.jpg', 'the swirling sky feels alive', 1)

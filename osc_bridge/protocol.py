@@ -1,0 +1,126 @@
+"""The OSC protocol: addresses, argument orders, error codes, and argument validation.
+
+Other tools depend on these names and orders; change them only with a new address.
+Handlers call the ``parse_*`` functions, which either return clean values or raise
+:class:`ProtocolError` carrying the code and a one-line message for the ``/a2m/error`` reply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+GENERATE = "/a2m/generate"  # s:request_id s:image_path s:comment [i:seed] [s:hints]
+CANCEL = "/a2m/cancel"  # s:request_id
+STATUS = "/a2m/status"  # () -> /a2m/status s:bundle s:device i:queue_depth i:busy
+REPLY_TO = "/a2m/reply_to"  # s:host i:port
+
+ACCEPTED = "/a2m/accepted"  # s:request_id i:queue_position
+PROGRESS = "/a2m/progress"  # s:request_id s:stage f:fraction
+DONE = "/a2m/done"  # s:request_id s:wav_path f:duration_s i:sample_rate
+ERROR = "/a2m/error"  # s:request_id s:message i:code
+
+MAX_ID_CHARS = 128
+MAX_COMMENT_CHARS = 2000
+MAX_HINTS_CHARS = 500
+
+
+class ErrorCode(IntEnum):
+    """Codes of ``/a2m/error``; documented in osc_bridge/README.md."""
+
+    BAD_REQUEST = 1  # malformed packet, wrong argument types or count, over-long text
+    FILE_REFUSED = 2  # image missing, unreadable, not an image, or outside --allow folders
+    QUEUE_FULL = 3  # the request queue is at its configured depth: try again later
+    GENERATION_FAILED = 4  # the engine failed on this request
+    CANCELLED = 5  # cancelled by /a2m/cancel or by server shutdown
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: ErrorCode, message: str, request_id: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class GenerateArgs:
+    request_id: str
+    image_path: Path
+    comment: str
+    seed: int | None
+    hints: str | None
+
+
+def _request_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "request_id must be a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"request_id is longer than {MAX_ID_CHARS} characters")
+    return value
+
+
+def parse_generate(args: tuple[Any, ...]) -> GenerateArgs:
+    """Validate ``/a2m/generate`` arguments (types, counts, lengths; not the file itself)."""
+    rid = _request_id(args[0]) if args else ""
+    if not 3 <= len(args) <= 5:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{GENERATE} takes s:request_id "
+                            f"s:image_path s:comment [i:seed] [s:hints], got {len(args)} "
+                            f"arguments", rid)
+    _, image, comment, *rest = args
+    if not isinstance(image, str) or not image.strip():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "image_path must be a non-empty string", rid)
+    if not isinstance(comment, str) or not comment.strip():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "comment must be a non-empty string", rid)
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"comment is longer than {MAX_COMMENT_CHARS} characters", rid)
+    seed: int | None = None
+    hints: str | None = None
+    if rest:
+        first = rest[0]
+        # Some hosts can't send an int where they mean "no seed": accept hints in 4th place.
+        if isinstance(first, bool) or not isinstance(first, (int, str)):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "seed must be an int (i)", rid)
+        if isinstance(first, int):
+            if first < 0:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "seed must be >= 0", rid)
+            seed = first
+        else:
+            hints = first
+        if len(rest) == 2:
+            if not isinstance(rest[1], str) or hints is not None:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "hints must be a string (s) after "
+                                    "the seed", rid)
+            hints = rest[1]
+    if hints is not None and len(hints) > MAX_HINTS_CHARS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"hints are longer than {MAX_HINTS_CHARS} characters", rid)
+    return GenerateArgs(rid, Path(image).expanduser(), comment.strip(), seed,
+                        hints.strip() if hints and hints.strip() else None)
+
+
+def parse_cancel(args: tuple[Any, ...]) -> str:
+    if len(args) != 1:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{CANCEL} takes s:request_id")
+    return _request_id(args[0])
+
+
+def parse_reply_to(args: tuple[Any, ...]) -> tuple[str, int]:
+    if (len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], int)
+            or isinstance(args[1], bool) or not 0 < args[1] < 65536):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{REPLY_TO} takes s:host i:port "
+                            f"(port 1-65535)")
+    return args[0], args[1]
+
+
+def check_allowed(path: Path, allowed: tuple[Path, ...], request_id: str) -> Path:
+    """The resolved image path if it lies inside an allowed folder and is a file."""
+    resolved = path.resolve()
+    if not any(resolved.is_relative_to(folder) for folder in allowed):
+        raise ProtocolError(ErrorCode.FILE_REFUSED, f"image path {path} is outside the allowed "
+                            f"folders (start the bridge with --allow DIR)", request_id)
+    if not resolved.is_file():
+        raise ProtocolError(ErrorCode.FILE_REFUSED, f"image not found: {path}", request_id)
+    return resolved

@@ -1,0 +1,323 @@
+"""Transport and scheduling: a UDP OSC server, a bounded queue and one generation worker.
+
+Threads:
+- the server thread runs python-osc's blocking UDP server; its handlers only parse,
+  validate and enqueue (or answer status/cancel at once), so the socket never waits on a
+  generation;
+- the worker thread takes one job at a time and calls the shared engine with a progress
+  callback (-> ``/a2m/progress``) and a cancel event (checked at stage boundaries).
+
+Every accepted request id gets exactly one final reply: ``/a2m/done`` or ``/a2m/error``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pythonosc import osc_packet
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_server import BlockingOSCUDPServer
+
+from a2m_core import A2MError, Art2Music, BadInputError, GenerationCancelled
+
+from . import protocol as p
+from .protocol import ErrorCode, ProtocolError
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+
+@dataclass
+class BridgeConfig:
+    host: str = "127.0.0.1"  # loopback unless exposing on a network on purpose
+    port: int = 9000  # where requests arrive (0: any free port, for tests)
+    reply_port: int = 9001  # replies go to the sender's host on this port
+    allow: tuple[Path, ...] = ()  # folders images may come from; empty: the current folder
+    out_dir: Path = Path("a2m-clips")  # where clips are written (never overwritten)
+    queue_depth: int = 8  # waiting requests beyond the running one; more -> queue full
+    finish_current_on_shutdown: bool = False  # else the running job is cancelled
+
+    def allowed_folders(self) -> tuple[Path, ...]:
+        return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
+
+
+@dataclass
+class Job:
+    args: p.GenerateArgs
+    reply: Address
+    cancel: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
+
+
+class _Server(BlockingOSCUDPServer):
+    # python-osc silently drops datagrams that don't look like OSC; let them through so the
+    # dispatcher can log them and answer with an error.
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return True
+
+
+class _Dispatcher(Dispatcher):
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__()
+        self._bridge = bridge
+
+    def call_handlers_for_packet(self, data: bytes, client_address: Address) -> list:
+        try:
+            osc_packet.OscPacket(data)
+        except osc_packet.ParseError as err:
+            log.warning("malformed packet from %s:%d (%d bytes): %s", *client_address,
+                        len(data), err)
+            self._bridge.send_error(self._bridge.reply_address(client_address), "",
+                                    f"malformed OSC packet: {err}", ErrorCode.BAD_REQUEST)
+            return []
+        return super().call_handlers_for_packet(data, client_address)
+
+
+class Bridge:
+    """The OSC front of one shared engine. ``start()`` returns once it is listening."""
+
+    def __init__(self, engine: Art2Music, config: BridgeConfig | None = None) -> None:
+        self.engine = engine
+        self.config = config or BridgeConfig()
+        self.allowed = self.config.allowed_folders()
+        self.out_dir = Path(self.config.out_dir).expanduser().resolve()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._reply_to: dict[Address, Address] = {}
+        self._queue: deque[Job] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._current: Job | None = None
+        self._cond = threading.Condition()
+        self._stopping = False
+        dispatcher = _Dispatcher(self)
+        for address, handler in ((p.GENERATE, self._on_generate), (p.CANCEL, self._on_cancel),
+                                 (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to)):
+            dispatcher.map(address, self._guard(handler), needs_reply_address=True)
+        dispatcher.set_default_handler(self._guard(self._on_unknown), needs_reply_address=True)
+        self.server = _Server((self.config.host, self.config.port), dispatcher)
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def address(self) -> Address:
+        host, port = self.server.server_address[:2]
+        return host, port
+
+    def start(self) -> Bridge:
+        self._threads = [
+            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                             name="a2m-osc-server", daemon=True),
+            threading.Thread(target=self._work, name="a2m-osc-worker", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        log.info("listening on udp://%s:%d; replies to the sender's host on port %d; clips "
+                 "in %s; images allowed from %s", *self.address, self.config.reply_port,
+                 self.out_dir, ", ".join(map(str, self.allowed)))
+        return self
+
+    def stop(self, finish_current: bool | None = None, timeout: float = 60.0) -> None:
+        """Stop listening, cancel queued requests (each gets an error reply), and finish or
+        cancel the running one; returns when the worker has ended (or after ``timeout``)."""
+        finish = self.config.finish_current_on_shutdown if finish_current is None \
+            else finish_current
+        with self._cond:
+            if self._stopping:
+                return
+            self._stopping = True
+            dropped = list(self._queue)
+            self._queue.clear()
+            current = self._current
+            if current is not None and not finish:
+                current.cancel.set()
+            self._cond.notify_all()
+        self.server.shutdown()
+        for job in dropped:
+            self._finish(job, error=("server shutting down", ErrorCode.CANCELLED))
+        if current is not None:
+            log.info("shutting down: %s request %s", "finishing" if finish else "cancelling",
+                     current.args.request_id)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout)
+        self.server.server_close()
+        log.info("stopped (%d queued requests cancelled)", len(dropped))
+
+    # ------------------------------------------------------------------ replies
+    def reply_address(self, client: Address) -> Address:
+        return self._reply_to.get(client[:2], (client[0], self.config.reply_port))
+
+    def send(self, addr: Address, address: str, *args: Any) -> None:
+        builder = OscMessageBuilder(address=address)
+        for a in args:
+            kind = (builder.ARG_TYPE_STRING if isinstance(a, str) else
+                    builder.ARG_TYPE_FLOAT if isinstance(a, float) else builder.ARG_TYPE_INT)
+            builder.add_arg(a, kind)
+        try:
+            self.server.socket.sendto(builder.build().dgram, addr)
+        except OSError as err:  # an unreachable client must not take the server down
+            log.warning("cannot send %s to %s:%d: %s", address, *addr, err)
+
+    def send_error(self, addr: Address, request_id: str, message: str, code: ErrorCode) -> None:
+        log.info("error %s (%s) for %r: %s", int(code), code.name, request_id, message)
+        self.send(addr, p.ERROR, request_id, message, int(code))
+
+    def _finish(self, job: Job, wav: Path | None = None, duration: float = 0.0,
+                error: tuple[str, ErrorCode] | None = None) -> None:
+        with self._cond:
+            if job.finished:
+                return
+            job.finished = True
+            if self._jobs.get(job.args.request_id) is job:
+                del self._jobs[job.args.request_id]
+        if error:
+            self.send_error(job.reply, job.args.request_id, *error)
+        else:
+            self.send(job.reply, p.DONE, job.args.request_id, str(wav), float(duration),
+                      int(self.engine.sample_rate))
+
+    # ------------------------------------------------------------------ handlers
+    def _guard(self, handler: Any) -> Any:
+        """Turn a handler's ProtocolError into an error reply and any other failure into a
+        log line: nothing raised in a handler may reach the server loop."""
+
+        def guarded(client: Address, address: str, *args: Any) -> None:
+            try:
+                handler(client, address, *args)
+            except ProtocolError as err:
+                self.send_error(self.reply_address(client), err.request_id, str(err), err.code)
+            except Exception as err:  # noqa: BLE001
+                log.exception("handler for %s failed", address)
+                self.send_error(self.reply_address(client), "", f"internal error handling "
+                                f"{address}: {err}", ErrorCode.BAD_REQUEST)
+
+        return guarded
+
+    def _on_unknown(self, client: Address, address: str, *args: Any) -> None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown address {address} (see "
+                            f"osc_bridge/README.md)")
+
+    def _on_reply_to(self, client: Address, address: str, *args: Any) -> None:
+        self._reply_to[client[:2]] = p.parse_reply_to(args)
+        log.info("replies for %s:%d now go to %s:%d", *client[:2], *self._reply_to[client[:2]])
+
+    def _on_status(self, client: Address, address: str, *args: Any) -> None:
+        with self._cond:
+            depth, busy = len(self._queue), int(self._current is not None)
+        self.send(self.reply_address(client), p.STATUS, self.engine.name,
+                  str(self.engine.device), depth, busy)
+
+    def _on_generate(self, client: Address, address: str, *args: Any) -> None:
+        req = p.parse_generate(args)
+        image = p.check_allowed(req.image_path, self.allowed, req.request_id)
+        _check_image_header(image, req.request_id)
+        req = p.GenerateArgs(req.request_id, image, req.comment, req.seed, req.hints)
+        job = Job(req, self.reply_address(client))
+        with self._cond:
+            if self._stopping:
+                raise ProtocolError(ErrorCode.CANCELLED, "server shutting down", req.request_id)
+            if req.request_id in self._jobs:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"request id {req.request_id!r} is "
+                                    f"already queued or running", req.request_id)
+            if len(self._queue) >= self.config.queue_depth:
+                raise ProtocolError(ErrorCode.QUEUE_FULL, f"queue full ({self.config.queue_depth}"
+                                    f" waiting); try again later", req.request_id)
+            position = len(self._queue) + int(self._current is not None)
+            self._queue.append(job)
+            self._jobs[req.request_id] = job
+            self._cond.notify()
+        log.info("accepted %r from %s:%d (position %d): %s", req.request_id, *client[:2],
+                 position, image.name)
+        self.send(job.reply, p.ACCEPTED, req.request_id, position)
+
+    def _on_cancel(self, client: Address, address: str, *args: Any) -> None:
+        rid = p.parse_cancel(args)
+        with self._cond:
+            job = self._jobs.get(rid)
+            queued = job is not None and job in self._queue
+            if queued:
+                self._queue.remove(job)
+        if job is None:
+            log.info("cancel for %r ignored: not queued or running", rid)
+        elif queued:
+            self._finish(job, error=("cancelled while queued", ErrorCode.CANCELLED))
+        else:
+            job.cancel.set()  # the worker stops at the next stage boundary and replies
+
+    # ------------------------------------------------------------------ worker
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                job = self._queue.popleft()
+                self._current = job
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._current = None
+
+    def _run(self, job: Job) -> None:
+        a = job.args
+        started = time.perf_counter()
+
+        def progress(stage: str, fraction: float) -> None:
+            self.send(job.reply, p.PROGRESS, a.request_id, stage, float(fraction))
+
+        try:
+            clip = self.engine.generate(a.image_path, a.comment, hints=a.hints, seed=a.seed,
+                                        progress=progress, cancel=job.cancel)
+            wav = clip.save(self._clip_path(a.request_id))
+        except GenerationCancelled:
+            self._finish(job, error=("cancelled", ErrorCode.CANCELLED))
+        except BadInputError as err:
+            self._finish(job, error=(str(err), ErrorCode.FILE_REFUSED))
+        except A2MError as err:
+            self._finish(job, error=(str(err), ErrorCode.GENERATION_FAILED))
+        except Exception as err:  # noqa: BLE001 - keep serving whatever happened
+            log.exception("generation of %r failed", a.request_id)
+            self._finish(job, error=(f"generation failed: {type(err).__name__}: {err}",
+                                     ErrorCode.GENERATION_FAILED))
+        else:
+            log.info("done %r in %.1f s -> %s", a.request_id, time.perf_counter() - started, wav)
+            self._finish(job, wav=wav, duration=clip.duration_s)
+
+    def _clip_path(self, request_id: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", request_id)[:40] or "clip"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        while True:  # unique by construction; the loop only guards against the impossible
+            path = self.out_dir / f"{stamp}-{safe}-{uuid.uuid4().hex[:8]}.wav"
+            if not path.exists():
+                return path
+
+
+def _check_image_header(path: Path, request_id: str) -> None:
+    """Refuse non-images at once (a header read, cheap); full decoding happens in the worker."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.size  # noqa: B018 - forces the header parse
+    except Exception as err:  # noqa: BLE001
+        raise ProtocolError(ErrorCode.FILE_REFUSED, f"{path.name} is not a readable image "
+                            f"({type(err).__name__})", request_id) from err
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return all(info[4][0].startswith("127.") or info[4][0] == "::1"
+                   for info in socket.getaddrinfo(host, None))
+    except socket.gaierror:
+        return False

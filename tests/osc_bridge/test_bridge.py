@@ -1,0 +1,266 @@
+"""An installation talks UDP OSC to a real bridge on loopback, with a tiny bundle."""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from osc_bridge import Bridge, BridgeConfig, ErrorCode
+
+FINAL = ("/a2m/done", "/a2m/error")
+
+
+class Client:
+    """A UDP socket that sends OSC to the bridge and collects its replies."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.replies: list[tuple[str, list]] = []
+        self.target: tuple[str, int] = ("127.0.0.1", 0)
+
+    def send(self, address: str, *args) -> None:
+        b = OscMessageBuilder(address=address)
+        for a in args:
+            b.add_arg(a)
+        self.sock.sendto(b.build().dgram, self.target)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendto(data, self.target)
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> tuple[str, list]:
+        deadline = time.monotonic() + timeout
+        for reply in self.replies:
+            if predicate(reply):
+                return reply
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except TimeoutError:
+                break
+            msg = OscMessage(data)
+            reply = (msg.address, list(msg.params))
+            self.replies.append(reply)
+            if predicate(reply):
+                return reply
+        raise AssertionError(f"no matching reply; got {self.replies}")
+
+    def final(self, rid: str, timeout: float = 60.0) -> tuple[str, list]:
+        return self.wait_for(lambda r: r[0] in FINAL and r[1][:1] == [rid], timeout)
+
+    def finals_for(self, rid: str) -> list:
+        return [r for r in self.replies if r[0] in FINAL and r[1][:1] == [rid]]
+
+
+@pytest.fixture
+def gallery(tmp_path, paintings) -> Path:
+    folder = tmp_path / "gallery"
+    folder.mkdir()
+    for p in paintings:
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
+@pytest.fixture
+def client() -> Client:
+    c = Client()
+    yield c
+    c.sock.close()
+
+
+@pytest.fixture
+def bridge_factory(engine, gallery, tmp_path, client):
+    started: list[Bridge] = []
+
+    def make(**kw) -> Bridge:
+        cfg = BridgeConfig(host="127.0.0.1", port=0, reply_port=client.port, allow=(gallery,),
+                           out_dir=tmp_path / "clips", **kw)
+        bridge = Bridge(engine, cfg).start()
+        client.target = bridge.address
+        started.append(bridge)
+        return bridge
+
+    yield make
+    for b in started:
+        b.stop(timeout=30)
+
+
+def test_a_request_is_accepted_progresses_and_returns_a_wav(bridge_factory, client, gallery):
+    bridge = bridge_factory()
+    painting = next(gallery.glob("*starry*"))
+    client.send("/a2m/generate", "r1", str(painting), "the sky is alive", 7, "Orchestra; calm")
+    address, args = client.final("r1")
+    assert address == "/a2m/done", args
+    rid, wav, duration, sr = args
+    assert Path(wav).parent == bridge.out_dir and sr == 22050
+    assert duration == pytest.approx(10.40, abs=0.01)
+    data, file_sr = sf.read(wav)
+    assert file_sr == 22050 and len(data) == 896 * 256
+    assert client.replies[0] == ("/a2m/accepted", ["r1", 0])
+    stages = [args[1] for addr, args in client.replies if addr == "/a2m/progress"]
+    assert stages == ["encode", "mel", "vocoder", "finish", "done"]
+
+
+def test_status_answers_while_a_clip_is_generating(bridge_factory, client, gallery):
+    bridge = bridge_factory()
+    gate = threading.Event()
+    original = bridge.engine.generate
+
+    def slow_generate(*a, **kw):
+        gate.wait(10)
+        return original(*a, **kw)
+
+    bridge.engine.generate = slow_generate
+    try:
+        client.send("/a2m/generate", "slow", str(next(gallery.glob("*.jpg"))), "wait")
+        client.wait_for(lambda r: r[0] == "/a2m/accepted")
+        time.sleep(0.2)
+        client.send("/a2m/status")
+        _, status = client.wait_for(lambda r: r[0] == "/a2m/status", timeout=5)
+        assert status == [bridge.engine.name, "cpu", 0, 1]
+    finally:
+        gate.set()
+        del bridge.engine.generate
+    assert client.final("slow")[0] == "/a2m/done"
+
+
+def test_a_burst_fills_the_queue_and_every_request_gets_one_final_reply(
+        bridge_factory, client, gallery):
+    bridge_factory(queue_depth=2)
+    painting = str(next(gallery.glob("*.jpg")))
+    ids = [f"burst{i}" for i in range(6)]
+    for rid in ids:
+        client.send("/a2m/generate", rid, painting, "a burst of joy", 1)
+    finals = {rid: client.final(rid, timeout=120) for rid in ids}
+    time.sleep(0.3)  # any duplicate final reply would arrive by now
+    client.wait_for(lambda r: True, timeout=0.1)
+    full = [rid for rid, (addr, args) in finals.items()
+            if addr == "/a2m/error" and args[2] == ErrorCode.QUEUE_FULL]
+    done = [rid for rid, (addr, _) in finals.items() if addr == "/a2m/done"]
+    assert full and done and len(full) + len(done) == len(ids)
+    assert all(len(client.finals_for(rid)) == 1 for rid in ids)
+    wavs = {args[1] for addr, args in finals.values() if addr == "/a2m/done"}
+    assert len(wavs) == len(done)  # unique names, nothing overwritten
+
+
+def test_bad_requests_get_error_replies_and_the_server_keeps_serving(
+        bridge_factory, client, gallery, tmp_path):
+    bridge_factory()
+    outside = tmp_path / "private.jpg"
+    outside.write_bytes(next(gallery.glob("*.jpg")).read_bytes())
+    fake = gallery / "notes.jpg"
+    fake.write_text("not a picture")
+    cases = [
+        (("/a2m/generate", "e1", str(gallery / "missing.jpg"), "hello"), ErrorCode.FILE_REFUSED,
+         "not found"),
+        (("/a2m/generate", "e2", str(outside), "hello"), ErrorCode.FILE_REFUSED, "outside"),
+        (("/a2m/generate", "e3", str(fake), "hello"), ErrorCode.FILE_REFUSED, "not a readable"),
+        (("/a2m/generate", "e4", str(fake)), ErrorCode.BAD_REQUEST, "got 2 arguments"),
+        (("/a2m/generate", "e5", str(fake), 3.5), ErrorCode.BAD_REQUEST, "comment"),
+        (("/a2m/generate", "e6", str(fake), "x" * 3000), ErrorCode.BAD_REQUEST, "longer"),
+        (("/a2m/generate", "e7", str(fake), "hi", 2.5), ErrorCode.BAD_REQUEST, "seed"),
+        (("/a2m/generate", "e8", str(gallery / ".." / "gallery" / ".." / "x.jpg"), "hi"),
+         ErrorCode.FILE_REFUSED, "outside"),
+    ]
+    for message, code, text in cases:
+        client.send(*message)
+        _, args = client.final(message[1], timeout=10)
+        assert args[2] == code and text in args[1], (message, args)
+    client.send_raw(b"\x00\x01garbage that is not OSC")
+    _, args = client.wait_for(lambda r: r[0] == "/a2m/error" and "malformed" in r[1][1])
+    assert args[0] == "" and args[2] == ErrorCode.BAD_REQUEST
+    client.send("/a2m/dance", 1)
+    _, args = client.wait_for(lambda r: r[0] == "/a2m/error" and "unknown address" in r[1][1])
+    client.send("/a2m/generate", "ok", str(next(gallery.glob("*starry*"))), "still here")
+    assert client.final("ok")[0] == "/a2m/done"
+
+
+def test_a_corrupt_image_is_refused_by_the_worker(bridge_factory, client, gallery):
+    bridge_factory()
+    broken = gallery / "broken.jpg"
+    data = next(gallery.glob("*starry*")).read_bytes()
+    broken.write_bytes(data[:400])  # a valid header, then nothing
+    client.send("/a2m/generate", "cut", str(broken), "half a painting")
+    address, args = client.final("cut")
+    assert address == "/a2m/error" and args[2] == ErrorCode.FILE_REFUSED and "broken" in args[1]
+
+
+def test_cancel_a_queued_and_a_running_request(bridge_factory, client, gallery):
+    bridge = bridge_factory()
+    release = threading.Event()
+    original = bridge.engine.generate
+
+    def held(*a, **kw):
+        release.wait(10)  # the running job waits here until we have cancelled it
+        return original(*a, **kw)
+
+    bridge.engine.generate = held
+    try:
+        painting = str(next(gallery.glob("*.jpg")))
+        client.send("/a2m/generate", "running", painting, "first")
+        client.send("/a2m/generate", "queued", painting, "second")
+        client.wait_for(lambda r: r[0] == "/a2m/accepted" and r[1][0] == "queued")
+        client.send("/a2m/cancel", "queued")
+        _, args = client.final("queued", timeout=5)
+        assert args[2] == ErrorCode.CANCELLED and "queued" in args[1]
+        client.send("/a2m/cancel", "running")
+        time.sleep(0.2)
+    finally:
+        release.set()
+        del bridge.engine.generate
+    _, args = client.final("running")
+    assert args[2] == ErrorCode.CANCELLED
+    client.send("/a2m/cancel", "never-existed")  # ignored: no reply, no crash
+    client.send("/a2m/status")
+    assert client.wait_for(lambda r: r[0] == "/a2m/status")[1][2:] == [0, 0]
+
+
+def test_reply_to_redirects_replies(bridge_factory, client, gallery):
+    bridge_factory()
+    other = Client()
+    try:
+        client.send("/a2m/reply_to", "127.0.0.1", other.port)
+        client.send("/a2m/status")
+        assert other.wait_for(lambda r: r[0] == "/a2m/status", timeout=5)
+        client.send("/a2m/reply_to", "127.0.0.1", "nine")
+        _, args = other.wait_for(lambda r: r[0] == "/a2m/error", timeout=5)
+        assert "s:host i:port" in args[1]
+    finally:
+        other.sock.close()
+
+
+def test_shutdown_cancels_the_queue_visibly(engine, gallery, tmp_path, client):
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
+    bridge = Bridge(engine, cfg).start()
+    client.target = bridge.address
+    release = threading.Event()
+    original = engine.generate
+    engine.generate = lambda *a, **kw: (release.wait(10), original(*a, **kw))[1]
+    try:
+        painting = str(next(gallery.glob("*.jpg")))
+        for rid in ("a", "b", "c"):
+            client.send("/a2m/generate", rid, painting, "closing time")
+        client.wait_for(lambda r: r[0] == "/a2m/accepted" and r[1][0] == "c")
+        stopper = threading.Thread(target=bridge.stop)
+        stopper.start()
+        time.sleep(0.3)
+        release.set()
+        stopper.join(30)
+    finally:
+        del engine.generate
+    assert not stopper.is_alive()
+    for rid in ("a", "b", "c"):
+        address, args = client.final(rid, timeout=10)
+        assert address == "/a2m/error" and args[2] == ErrorCode.CANCELLED
+    client.send("/a2m/status")  # the socket is closed: nobody answers any more
+    with pytest.raises(AssertionError, match="no matching reply"):
+        client.wait_for(lambda r: r[0] == "/a2m/status", timeout=0.5)
