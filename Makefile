@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test lint bench starter system-deps clean
 
 # Debian packages: PortAudio for sounddevice, the libraries Qt needs offscreen. Skipped when
 # already present or when not root (then install them yourself, see README).
@@ -36,6 +36,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_matching.py
+
+# Rebuild the committed starter bundle from ../shared/data (offline, ~1 minute on 2 cores).
+starter: $(STAMP)
+	$(BIN)/a2m-train starter --work build/starter --report a2m_core/assets/starter.TABLE4.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -284,6 +284,7 @@ def save_bundle(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -76,6 +76,7 @@ class Clip:
         os.close(fd)
         try:
             sf.write(tmp, self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

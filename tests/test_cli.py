@@ -93,3 +93,9 @@ def test_import_reference_and_debug_bundle_commands(tmp_path, capsys):
     assert (tmp_path / "r.safetensors").is_file()
     assert main(["debug-bundle", "-o", str(tmp_path / "d.safetensors")]) == 0
     assert (tmp_path / "d.safetensors").is_file()
+
+
+def test_info_of_the_default_bundle_says_starter_and_how_to_get_more(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "starter model" in out and "import-reference" in out

@@ -87,6 +87,7 @@ def test_clips_save_as_wav_and_flac_that_decode(engine, starry, tmp_path):
     with pytest.raises(BadInputError, match=".mp4"):
         clip.save(tmp_path / "clip.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.flac", "clip.wav"]
+    assert (tmp_path / "clip.wav").stat().st_mode & 0o044 == 0o044  # a player account reads it
 
 
 def test_a_corrupt_painting_is_refused_and_the_engine_keeps_serving(engine, starry, tmp_path):
@@ -189,3 +190,15 @@ def test_default_bundle_is_built_once_and_flagged_untrained(tmp_path, monkeypatc
     assert Art2Music.load(device="cpu").config.untrained
     monkeypatch.setenv("A2M_BUNDLE", str(tmp_path / "mine.safetensors"))
     assert defaults.default_bundle_path() == tmp_path / "mine.safetensors"
+
+
+def test_the_committed_starter_is_the_default_and_says_so(starry):
+    from a2m_core import defaults
+
+    assert defaults.default_bundle_path() == defaults.STARTER
+    engine = Art2Music.load(device="cpu")
+    assert engine.config.starter and not engine.config.untrained
+    assert engine.config.vocoder.kind == "griffin-lim"
+    assert defaults.STARTER.stat().st_size < 20_000_000
+    clip = engine.generate(starry, "the swirling sky feels alive", seed=1)
+    assert clip.audio.shape == (896 * 256,) and np.abs(clip.audio).max() > 0.1

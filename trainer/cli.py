@@ -1,4 +1,4 @@
-"""``a2m-train``: build the ArtiCaps dataset (more stages join as they land).
+"""``a2m-train``: build ArtiCaps, train both stages, evaluate, export, rebuild the starter.
 
 Progress: bars on a terminal; with ``--json-progress``, one JSON object per line on stdout
 (``{"event": "progress", "stage": ..., "done": ..., "total": ...}``) for GUIs to parse.
@@ -82,6 +82,96 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _event_printer(args: argparse.Namespace):
+    """Training events -> JSON lines (GUI) or a tqdm bar plus val/checkpoint lines."""
+    if args.json_progress:
+        return lambda e: print(json.dumps(e), flush=True)
+    from tqdm import tqdm
+
+    state: dict[str, object] = {}
+
+    def show(e: dict) -> None:
+        if e["event"] == "step":
+            bar = state.get("bar")
+            if bar is None:
+                bar = state["bar"] = tqdm(total=e["total_steps"], desc=e["stage"],
+                                          file=sys.stderr, dynamic_ncols=True)
+            bar.update(e["step"] - bar.n)
+            loss = e.get("loss", e.get("loss_g"))
+            bar.set_postfix(loss=loss, refresh=False)
+        elif e["event"] in ("val", "resumed", "stopped", "done"):
+            fields = {k: v for k, v in e.items() if k not in ("event", "time", "stage")}
+            tqdm.write(f"{e['stage']} {e['event']}: {fields}", file=sys.stderr)
+    return show
+
+
+def cmd_stage1(args: argparse.Namespace) -> int:
+    from .train.stage1 import Stage1Config, train_stage1
+
+    cfg = Stage1Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       seed=args.seed, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
+                       decoder_layers=args.decoder_layers, gate_input=args.gate,
+                       checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
+                       device=args.device, amp=not args.no_amp)
+    best = train_stage1(args.dataset, args.out, cfg, callback=_event_printer(args))
+    print(f"stage 1 best checkpoint: {best}")
+    return 0
+
+
+def cmd_stage2(args: argparse.Namespace) -> int:
+    from .train.stage2 import Stage2Config, train_stage2
+
+    cfg = Stage2Config(hifigan=args.hifigan, init_generator=args.init_generator,
+                       init_discriminator=args.init_discriminator, stage1=args.stage1,
+                       segment=args.segment, batch_size=args.batch_size, lr=args.lr,
+                       max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
+                       sample_every=args.sample_every, seed=args.seed, device=args.device)
+    g = train_stage2(args.dataset, args.out, cfg, callback=_event_printer(args))
+    print(f"stage 2 generator: {g}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate.table4 import evaluate_table4, render_markdown
+
+    embedding = None
+    if args.vggish:
+        from .evaluate.vggish import VGGishEmbedding
+
+        embedding = VGGishEmbedding(args.vggish)
+    result = evaluate_table4(args.bundle, args.dataset, split=args.split, embedding=embedding,
+                             seed=args.seed, out=args.out, device=args.device)
+    print(render_markdown(result))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_bundle
+
+    out = export_bundle(args.stage1, args.output, generator=args.generator, name=args.name,
+                        description=args.description)
+    print(f"wrote bundle {out}")
+    return 0
+
+
+def cmd_starter(args: argparse.Namespace) -> int:
+    from .starter import build_starter, starter_report
+
+    shared = Path(args.shared)
+    if not (shared / "artemis").is_dir():
+        raise FileNotFoundError(f"{shared} does not hold the fixture data (artemis/, "
+                                f"wikiart/, music_clips/)")
+    printer = ProgressPrinter(args.json_progress)
+    result = build_starter(shared, Path(args.output), Path(args.work), seed=args.seed,
+                           epochs=args.epochs, progress=printer)
+    printer.close()
+    report = starter_report(result)
+    if args.report:
+        Path(args.report).write_text(report, encoding="utf-8")
+    print(report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="a2m-train", description="Art2Music training tools")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -110,6 +200,75 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--restart", action="store_true", help="discard a previous build in --out")
     b.add_argument("--json-progress", action="store_true", help="JSON lines on stdout")
     b.set_defaults(func=cmd_build)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
+        p.add_argument("--json-progress", action="store_true", help="JSON lines on stdout")
+
+    s1 = sub.add_parser("stage1", help="train projector + mel decoder (resumes from "
+                        "OUT/last.pt; multi-GPU: torchrun --nproc_per_node N -m trainer.cli)")
+    s1.add_argument("--dataset", required=True, help="ArtiCaps folder with CLIP embeddings")
+    s1.add_argument("--out", required=True, help="run folder (checkpoints, train_log.jsonl)")
+    s1.add_argument("--epochs", type=int, default=10)
+    s1.add_argument("--batch-size", type=int, default=32)
+    s1.add_argument("--lr", type=float, default=1e-4)
+    s1.add_argument("--hidden", type=int, default=512)
+    s1.add_argument("--decoder-hidden", type=int, default=512)
+    s1.add_argument("--decoder-layers", type=int, default=4)
+    s1.add_argument("--gate", choices=["ref", "paper"], default="ref")
+    s1.add_argument("--checkpoint-every", type=int, default=200)
+    s1.add_argument("--max-steps", type=int)
+    s1.add_argument("--no-amp", action="store_true", help="no fp16 autocast on CUDA")
+    common(s1)
+    s1.set_defaults(func=cmd_stage1)
+
+    s2 = sub.add_parser("stage2", help="fine-tune the HiFi-GAN vocoder (resumes OUT/last.pt)")
+    s2.add_argument("--dataset", required=True)
+    s2.add_argument("--out", required=True)
+    s2.add_argument("--hifigan", default="v1", help="v1, v2, v3 or an official config.json")
+    s2.add_argument("--init-generator", help="official g_ checkpoint to start from")
+    s2.add_argument("--init-discriminator", help="official do_ checkpoint")
+    s2.add_argument("--stage1", help="stage-1 best.pt, to train on predicted mels too")
+    s2.add_argument("--segment", type=int, default=8192)
+    s2.add_argument("--batch-size", type=int, default=16)
+    s2.add_argument("--lr", type=float, default=2e-4)
+    s2.add_argument("--max-steps", type=int, default=10_000)
+    s2.add_argument("--checkpoint-every", type=int, default=1000)
+    s2.add_argument("--sample-every", type=int, default=1000)
+    common(s2)
+    s2.set_defaults(func=cmd_stage2)
+
+    ev = sub.add_parser("evaluate", help="Table IV: MCD, FAD, LSD, cosine for 4 settings")
+    ev.add_argument("--bundle", required=True)
+    ev.add_argument("--dataset", required=True)
+    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument("--vggish", help="VGGish weights (vggish-10086976.pth) for paper-"
+                    "comparable FAD; default: mel statistics (not comparable)")
+    ev.add_argument("--out", help="folder for table4.json and table4.md")
+    common(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("export", help="stage-1 best.pt (+ stage-2 generator) -> bundle")
+    ex.add_argument("--stage1", required=True, help="stage-1 best.pt")
+    ex.add_argument("--generator", help="stage-2 g_XXXXXXXX (default: Griffin-Lim)")
+    ex.add_argument("--name", default="art2music")
+    ex.add_argument("--description", default="")
+    ex.add_argument("-o", "--output", required=True)
+    ex.set_defaults(func=cmd_export)
+
+    st = sub.add_parser("starter", help="rebuild the starter bundle from the fixtures")
+    st.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
+                                            / "shared" / "data"),
+                    help="the fixture data folder (default: ../shared/data)")
+    st.add_argument("-o", "--output", default=str(Path(__file__).resolve().parents[1]
+                                                  / "a2m_core" / "assets" /
+                                                  "starter.safetensors"))
+    st.add_argument("--work", default="build/starter", help="scratch folder")
+    st.add_argument("--epochs", type=int, default=150)
+    st.add_argument("--report", help="also write the Table IV markdown here")
+    common(st)
+    st.set_defaults(func=cmd_starter)
     return ap
 
 
@@ -124,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (A2MError, SourceError, BuildConflict, RuntimeError, FileNotFoundError) as err:
+    except (A2MError, SourceError, BuildConflict, RuntimeError, FileNotFoundError,
+            ValueError) as err:
         if args.verbose:
             log.exception("failed")
         print(f"a2m-train: error: {err}", file=sys.stderr)

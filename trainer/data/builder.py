@@ -275,6 +275,14 @@ def build_articaps(cfg: BuildConfig, progress: Progress | None = None,
         from a2m_core.encoders import ClipEncoder
 
         clip_enc = ClipEncoder(cfg.encoder, state_dict=cfg.encoder_state)
+        if cfg.encoder_state is not None and not (out / "encoder.safetensors").exists():
+            # Weights that exist nowhere else (a tiny or custom encoder) travel with the
+            # dataset, so export can put them in the bundle.
+            from safetensors.torch import save_file
+
+            tmp = out / ".encoder.partial.safetensors"
+            save_file({k: v.contiguous() for k, v in cfg.encoder_state.items()}, str(tmp))
+            tmp.replace(out / "encoder.safetensors")
         first_image = {c.painting_key: c.image for c in reversed(comments)}
         img = RowArray(out / "image_emb.npy", len(paintings), (cfg.encoder.embed_dim,),
                        "float32")
@@ -302,7 +310,7 @@ def build_articaps(cfg: BuildConfig, progress: Progress | None = None,
     counts = cleaned.counts()
     sizes = {s: sum(1 for p in pair_rows if p["split"] == s) for s in ("train", "val", "test")}
     outputs = sorted(p for p in out.iterdir()
-                     if p.is_file() and p.suffix in (".npy", ".csv", ".npz")
+                     if p.is_file() and p.suffix in (".npy", ".csv", ".npz", ".safetensors")
                      and ".status." not in p.name)
     manifest = {
         "format": "articaps",

@@ -54,6 +54,15 @@ class ArtiCaps:
             raise ValueError(f"split must be one of {SPLITS}")
         return [i for i, p in enumerate(self.pairs) if p["split"] == name]
 
+    def wave(self, pair: int) -> np.ndarray:
+        """The reference audio of a pair's clip, at the dataset's sample rate."""
+        from .sources import ClipRow, clip_wave
+
+        c = self.clips[int(self.pairs[pair]["clip"])]
+        row = ClipRow(0, c["ytid"], float(c["start_s"]), float(c["end_s"]), [], "",
+                      c["caption"], Path(c["audio"]), c["precut"] == "True")
+        return clip_wave(row, self.mel_config.sample_rate)[: self.mel_config.n_samples]
+
     def mel(self, pair: int) -> np.ndarray:
         """Normalised mel ``[n_mels, T]`` (float32) of the clip matched to a pair."""
         return np.asarray(self.mels[int(self.pairs[pair]["mel_row"])], dtype=np.float32)

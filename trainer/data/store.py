@@ -26,6 +26,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -42,6 +43,7 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     os.close(fd)
     try:
         np.save(tmp, array)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -83,6 +85,7 @@ class RowArray:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=expected)
             arr.flush()
             del arr
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
             os.replace(tmp, path)
             self.array = np.load(path, mmap_mode="r+")
         self.status = (np.load(self.status_path) if self.status_path.exists()
