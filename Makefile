@@ -28,11 +28,11 @@ run: $(STAMP)
 	    --hints "Orchestra; dreamy strings" --seed 1 -o out/starry-night.wav
 
 test: $(STAMP)
-	$(BIN)/ruff check a2m_core osc_bridge trainer tests benchmarks
+	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check a2m_core osc_bridge trainer tests benchmarks
+	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py

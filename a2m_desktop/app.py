@@ -1,0 +1,56 @@
+"""``a2m-desktop [painting]``: start the desktop app, optionally with a painting open."""
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+
+def log_file() -> Path:
+    from PySide6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return Path(base or Path.home() / ".art2music") / "logs" / "art2music-desktop.log"
+
+
+def setup_logging(verbose: bool) -> Path:
+    path = log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in ("a2m_core", "a2m_desktop"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="a2m-desktop", description="Art2Music desktop app")
+    ap.add_argument("painting", nargs="?", help="a painting to open")
+    ap.add_argument("--bundle", help="model bundle (default: the last one used, or the "
+                    "starter)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("Art2Music")
+    app.setApplicationName("Art2Music Desktop")
+    path = setup_logging(args.verbose)
+    logging.getLogger(__name__).info("log file: %s", path)
+    window = MainWindow(bundle=args.bundle)
+    if args.painting:
+        window.open_painting(args.painting)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,504 @@
+"""The main window: painting, comment, hints, seed, Generate; mel view, playback, history."""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QSettings, QSize, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from a2m_core import A2MError, Clip, GenerationRequest
+from a2m_core.encoders import load_image
+from a2m_core.prompt import audioset_table
+
+from .player import Player, StreamFactory, probe_output
+from .widgets import DropZone, MelView, mel_png_bytes, pil_to_pixmap
+from .worker import EngineWorker
+
+log = logging.getLogger(__name__)
+
+NO_SEED = -1
+STAGE_NAMES = {"encode": "Encoding painting and comment", "mel": "Decoding the mel-spectrogram",
+               "vocoder": "Synthesising audio", "finish": "Levelling", "done": "Done"}
+IMAGE_FILTER = "Paintings (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp)"
+
+
+@dataclass
+class Generation:
+    clip: Clip
+    painting: Path
+    thumbnail: QPixmap
+    seconds: float
+
+
+class HintCompleter(QCompleter):
+    """Completes the hint being typed after the last ';' with AudioSet music labels."""
+
+    def __init__(self, words: list[str], parent: QWidget) -> None:
+        super().__init__(words, parent)
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterMode(Qt.MatchFlag.MatchContains)
+
+    def splitPath(self, path: str) -> list[str]:  # noqa: N802 - Qt naming
+        return [path.split(";")[-1].strip()]
+
+    def pathFromIndex(self, index) -> str:  # noqa: N802
+        text = self.widget().text()
+        head = text.rsplit(";", 1)[0] + "; " if ";" in text else ""
+        return head + super().pathFromIndex(index)
+
+
+def music_labels() -> list[str]:
+    """AudioSet's music subtree (indices 137 'Music' .. 282 'Scary music')."""
+    return list(audioset_table().values())[137:283]
+
+
+class MainWindow(QMainWindow):
+    requestLoad = Signal(str, str)
+    requestGenerate = Signal(object)
+    modelReady = Signal()
+
+    def __init__(self, bundle: str | None = None, settings: QSettings | None = None,
+                 stream_factory: StreamFactory | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Art2Music")
+        self.settings = settings or QSettings("Art2Music", "Art2Music Desktop")
+        self.painting: Path | None = None
+        self.current: Generation | None = None
+        self.history: list[Generation] = []
+        self.busy = False
+        self.model_loaded = False
+
+        self.worker = EngineWorker()
+        self.thread = QThread(self)
+        self.worker.moveToThread(self.thread)
+        self.requestLoad.connect(self.worker.load)
+        self.requestGenerate.connect(self.worker.generate)
+        self.worker.bundleLoaded.connect(self._on_loaded)
+        self.worker.bundleFailed.connect(self._on_load_failed)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.melReady.connect(self._on_mel)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.thread.start()
+
+        self.player = Player(stream_factory)
+        if stream_factory is None:
+            self.audio_ok, self.audio_why, self.audio_devices = probe_output()
+        else:
+            self.audio_ok, self.audio_why, self.audio_devices = True, "", [(0, "test stream")]
+        self._build_ui()
+        self._restore_settings()
+        self.timer = QTimer(self)
+        self.timer.setInterval(33)  # ~30 fps playhead
+        self.timer.timeout.connect(self._tick)
+        self.load_model(bundle if bundle is not None else
+                        str(self.settings.value("bundle", "") or ""))
+
+    # ------------------------------------------------------------------ layout
+    def _build_ui(self) -> None:
+        central = QWidget()
+        self.setCentralWidget(central)
+        outer = QVBoxLayout(central)
+
+        model_row = QHBoxLayout()
+        self.model_label = QLabel("Loading model…")
+        self.open_bundle_btn = QPushButton("Open bundle…")
+        self.open_bundle_btn.clicked.connect(self._choose_bundle)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available()
+                                                      else []))
+        self.device_combo.setToolTip("Where the model runs (CUDA appears when a GPU is found)")
+        self.device_combo.activated.connect(lambda _i: self.load_model(self._bundle_path))
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(QLabel("Device:"))
+        model_row.addWidget(self.device_combo)
+        model_row.addWidget(self.open_bundle_btn)
+        outer.addLayout(model_row)
+
+        self.error_banner = QLabel()
+        self.error_banner.setWordWrap(True)
+        self.error_banner.setStyleSheet("QLabel { background: #fde2e1; color: #8a1c1c; "
+                                        "padding: 6px; border-radius: 4px; }")
+        self.error_banner.hide()
+        outer.addWidget(self.error_banner)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        outer.addWidget(splitter, 1)
+
+        left = QWidget()
+        left_l = QVBoxLayout(left)
+        self.drop_zone = DropZone()
+        self.drop_zone.fileDropped.connect(self.open_painting)
+        open_btn = QPushButton("Open painting…")
+        open_btn.clicked.connect(self._choose_painting)
+        left_l.addWidget(self.drop_zone, 1)
+        left_l.addWidget(open_btn)
+        splitter.addWidget(left)
+
+        mid = QWidget()
+        grid = QGridLayout(mid)
+        grid.addWidget(QLabel("Your comment"), 0, 0, 1, 3)
+        self.comment = QPlainTextEdit()
+        self.comment.setPlaceholderText("What does the painting make you feel? e.g. "
+                                        "“The swirling sky feels alive and restless”")
+        grid.addWidget(self.comment, 1, 0, 1, 3)
+        grid.addWidget(QLabel("Music hints"), 2, 0)
+        self.hints = QLineEdit()
+        self.hints.setPlaceholderText("optional, ';'-separated: Orchestra; dreamy strings")
+        self.hints.setCompleter(HintCompleter(music_labels(), self.hints))
+        grid.addWidget(self.hints, 2, 1, 1, 2)
+        grid.addWidget(QLabel("Seed"), 3, 0)
+        self.seed = QSpinBox()
+        self.seed.setRange(NO_SEED, 2**31 - 1)
+        self.seed.setSpecialValueText("deterministic")
+        self.seed.setValue(NO_SEED)
+        self.seed.setToolTip("Same seed, same clip. 'deterministic' is the model's own output.")
+        grid.addWidget(self.seed, 3, 1)
+        self.variation_btn = QPushButton("New variation")
+        self.variation_btn.clicked.connect(self.new_variation)
+        grid.addWidget(self.variation_btn, 3, 2)
+        self.generate_btn = QPushButton("Generate")
+        self.generate_btn.setDefault(True)
+        self.generate_btn.clicked.connect(self.generate)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.setEnabled(False)
+        grid.addWidget(self.generate_btn, 4, 0, 1, 2)
+        grid.addWidget(self.cancel_btn, 4, 2)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.stage_label = QLabel("")
+        grid.addWidget(self.progress, 5, 0, 1, 3)
+        grid.addWidget(self.stage_label, 6, 0, 1, 3)
+        grid.setRowStretch(1, 1)
+        splitter.addWidget(mid)
+
+        right = QWidget()
+        right_l = QVBoxLayout(right)
+        right_l.addWidget(QLabel("History"))
+        self.history_list = QListWidget()
+        self.history_list.setIconSize(QSize(48, 48))
+        self.history_list.setWordWrap(True)
+        self.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.history_list.currentRowChanged.connect(self.select_history)
+        right_l.addWidget(self.history_list)
+        splitter.addWidget(right)
+        splitter.setSizes([360, 420, 260])
+
+        self.mel_view = MelView()
+        outer.addWidget(self.mel_view)
+
+        play_row = QHBoxLayout()
+        self.play_btn = QPushButton("Play")
+        self.play_btn.clicked.connect(self.play)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.clicked.connect(self.stop)
+        self.loop_box = QCheckBox("Loop")
+        self.loop_box.toggled.connect(lambda on: setattr(self.player, "loop", on))
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setRange(0, 100)
+        self.volume.setValue(80)
+        self.volume.setMaximumWidth(140)
+        self.volume.valueChanged.connect(lambda v: setattr(self.player, "volume", v / 100))
+        self.output_combo = QComboBox()
+        for index, name in self.audio_devices:
+            self.output_combo.addItem(name, index)
+        self.output_combo.currentIndexChanged.connect(self._choose_output)
+        self.playback_label = QLabel(self.audio_why)
+        self.save_audio_btn = QPushButton("Save audio…")
+        self.save_audio_btn.clicked.connect(lambda: self.save_audio())
+        self.save_mel_btn = QPushButton("Save mel PNG…")
+        self.save_mel_btn.clicked.connect(lambda: self.save_mel())
+        for w in (self.play_btn, self.stop_btn, self.loop_box, QLabel("Volume"), self.volume,
+                  self.output_combo, self.playback_label):
+            play_row.addWidget(w)
+        play_row.addStretch(1)
+        play_row.addWidget(self.save_audio_btn)
+        play_row.addWidget(self.save_mel_btn)
+        outer.addLayout(play_row)
+
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+        self.resize(1100, 720)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ state
+    def _update_buttons(self) -> None:
+        has_clip = self.current is not None
+        self.generate_btn.setEnabled(self.model_loaded and not self.busy)
+        self.variation_btn.setEnabled(self.model_loaded and not self.busy)
+        self.cancel_btn.setEnabled(self.busy)
+        for w in (self.play_btn, self.stop_btn, self.loop_box, self.volume, self.output_combo):
+            w.setEnabled(self.audio_ok and (has_clip or w is not self.play_btn))
+        self.save_audio_btn.setEnabled(has_clip)
+        self.save_mel_btn.setEnabled(has_clip)
+        self.open_bundle_btn.setEnabled(not self.busy)
+        self.device_combo.setEnabled(not self.busy)
+
+    def show_error(self, message: str) -> None:
+        log.warning("%s", message)
+        self.error_banner.setText(message)
+        self.error_banner.show()
+
+    def clear_error(self) -> None:
+        self.error_banner.hide()
+
+    # ------------------------------------------------------------------ model
+    @property
+    def _bundle_path(self) -> str:
+        return str(self.settings.value("bundle", "") or "")
+
+    def load_model(self, bundle: str) -> None:
+        self.model_loaded = False
+        self.settings.setValue("bundle", bundle)
+        self.model_label.setText(f"Loading model {Path(bundle).name if bundle else '(default)'}…")
+        self._update_buttons()
+        self.requestLoad.emit(bundle, self.device_combo.currentText())
+
+    def _choose_bundle(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model bundle", self._bundle_path,
+                                              "Art2Music bundles (*.safetensors)")
+        if path:
+            self.load_model(path)
+
+    def _on_loaded(self, name: str, device: str, demo: bool) -> None:
+        self.model_loaded = True
+        self.clear_error()
+        note = "  — starter/demo model, see README for the paper-scale one" if demo else ""
+        self.model_label.setText(f"Model: {name} on {device}{note}")
+        self.settings.setValue("device", self.device_combo.currentText())
+        self._update_buttons()
+        self.modelReady.emit()
+
+    def _on_load_failed(self, message: str) -> None:
+        self.model_label.setText("No model loaded")
+        self.show_error(f"Could not load the model: {message}")
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ painting
+    def _choose_painting(self) -> None:
+        folder = str(self.settings.value("last_image_dir", "") or "")
+        path, _ = QFileDialog.getOpenFileName(self, "Open painting", folder, IMAGE_FILTER)
+        if path:
+            self.open_painting(path)
+
+    def open_painting(self, path: str) -> bool:
+        """Show a painting; on a bad file keep the previous one and say why."""
+        try:
+            img = load_image(path)
+        except A2MError as err:
+            self.show_error(str(err))
+            return False
+        self.painting = Path(path)
+        self.drop_zone.set_painting(pil_to_pixmap(img))
+        self.drop_zone.setToolTip(str(self.painting))
+        self.settings.setValue("last_image_dir", str(self.painting.parent))
+        self.clear_error()
+        return True
+
+    # ------------------------------------------------------------------ generation
+    def new_variation(self) -> None:
+        self.seed.setValue(random.randrange(0, 2**31 - 1))
+        self.generate()
+
+    def generate(self) -> bool:
+        comment = self.comment.toPlainText().strip()
+        if self.painting is None:
+            self.show_error("Drop a painting first (or use Open painting…).")
+            return False
+        if not comment:
+            self.show_error("Write a comment: a few words about what the painting makes you "
+                            "feel.")
+            return False
+        if self.busy or not self.model_loaded:
+            return False
+        self.clear_error()
+        self.busy = True
+        self.progress.setValue(0)
+        self.stage_label.setText("Starting…")
+        self._update_buttons()
+        seed = None if self.seed.value() == NO_SEED else self.seed.value()
+        self.worker.cancel_event.clear()
+        self.requestGenerate.emit(GenerationRequest(self.painting, comment,
+                                                    self.hints.text().strip() or None, seed))
+        return True
+
+    def cancel(self) -> None:
+        if self.busy:
+            self.worker.cancel_event.set()
+            self.stage_label.setText("Cancelling after the current stage…")
+
+    def _on_progress(self, stage: str, fraction: float) -> None:
+        self.progress.setValue(round(fraction * 100))
+        self.stage_label.setText(STAGE_NAMES.get(stage, stage) + "…")
+
+    def _on_mel(self, mel: np.ndarray) -> None:
+        self.mel_view.set_mel(mel)
+
+    def _on_finished(self, clip: Clip, seconds: float) -> None:
+        self.busy = False
+        thumb = self.drop_zone._pixmap or QPixmap()
+        gen = Generation(clip, self.painting or Path(), thumb.scaled(
+            48, 48, Qt.AspectRatioMode.KeepAspectRatio), seconds)
+        self.history.append(gen)
+        seed = "deterministic" if clip.seed is None else f"seed {clip.seed}"
+        short = clip.comment if len(clip.comment) <= 30 else clip.comment[:29] + "…"
+        item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{seed} · "
+                               f"{clip.duration_s:.1f} s")
+        item.setToolTip(clip.prompt)
+        self.history_list.addItem(item)
+        self.history_list.setCurrentRow(len(self.history) - 1)
+        self.progress.setValue(100)
+        self.stage_label.setText(f"Done in {seconds:.1f} s")
+        self._update_buttons()
+
+    def _on_failed(self, message: str) -> None:
+        self.busy = False
+        self.progress.setValue(0)
+        self.stage_label.setText("")
+        self.show_error(message)
+        self._update_buttons()
+
+    def _on_cancelled(self) -> None:
+        self.busy = False
+        self.progress.setValue(0)
+        self.stage_label.setText("Cancelled")
+        if self.current is not None:  # the preview mel was of the cancelled clip
+            self.mel_view.set_mel(self.current.clip.mel)
+        self._update_buttons()
+
+    def select_history(self, row: int) -> None:
+        if 0 <= row < len(self.history):
+            self.stop()
+            self.current = self.history[row]
+            self.mel_view.set_mel(self.current.clip.mel)
+            self._update_buttons()
+
+    # ------------------------------------------------------------------ playback
+    def _choose_output(self, index: int) -> None:
+        self.player.device = self.output_combo.itemData(index)
+        self.settings.setValue("output_device", self.output_combo.currentText())
+
+    def play(self) -> None:
+        if self.current is None or not self.audio_ok:
+            return
+        try:
+            self.player.play(self.current.clip.audio, self.current.clip.sample_rate)
+        except Exception as err:  # noqa: BLE001 - device errors vary (PortAudioError, ...)
+            self.show_error(f"Playback failed: {err}")
+            return
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.player.stop()
+        self.timer.stop()
+        self.mel_view.set_playhead(None)
+
+    def _tick(self) -> None:
+        self.mel_view.set_playhead(self.player.position)
+        if self.player.reached_end:
+            self.stop()  # the audio callback only flags the end; stopping happens here
+
+    # ------------------------------------------------------------------ saving
+    def _save_path(self, title: str, suggested: str, filters: str) -> str | None:
+        folder = str(self.settings.value("last_save_dir", "") or Path.home())
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / suggested),
+                                              filters)
+        return path or None
+
+    def _suggested_name(self, suffix: str) -> str:
+        assert self.current is not None
+        seed = "" if self.current.clip.seed is None else f"-seed{self.current.clip.seed}"
+        return f"{self.current.painting.stem}{seed}{suffix}"
+
+    def save_audio(self, path: str | None = None) -> Path | None:
+        if self.current is None:
+            return None
+        path = path or self._save_path("Save clip", self._suggested_name(".wav"),
+                                       "WAV (*.wav);;FLAC (*.flac)")
+        if not path:
+            return None
+        try:
+            saved = self.current.clip.save(path)
+        except (A2MError, OSError) as err:
+            self.show_error(f"Could not save {path}: {err}")
+            return None
+        self.settings.setValue("last_save_dir", str(saved.parent))
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return saved
+
+    def save_mel(self, path: str | None = None) -> Path | None:
+        if self.current is None:
+            return None
+        path = path or self._save_path("Save mel-spectrogram", self._suggested_name(".png"),
+                                       "PNG (*.png)")
+        if not path:
+            return None
+        target = Path(path)
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(mel_png_bytes(self.current.clip.mel))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except OSError as err:
+            self.show_error(f"Could not save {path}: {err}")
+            return None
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+        self.statusBar().showMessage(f"Saved {target}", 5000)
+        return target
+
+    # ------------------------------------------------------------------ settings
+    def _restore_settings(self) -> None:
+        device = str(self.settings.value("device", "auto"))
+        if self.device_combo.findText(device) >= 0:
+            self.device_combo.setCurrentText(device)
+        self.volume.setValue(int(self.settings.value("volume", 80)))
+        self.player.volume = self.volume.value() / 100
+        out = str(self.settings.value("output_device", ""))
+        if out and self.output_combo.findText(out) >= 0:
+            self.output_combo.setCurrentText(out)
+        self.player.device = self.output_combo.currentData()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.stop()
+        self.worker.cancel_event.set()
+        self.settings.setValue("volume", self.volume.value())
+        self.settings.sync()
+        self.thread.quit()
+        self.thread.wait(30_000)
+        super().closeEvent(event)

@@ -1,0 +1,112 @@
+"""Clip playback through sounddevice, testable without a sound card.
+
+The stream callback only copies samples (and applies the volume): it never allocates, logs,
+touches Qt or stops its own stream. When a non-looping clip runs out it writes silence and
+raises a flag; the GUI's timer sees the flag and stops the stream. Streams come from a
+factory so tests can drive the callback with a fake stream.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class Stream(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
+
+
+StreamFactory = Callable[..., Stream]
+
+
+def probe_output() -> tuple[bool, str, list[tuple[int, str]]]:
+    """(available, why not, [(device index, name)]) for audio output."""
+    try:
+        import sounddevice as sd
+    except OSError as err:  # the PortAudio library itself is missing
+        return False, f"playback unavailable: PortAudio is not installed ({err})", []
+    except ImportError:
+        return False, "playback unavailable: the sounddevice package is not installed", []
+    try:
+        devices = [(i, d["name"]) for i, d in enumerate(sd.query_devices())
+                   if d["max_output_channels"] > 0]
+    except Exception as err:  # noqa: BLE001 - PortAudio errors vary by host API
+        return False, f"playback unavailable: audio devices can't be listed ({err})", []
+    if not devices:
+        return False, "playback unavailable: no audio output device found", []
+    return True, "", devices
+
+
+def sounddevice_stream(**kwargs: Any) -> Stream:
+    import sounddevice as sd
+
+    return sd.OutputStream(**kwargs)
+
+
+class Player:
+    """Plays one mono clip at a time; position, loop and volume are read by the callback."""
+
+    def __init__(self, stream_factory: StreamFactory | None = None) -> None:
+        self._factory = stream_factory or sounddevice_stream
+        self._audio = np.zeros(0, np.float32)
+        self._pos = 0
+        self._stream: Stream | None = None
+        self.sample_rate = 22050
+        self.loop = False
+        self.volume = 1.0
+        self.device: int | None = None
+        self.reached_end = False
+
+    # -- control (GUI thread) --------------------------------------------------------
+    def play(self, audio: np.ndarray, sample_rate: int) -> None:
+        self.stop()
+        self._audio = np.ascontiguousarray(audio, dtype=np.float32)
+        self._pos = 0
+        self.reached_end = False
+        self.sample_rate = sample_rate
+        self._stream = self._factory(samplerate=sample_rate, channels=1, dtype="float32",
+                                     device=self.device, callback=self._callback)
+        self._stream.start()
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as err:  # noqa: BLE001 - a vanished device must not crash us
+                log.warning("closing the audio stream failed: %s", err)
+
+    @property
+    def playing(self) -> bool:
+        return self._stream is not None and not self.reached_end
+
+    @property
+    def position(self) -> float:
+        """Fraction of the clip played, 0..1."""
+        return self._pos / len(self._audio) if len(self._audio) else 0.0
+
+    # -- audio thread ------------------------------------------------------------------
+    def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
+        audio, pos, out = self._audio, self._pos, outdata[:, 0]
+        written = 0
+        while written < frames:
+            n = min(frames - written, len(audio) - pos)
+            if n > 0:
+                np.multiply(audio[pos : pos + n], self.volume, out=out[written : written + n])
+                written += n
+                pos += n
+            if pos >= len(audio):
+                if self.loop and len(audio):
+                    pos = 0
+                    continue
+                out[written:] = 0.0
+                self.reached_end = True
+                break
+        self._pos = pos

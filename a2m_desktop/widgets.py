@@ -1,0 +1,122 @@
+"""Small widgets of the main window: the painting drop zone and the mel-spectrogram view."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PIL import Image
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy
+
+from a2m_core.encoders import IMAGE_SUFFIXES
+
+THUMB = 1024
+
+
+def pil_to_pixmap(img: Image.Image, max_side: int = THUMB) -> QPixmap:
+    img = img.convert("RGB")
+    img.thumbnail((max_side, max_side))
+    data = img.tobytes("raw", "RGB")
+    qimg = QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimg.copy())  # copy: the bytes object dies with this scope
+
+
+class DropZone(QLabel):
+    """Shows the painting scaled to fit; accepts image files dropped from a file manager."""
+
+    fileDropped = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__("Drop a painting here\n(jpg, png, webp, tiff)\nor use Open painting…")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAcceptDrops(True)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setStyleSheet("QLabel { border: 2px dashed #888; border-radius: 8px; "
+                           "color: #666; background: #fafafa; }")
+        self._pixmap: QPixmap | None = None
+
+    def set_painting(self, pixmap: QPixmap) -> None:
+        self._pixmap = pixmap
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is not None:
+            self.setPixmap(self._pixmap.scaled(self.size() * 0.96,
+                                               Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+    @staticmethod
+    def _first_image(event: QDragEnterEvent | QDropEvent) -> str | None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self._first_image(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        path = self._first_image(event)
+        if path:
+            event.acceptProposedAction()
+            self.fileDropped.emit(path)
+
+
+class MelView(pg.GraphicsLayoutWidget):
+    """The clip's normalised mel (time across, bands up) and a playback playhead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumHeight(180)
+        self.plot = self.addPlot()
+        self.plot.setLabel("bottom", "frame")
+        self.plot.setLabel("left", "mel band")
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        self.plot.addItem(self.image)
+        self.playhead = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#ff4040", width=2))
+        self.playhead.setVisible(False)
+        self.plot.addItem(self.playhead)
+        self.frames = 0
+
+    def set_mel(self, mel: np.ndarray) -> None:
+        """``mel`` [n_mels, T] in [-1, 1]."""
+        self.frames = mel.shape[1]
+        self.image.setImage(np.asarray(mel, np.float32).T, levels=(-1.0, 1.0))
+        self.plot.setRange(xRange=(0, mel.shape[1]), yRange=(0, mel.shape[0]), padding=0)
+
+    def clear(self) -> None:
+        self.image.clear()
+        self.frames = 0
+        self.playhead.setVisible(False)
+
+    def set_playhead(self, fraction: float | None) -> None:
+        if fraction is None or not self.frames:
+            self.playhead.setVisible(False)
+            return
+        self.playhead.setVisible(True)
+        self.playhead.setValue(fraction * self.frames)
+
+
+def mel_png_bytes(mel: np.ndarray, scale: int = 2) -> bytes:
+    """The mel as a viridis PNG (low bands at the bottom), for "Save mel as PNG"."""
+    import io
+
+    lut = pg.colormap.get("viridis").getLookupTable(nPts=256, alpha=False)
+    idx = np.clip(((np.asarray(mel) + 1.0) / 2.0 * 255).round(), 0, 255).astype(np.uint8)
+    rgb = lut[idx[::-1]]  # [n_mels, T, 3], flipped so band 0 is at the bottom
+    img = Image.fromarray(rgb.astype(np.uint8)).resize((mel.shape[1], mel.shape[0] * scale))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

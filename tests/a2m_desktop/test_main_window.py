@@ -1,0 +1,267 @@
+"""An artist at the desktop app: drop, write, generate, watch, listen, save, look back."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from a2m_desktop.main_window import MainWindow
+from a2m_desktop.player import Player
+
+from ..conftest import REPO
+
+TIMEOUT_MS = 60_000
+
+
+class FakeStream:
+    """Stands in for sounddevice.OutputStream: the test pulls blocks through the callback."""
+
+    instances: list[FakeStream] = []
+
+    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
+        self.samplerate, self.callback, self.device = samplerate, callback, device
+        self.started = self.closed = False
+        FakeStream.instances.append(self)
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pull(self, frames: int) -> np.ndarray:
+        out = np.full((frames, 1), np.nan, np.float32)
+        self.callback(out, frames, None, None)
+        return out[:, 0]
+
+
+@pytest.fixture
+def window(qtbot, tiny_bundle, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    FakeStream.instances.clear()
+    win = MainWindow(bundle=str(tiny_bundle), settings=settings, stream_factory=FakeStream)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_loaded, timeout=TIMEOUT_MS)
+    yield win
+    win.close()
+
+
+def drop(win: MainWindow, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    win.drop_zone.dropEvent(event)
+
+
+def generate(qtbot, win: MainWindow) -> None:
+    with qtbot.waitSignal(win.worker.finished, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(win.generate_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.busy)
+
+
+def test_drop_type_generate_and_see_the_mel(qtbot, window, paintings, tmp_path):
+    drop(window, paintings[0])
+    assert window.painting == paintings[0]
+    assert window.drop_zone.pixmap() is not None and not window.drop_zone.pixmap().isNull()
+    qtbot.keyClicks(window.comment, "a scream across a blood red sky")
+    qtbot.keyClicks(window.hints, "Orchestra; tense strings")
+    with qtbot.waitSignal(window.worker.melReady, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.generate_btn, Qt.MouseButton.LeftButton)
+        assert window.busy and not window.generate_btn.isEnabled()
+    qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT_MS)
+    assert window.mel_view.image.image.shape == (896, 80)
+    assert window.progress.value() == 100 and window.stage_label.text().startswith("Done")
+    assert len(window.history) == 1 and window.history_list.count() == 1
+    assert "Audio: Orchestra" in window.current.clip.prompt
+    saved = window.save_audio(str(tmp_path / "scream.wav"))
+    data, sr = sf.read(saved)
+    assert sr == 22050 and len(data) == 896 * 256
+    png = window.save_mel(str(tmp_path / "scream.png"))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    flac = window.save_audio(str(tmp_path / "scream.flac"))
+    assert sf.info(flac).format == "FLAC"
+
+
+def test_history_keeps_each_generation_to_compare_and_resave(qtbot, window, paintings,
+                                                             tmp_path):
+    window.open_painting(str(paintings[0]))
+    window.comment.setPlainText("calm night")
+    window.seed.setValue(1)
+    generate(qtbot, window)
+    window.seed.setValue(2)
+    generate(qtbot, window)
+    assert [g.clip.seed for g in window.history] == [1, 2]
+    assert "seed 2" in window.history_list.item(1).text()
+    window.history_list.setCurrentRow(0)
+    assert window.current is window.history[0]
+    np.testing.assert_array_equal(window.mel_view.image.image, window.history[0].clip.mel.T)
+    first = sf.read(window.save_audio(str(tmp_path / "first.wav")))[0]
+    assert np.abs(first - window.history[0].clip.audio).max() < 1e-3
+
+
+def test_new_variation_picks_a_seed_and_generates(qtbot, window, paintings):
+    window.open_painting(str(paintings[1]))
+    window.comment.setPlainText("wild colours")
+    with qtbot.waitSignal(window.worker.finished, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.variation_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.busy)
+    assert window.history[-1].clip.seed == window.seed.value() >= 0
+
+
+def test_cancel_stops_generation_and_keeps_the_window_usable(qtbot, window, paintings):
+    window.open_painting(str(paintings[0]))
+    window.comment.setPlainText("slow please")
+    gate = threading.Event()
+    original = window.worker.engine.generate
+
+    def held(*a, **kw):
+        gate.wait(10)
+        return original(*a, **kw)
+
+    window.worker.engine.generate = held
+    try:
+        window.generate()
+        qtbot.mouseClick(window.cancel_btn, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
+            gate.set()
+    finally:
+        del window.worker.engine.generate
+    qtbot.waitUntil(lambda: not window.busy)
+    assert window.stage_label.text() == "Cancelled" and window.generate_btn.isEnabled()
+    assert window.history == []
+
+
+def test_bad_paintings_and_empty_comments_say_why_and_lose_nothing(qtbot, window, paintings,
+                                                                   tmp_path, monkeypatch):
+    window.open_painting(str(paintings[0]))
+    corrupt = tmp_path / "torn.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    drop(window, corrupt)
+    assert window.painting == paintings[0]  # the previous painting is kept
+    assert window.error_banner.isVisible() and "torn.jpg" in window.error_banner.text()
+    import a2m_core.encoders as enc
+
+    monkeypatch.setattr(enc, "MAX_IMAGE_PIXELS", 1000)
+    assert not window.open_painting(str(paintings[1]))
+    assert "too large" in window.error_banner.text() and window.painting == paintings[0]
+    window.comment.setPlainText("   ")
+    assert not window.generate()
+    assert "Write a comment" in window.error_banner.text() and not window.busy
+
+
+def test_playback_copies_the_clip_moves_the_playhead_and_loops(qtbot, window, paintings):
+    window.open_painting(str(paintings[0]))
+    window.comment.setPlainText("listen")
+    generate(qtbot, window)
+    window.volume.setValue(50)
+    qtbot.mouseClick(window.play_btn, Qt.MouseButton.LeftButton)
+    stream = FakeStream.instances[-1]
+    assert stream.started and stream.samplerate == 22050
+    audio = window.current.clip.audio
+    block = stream.pull(22050)
+    np.testing.assert_allclose(block, audio[:22050] * 0.5, atol=1e-6)
+    qtbot.waitUntil(lambda: window.mel_view.playhead.isVisible(), timeout=2000)
+    assert window.mel_view.playhead.value() == pytest.approx(896 * 22050 / len(audio), rel=0.01)
+    window.loop_box.setChecked(True)
+    stream.pull(len(audio) - 22050 - 100)
+    wrapped = stream.pull(200)  # the end of the clip, then its beginning again
+    np.testing.assert_allclose(wrapped[100:], audio[:100] * 0.5, atol=1e-6)
+    window.loop_box.setChecked(False)
+    stream.pull(len(audio))
+    qtbot.waitUntil(lambda: stream.closed, timeout=2000)  # the GUI stopped it at the end
+    assert not window.mel_view.playhead.isVisible()
+
+
+def test_settings_persist_between_runs(qtbot, tiny_bundle, tmp_path, paintings):
+    ini = str(tmp_path / "persist.ini")
+    first = MainWindow(bundle=str(tiny_bundle), settings=QSettings(ini, QSettings.Format.IniFormat),
+                       stream_factory=FakeStream)
+    qtbot.addWidget(first)
+    qtbot.waitUntil(lambda: first.model_loaded, timeout=TIMEOUT_MS)
+    first.open_painting(str(paintings[0]))
+    first.volume.setValue(33)
+    first.close()
+    second = MainWindow(bundle=None, settings=QSettings(ini, QSettings.Format.IniFormat),
+                        stream_factory=FakeStream)
+    qtbot.addWidget(second)
+    qtbot.waitUntil(lambda: second.model_loaded, timeout=TIMEOUT_MS)
+    assert second.volume.value() == 33 and second.model_label.text().startswith("Model: debug")
+    assert second.settings.value("last_image_dir") == str(paintings[0].parent)
+    second.close()
+
+
+def test_a_broken_bundle_is_reported_in_the_window(qtbot, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 32)
+    win = MainWindow(bundle=str(bad), settings=QSettings(str(tmp_path / "s.ini"),
+                                                         QSettings.Format.IniFormat),
+                     stream_factory=FakeStream)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.error_banner.isVisible(), timeout=TIMEOUT_MS)
+    assert "Could not load the model" in win.error_banner.text()
+    assert not win.generate_btn.isEnabled()
+    win.close()
+
+
+def test_without_an_audio_device_the_app_says_why(qtbot, tiny_bundle, tmp_path, monkeypatch):
+    import a2m_desktop.main_window as mw
+
+    monkeypatch.setattr(mw, "probe_output",
+                        lambda: (False, "playback unavailable: no audio output device found", []))
+    win = MainWindow(bundle=str(tiny_bundle), settings=QSettings(str(tmp_path / "s.ini"),
+                                                                 QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    assert "no audio output device" in win.playback_label.text()
+    assert not win.play_btn.isEnabled()
+    win.close()
+
+
+def test_the_real_sounddevice_path_plays_on_an_alsa_null_device(tmp_path):
+    """Where PortAudio has a device (here: ALSA's null device via a private asoundrc),
+    the real OutputStream plays a clip to its end through our callback."""
+    (tmp_path / ".asoundrc").write_text("pcm.!default { type null }\n")
+    code = (
+        "import numpy as np, time\n"
+        "from a2m_desktop.player import Player, probe_output\n"
+        "ok, why, devices = probe_output()\n"
+        "print('devices', ok, why, len(devices))\n"
+        "if ok:\n"
+        "    p = Player()\n"
+        "    p.play(np.zeros(22050, np.float32) + 0.1, 22050)\n"
+        "    t = time.time()\n"
+        "    while not p.reached_end and time.time() - t < 10: time.sleep(0.01)\n"
+        "    p.stop()\n"
+        "    print('played', p.reached_end, round(p.position, 3))\n")
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    if "devices True" not in res.stdout:
+        pytest.skip(f"PortAudio sees no device even with a null ALSA config: {res.stdout}")
+    assert "played True 1.0" in res.stdout
+
+
+def test_player_callback_only_copies_and_flags_the_end():
+    p = Player(stream_factory=FakeStream)
+    p.play(np.arange(10, dtype=np.float32), 22050)
+    stream = FakeStream.instances[-1]
+    np.testing.assert_array_equal(stream.pull(6), np.arange(6))
+    tail = stream.pull(6)
+    np.testing.assert_array_equal(tail, [6, 7, 8, 9, 0, 0])
+    assert p.reached_end and stream.started  # the callback never stops its own stream
+    p.stop()
+    assert stream.closed
