@@ -101,6 +101,17 @@ def audioset_names() -> dict[str, str]:
     return {name.lower(): name for name in audioset_table().values()}
 
 
+@lru_cache(maxsize=1)
+def hint_suggestions() -> list[str]:
+    """Music hints to suggest: AudioSet's music labels (its subtree from index 137 'Music' to
+    282 'Scary music'), then frequent MusicCaps caption keywords."""
+    labels = list(audioset_table().values())[137:283]
+    text = resources.files("a2m_core.data").joinpath("musiccaps_aspect_keywords.txt").read_text(
+        encoding="utf-8")
+    seen = {x.lower() for x in labels}
+    return labels + [k for k in text.splitlines() if k and k.lower() not in seen]
+
+
 def emotion_keywords(
     comment: str, emotion_label: str | None = None, max_words: int = 6
 ) -> list[str]:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.encoders import load_image
-from a2m_core.prompt import audioset_table
+from a2m_core.prompt import hint_suggestions
 
 from .player import Player, StreamFactory, probe_output
 from .widgets import DropZone, MelView, mel_png_bytes, pil_to_pixmap
@@ -59,7 +59,8 @@ class Generation:
 
 
 class HintCompleter(QCompleter):
-    """Completes the hint being typed after the last ';' with AudioSet music labels."""
+    """Completes the hint being typed after the last ';' (AudioSet music labels, then
+    frequent MusicCaps caption keywords)."""
 
     def __init__(self, words: list[str], parent: QWidget) -> None:
         super().__init__(words, parent)
@@ -73,11 +74,6 @@ class HintCompleter(QCompleter):
         text = self.widget().text()
         head = text.rsplit(";", 1)[0] + "; " if ";" in text else ""
         return head + super().pathFromIndex(index)
-
-
-def music_labels() -> list[str]:
-    """AudioSet's music subtree (indices 137 'Music' .. 282 'Scary music')."""
-    return list(audioset_table().values())[137:283]
 
 
 class MainWindow(QMainWindow):
@@ -174,7 +170,7 @@ class MainWindow(QMainWindow):
         grid.addWidget(QLabel("Music hints"), 2, 0)
         self.hints = QLineEdit()
         self.hints.setPlaceholderText("optional, ';'-separated: Orchestra; dreamy strings")
-        self.hints.setCompleter(HintCompleter(music_labels(), self.hints))
+        self.hints.setCompleter(HintCompleter(hint_suggestions(), self.hints))
         grid.addWidget(self.hints, 2, 1, 1, 2)
         grid.addWidget(QLabel("Seed"), 3, 0)
         self.seed = QSpinBox()

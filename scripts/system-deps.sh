@@ -2,7 +2,10 @@
 # Debian/Ubuntu system libraries the project needs: PortAudio (sounddevice) and what Qt needs
 # to render offscreen and under Xvfb. Idempotent; a no-op when everything is present.
 set -euo pipefail
-pkgs=(libportaudio2 libsndfile1 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3)
+# From ldd of PySide6 QtCore/QtGui/QtWidgets/offscreen plugin and of libportaudio (apt pulls
+# the rest in as their dependencies).
+pkgs=(libportaudio2 libsndfile1 libegl1 libgl1 libglib2.0-0 libx11-6 libxkbcommon0 libfontconfig1
+      libfreetype6 libdbus-1-3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@ from a2m_core.prompt import (
     build_prompt,
     caption_keywords,
     emotion_keywords,
+    hint_suggestions,
     label_names,
 )
 
@@ -72,3 +73,11 @@ def test_every_musiccaps_label_and_aspect_list_is_understood(shared_data):
     assert caption_keywords(first["aspect_list"])[:3] == [
         "low quality", "sustained strings melody", "soft female vocal"]
     assert label_names("/m/04rlf") == ["Music"]
+
+
+def test_hint_suggestions_offer_music_labels_then_caption_keywords():
+    hints = hint_suggestions()
+    assert hints[0] == "Music" and "Orchestra" in hints and "Scary music" in hints
+    assert "Speech" not in hints  # only AudioSet's music subtree
+    assert "mellow" in hints and "low quality" in hints  # frequent MusicCaps aspects
+    assert len(hints) == len({h.lower() for h in hints})

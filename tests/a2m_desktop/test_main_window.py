@@ -77,6 +77,9 @@ def test_drop_type_generate_and_see_the_mel(qtbot, window, paintings, tmp_path):
     assert window.painting == paintings[0]
     assert window.drop_zone.pixmap() is not None and not window.drop_zone.pixmap().isNull()
     qtbot.keyClicks(window.comment, "a scream across a blood red sky")
+    completer = window.hints.completer()
+    completer.setCompletionPrefix("orch")
+    assert completer.currentCompletion() == "Orchestra"  # suggestions as the artist types
     qtbot.keyClicks(window.hints, "Orchestra; tense strings")
     with qtbot.waitSignal(window.worker.melReady, timeout=TIMEOUT_MS):
         qtbot.mouseClick(window.generate_btn, Qt.MouseButton.LeftButton)

@@ -165,3 +165,23 @@ def test_table4_report_has_the_papers_layout(stage1_run, dataset, tmp_path):
     md = (tmp_path / "table4.md").read_text()
     assert "| full input |" in md and "not comparable" in md
     assert json.loads((tmp_path / "table4.json").read_text())["split"] == "val"
+
+
+def test_stage2_starts_from_official_generator_and_discriminator_files(dataset, tmp_path):
+    from a2m_core.models import HiFiGANConfig, HiFiGANGenerator
+    from a2m_core.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+
+    torch.manual_seed(42)
+    cfg = HiFiGANConfig.from_dict({**HiFiGANConfig.preset("v1").to_dict(), **TINY_HIFI})
+    gen, mpd, msd = HiFiGANGenerator(cfg), MultiPeriodDiscriminator(), MultiScaleDiscriminator()
+    torch.save({"generator": gen.state_dict()}, tmp_path / "g_02500000")
+    torch.save({"mpd": mpd.state_dict(), "msd": msd.state_dict(), "steps": 2500000,
+                "epoch": 3000}, tmp_path / "do_02500000")
+    train_stage2(dataset, tmp_path / "run", Stage2Config(
+        hifigan="v1", hifigan_overrides=TINY_HIFI, init_generator=str(tmp_path / "g_02500000"),
+        init_discriminator=str(tmp_path / "do_02500000"), lr=0.0, segment=2048, batch_size=1,
+        max_steps=1, sample_every=100, device="cpu"))
+    saved = torch.load(tmp_path / "run" / "g_00000001", weights_only=True)["generator"]
+    assert all(torch.equal(saved[k], v) for k, v in gen.state_dict().items())
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert all(torch.equal(last["mpd"][k], v) for k, v in mpd.state_dict().items())
