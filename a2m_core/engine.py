@@ -17,8 +17,6 @@ is checked at stage boundaries.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +32,7 @@ from .audio import MelConfig, denormalize, griffin_lim
 from .bundle import Bundle, BundleConfig, load_bundle
 from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
+from .fileio import atomic_path
 from .prompt import MusicHints, build_prompt
 
 log = logging.getLogger(__name__)
@@ -71,16 +70,8 @@ class Clip:
         fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
         if fmt is None:
             raise BadInputError(f"unsupported clip format '{path.suffix}': use .wav or .flac")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-        try:
-            sf.write(tmp, self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            sf.write(str(tmp), self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
         return path
 
 

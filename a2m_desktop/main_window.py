@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.encoders import load_image
+from a2m_core.fileio import atomic_write_bytes
 from a2m_core.prompt import hint_suggestions
 
 from .player import Player, StreamFactory, probe_output
@@ -462,19 +461,11 @@ class MainWindow(QMainWindow):
         if not path:
             return None
         target = Path(path)
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(mel_png_bytes(self.current.clip.mel))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            atomic_write_bytes(target, mel_png_bytes(self.current.clip.mel))
         except OSError as err:
             self.show_error(f"Could not save {path}: {err}")
             return None
-        finally:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
         self.statusBar().showMessage(f"Saved {target}", 5000)
         return target
 

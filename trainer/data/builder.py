@@ -30,6 +30,7 @@ import numpy as np
 from a2m_core.audio import MelConfig, wave_to_mel
 from a2m_core.encoders import EncoderConfig
 from a2m_core.errors import BadInputError
+from a2m_core.fileio import atomic_path
 from a2m_core.prompt import (
     MusicHints,
     build_prompt,
@@ -280,9 +281,8 @@ def build_articaps(cfg: BuildConfig, progress: Progress | None = None,
             # dataset, so export can put them in the bundle.
             from safetensors.torch import save_file
 
-            tmp = out / ".encoder.partial.safetensors"
-            save_file({k: v.contiguous() for k, v in cfg.encoder_state.items()}, str(tmp))
-            tmp.replace(out / "encoder.safetensors")
+            with atomic_path(out / "encoder.safetensors") as tmp:
+                save_file({k: v.contiguous() for k, v in cfg.encoder_state.items()}, str(tmp))
         first_image = {c.painting_key: c.image for c in reversed(comments)}
         img = RowArray(out / "image_emb.npy", len(paintings), (cfg.encoder.embed_dim,),
                        "float32")

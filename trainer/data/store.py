@@ -10,27 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from a2m_core.fileio import atomic_path, atomic_write_bytes  # noqa: F401 - re-exported
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -38,16 +24,8 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, array)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -85,8 +63,7 @@ class RowArray:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=expected)
             arr.flush()
             del arr
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; others may need to read
-            os.replace(tmp, path)
+            os.replace(tmp, path)  # only a fully created file gets the final name
             self.array = np.load(path, mmap_mode="r+")
         self.status = (np.load(self.status_path) if self.status_path.exists()
                        else np.zeros(rows, dtype=np.int8))

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from a2m_core.audio import MelConfig, denormalize, log_mel_torch
+from a2m_core.fileio import atomic_path
 from a2m_core.models import HiFiGANConfig, HiFiGANGenerator
 from a2m_core.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
 from a2m_core.models.losses import discriminator_loss, feature_loss, generator_loss
@@ -278,9 +279,7 @@ def validate(generator: HiFiGANGenerator, data: Stage2Data, mel_cfg: MelConfig,
         errors.append(F.l1_loss(log_mel_torch(audio, loss_cfg),
                                 log_mel_torch(real, loss_cfg)).item())
         if k == 0:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".step{step:08d}.wav"
-            sf.write(tmp, audio.numpy(), mel_cfg.sample_rate, subtype="PCM_16")
-            tmp.replace(folder / f"step{step:08d}_{data.ytids[k]}.wav")
+            with atomic_path(folder / f"step{step:08d}_{data.ytids[k]}.wav", ".wav") as tmp:
+                sf.write(str(tmp), audio.numpy(), mel_cfg.sample_rate, subtype="PCM_16")
     generator.train()
     return float(np.mean(errors))

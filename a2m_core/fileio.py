@@ -1,0 +1,40 @@
+"""Atomic file writes: a crash or a full disk never leaves a half-written file under its name.
+
+Every writer in the project (bundles, clips, dataset arrays, checkpoints, PNGs) goes through
+:func:`atomic_path`: write to a temp file in the target's folder, then rename over the target.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temp path beside ``path``; when the block succeeds, rename it over ``path``.
+
+    ``suffix`` matters to writers that pick a format or append an extension from the name
+    (``np.save`` adds ``.npy`` unless the name ends with it).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a player or another user may read it
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
