@@ -179,6 +179,10 @@ class Bridge:
             job.finished = True
             if self._jobs.get(job.args.request_id) is job:
                 del self._jobs[job.args.request_id]
+            if self._current is job:
+                # Not busy any more before the client hears "done": a status right after
+                # the final reply must not still say busy.
+                self._current = None
         if error:
             self.send_error(job.reply, job.args.request_id, *error)
         else:

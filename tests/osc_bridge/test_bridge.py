@@ -123,7 +123,9 @@ def test_status_answers_while_a_clip_is_generating(bridge_factory, client, galle
     try:
         client.send("/a2m/generate", "slow", str(next(gallery.glob("*.jpg"))), "wait")
         client.wait_for(lambda r: r[0] == "/a2m/accepted")
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while bridge._current is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the worker has taken the job (and is held at the gate)
         client.send("/a2m/status")
         _, status = client.wait_for(lambda r: r[0] == "/a2m/status", timeout=5)
         assert status == [bridge.engine.name, "cpu", 0, 1]

@@ -19,6 +19,7 @@ import json
 import logging
 import platform
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -154,19 +155,30 @@ def split_paintings(keys: list[str], ratios: tuple[float, float, float], seed: i
     return dict(zip(order, names))
 
 
+class BuildStopped(Exception):
+    """Raised when the caller's stop event is set; the build resumes where it stopped."""
+
+
 def build_articaps(cfg: BuildConfig, progress: Progress | None = None,
-                   restart: bool = False) -> BuildResult:
+                   restart: bool = False, stop: threading.Event | None = None) -> BuildResult:
     """Build (or finish building) an ArtiCaps dataset folder.
+
+    ``stop`` (e.g. a GUI's Stop button) is checked at every progress report; the build then
+    raises :class:`BuildStopped`, and running it again with the same config continues.
 
     Raises:
         sources.SourceError: a table is missing or has the wrong columns.
         BuildConflict: ``out`` holds a build of other inputs (and ``restart`` is False).
+        BuildStopped: ``stop`` was set.
     """
     t0 = time.perf_counter()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
     def report(stage: str, done: int, total: int) -> None:
+        if stop is not None and stop.is_set():
+            raise BuildStopped(f"stopped during '{stage}' at {done}/{total}; run again to "
+                               f"continue")
         if progress:
             progress(stage, done, total)
 

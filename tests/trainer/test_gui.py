@@ -1,0 +1,102 @@
+"""Someone retraining from the trainer window: build, train with a live curve, stop, resume,
+export, evaluate."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from trainer.gui.window import TrainerWindow
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = TrainerWindow(QSettings(str(tmp_path / "trainer.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def run(qtbot, win: TrainerWindow, button) -> None:
+    with qtbot.waitSignal(win.worker.finished, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0]  # job name
+    qtbot.waitUntil(lambda: win.running is None)
+
+
+def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_path):
+    window.artemis.set(shared_data / "artemis" / "artemis_sample.csv")
+    window.images.set(shared_data / "wikiart")
+    window.musiccaps.set(shared_data / "music_clips" / "musiccaps_sample.csv")
+    window.audio.set(shared_data / "music_clips")
+    window.dataset_out.set(tmp_path / "ds")
+    window.clip_bundle.set(tiny_bundle)
+    run(qtbot, window, window.build_btn)
+    assert "13 pairs" in window.status.text()
+    assert window.s1_dataset.text() == str(tmp_path / "ds")  # filled in for the next step
+
+    window.s1_out.set(tmp_path / "s1")
+    window.s1_epochs.setValue(6)
+    window.s1_batch.setValue(4)
+    window.s1_hidden.setValue(16)
+    window.s1_dec_hidden.setValue(16)
+    window.s1_layers.setValue(1)
+
+    # Stop once the curve has a few points; the run keeps its checkpoint. (This runs on the
+    # worker thread, so it only sets the event the Stop button sets.)
+    def stop_after_three(e):
+        if e.get("event") == "step" and e["step"] == 3:
+            window.worker.stop_event.set()
+
+    window.worker.event.connect(stop_after_three)
+    with qtbot.waitSignal(window.worker.stopped, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.s1_btn, Qt.MouseButton.LeftButton)
+    window.worker.event.disconnect(stop_after_three)
+    qtbot.waitUntil(lambda: window.running is None)
+    assert len(window.s1_plot.points["train"][0]) >= 3
+    assert (tmp_path / "s1" / "last.pt").exists() and "stopped" in window.status.text()
+
+    run(qtbot, window, window.s1_btn)  # start again: resumes from last.pt
+    assert '"event": "resumed"' in window.log_view.toPlainText()
+    assert len(window.s1_plot.points["val"][0]) >= 1
+    assert window.ex_stage1.text() == str(tmp_path / "s1" / "best.pt")
+
+    window.ex_bundle.set(tmp_path / "mine.safetensors")
+    run(qtbot, window, window.export_btn)
+    assert Path(window.ex_bundle.text()).exists()
+    window.ev_dataset.set(tmp_path / "ds")
+    run(qtbot, window, window.eval_btn)
+    assert "full input" in window.report.toPlainText()
+
+
+def test_missing_fields_are_named_and_nothing_starts(window):
+    assert not window.start_build()
+    assert "ArtEmis CSV" in window.status.text() and window.running is None
+
+
+def test_a_failing_job_reports_and_frees_the_window(qtbot, window, tmp_path):
+    window.s1_dataset.set(tmp_path / "not-a-dataset")
+    window.s1_out.set(tmp_path / "run")
+    with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT_MS):
+        window.start_stage1()
+    qtbot.waitUntil(lambda: window.running is None)
+    assert "not an ArtiCaps dataset" in window.status.text() and window.s1_btn.isEnabled()
+
+
+def test_the_stop_button_is_live_only_while_a_job_runs(qtbot, window, tmp_path):
+    import threading
+
+    assert not window.stop_btn.isEnabled()
+    gate = threading.Event()
+    window._start("wait", lambda emit, stop: (gate.wait(10), stop.is_set())[1])
+    assert window.stop_btn.isEnabled() and not window.build_btn.isEnabled()
+    with qtbot.waitSignal(window.worker.stopped, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.stop_btn, Qt.MouseButton.LeftButton)
+        assert "stopping" in window.status.text()
+        gate.set()
+    qtbot.waitUntil(lambda: window.running is None)
+    assert window.build_btn.isEnabled() and not window.stop_btn.isEnabled()

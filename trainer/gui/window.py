@@ -1,0 +1,426 @@
+"""The trainer window: four tabs (Dataset, Stage 1, Stage 2, Export & evaluate) over one job
+runner, a progress bar, live loss curves, and a log of the structured events."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, QThread, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .worker import JobWorker
+
+log = logging.getLogger(__name__)
+
+
+class PathField(QWidget):
+    """A line edit with a Browse… button; remembers its value in the settings."""
+
+    def __init__(self, key: str, settings: QSettings, folder: bool, save: bool = False,
+                 filter_: str = "") -> None:
+        super().__init__()
+        self.key, self.settings, self.folder, self.save, self.filter = (key, settings, folder,
+                                                                        save, filter_)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.edit = QLineEdit(str(settings.value(key, "") or ""))
+        self.edit.textChanged.connect(lambda t: settings.setValue(key, t))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(browse)
+
+    def _browse(self) -> None:
+        if self.folder:
+            path = QFileDialog.getExistingDirectory(self, "Choose folder", self.text())
+        elif self.save:
+            path, _ = QFileDialog.getSaveFileName(self, "Save as", self.text(), self.filter)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose file", self.text(), self.filter)
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def set(self, value: str | Path) -> None:
+        self.edit.setText(str(value))
+
+
+def _spin(value: int, lo: int, hi: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    return box
+
+
+class LossPlot(pg.PlotWidget):
+    """Training loss per logged step, validation loss per evaluation, redrawn as events come."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title=title)
+        self.setMinimumHeight(200)
+        self.addLegend()
+        self.setLabel("bottom", "step")
+        self.train = self.plot([], [], pen=pg.mkPen("#4c72b0", width=2), name="train")
+        self.val = self.plot([], [], pen=pg.mkPen("#dd8452", width=2), symbol="o",
+                             symbolSize=6, name="validation")
+        self.points: dict[str, tuple[list[float], list[float]]] = {"train": ([], []),
+                                                                   "val": ([], [])}
+
+    def add(self, series: str, step: float, value: float) -> None:
+        xs, ys = self.points[series]
+        xs.append(step)
+        ys.append(value)
+        (self.train if series == "train" else self.val).setData(xs, ys)
+
+    def reset(self) -> None:
+        for series in self.points:
+            self.points[series] = ([], [])
+        self.train.setData([], [])
+        self.val.setData([], [])
+
+
+class TrainerWindow(QMainWindow):
+    requestRun = Signal(str, object)
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Art2Music trainer")
+        self.settings = settings or QSettings("Art2Music", "Art2Music Trainer")
+        self.running: str | None = None
+        self.last_result: Any = None
+        self.worker = JobWorker()
+        self.thread = QThread(self)
+        self.worker.moveToThread(self.thread)
+        self.requestRun.connect(self.worker.run)
+        self.worker.event.connect(self._on_event)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.stopped.connect(self._on_stopped)
+        self.worker.failed.connect(self._on_failed)
+        self.thread.start()
+        self._build_ui()
+
+    # ------------------------------------------------------------------ layout
+    def _build_ui(self) -> None:
+        s = self.settings
+        central = QWidget()
+        self.setCentralWidget(central)
+        outer = QVBoxLayout(central)
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs, 1)
+
+        # Dataset
+        tab = QWidget()
+        form = QFormLayout(tab)
+        self.artemis = PathField("artemis", s, folder=False, filter_="CSV (*.csv)")
+        self.images = PathField("images", s, folder=True)
+        self.musiccaps = PathField("musiccaps", s, folder=False, filter_="CSV (*.csv)")
+        self.audio = PathField("audio", s, folder=True)
+        self.dataset_out = PathField("dataset_out", s, folder=True)
+        self.clip_bundle = PathField("clip_bundle", s, folder=False,
+                                     filter_="Bundles (*.safetensors)")
+        self.clip_bundle.setToolTip("Store OpenCLIP embeddings with this bundle's encoder "
+                                    "(training needs them); empty: no embeddings")
+        for label, field in (("ArtEmis CSV", self.artemis), ("Images (WikiArt layout)",
+                             self.images), ("MusicCaps CSV", self.musiccaps),
+                             ("Audio folder", self.audio), ("Dataset folder", self.dataset_out),
+                             ("Encoder from bundle", self.clip_bundle)):
+            form.addRow(label, field)
+        self.build_btn = QPushButton("Build dataset")
+        self.build_btn.clicked.connect(self.start_build)
+        form.addRow(self.build_btn)
+        self.tabs.addTab(tab, "Dataset")
+
+        # Stage 1
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        form = QFormLayout()
+        self.s1_dataset = PathField("s1_dataset", s, folder=True)
+        self.s1_out = PathField("s1_out", s, folder=True)
+        self.s1_epochs = _spin(10, 1, 10_000)
+        self.s1_batch = _spin(32, 1, 4096)
+        self.s1_lr = QDoubleSpinBox()
+        self.s1_lr.setDecimals(6)
+        self.s1_lr.setRange(1e-6, 1.0)
+        self.s1_lr.setValue(1e-4)
+        self.s1_hidden = _spin(512, 4, 4096)
+        self.s1_dec_hidden = _spin(512, 4, 4096)
+        self.s1_layers = _spin(4, 1, 8)
+        for label, w in (("Dataset folder", self.s1_dataset), ("Run folder", self.s1_out),
+                         ("Epochs", self.s1_epochs), ("Batch size", self.s1_batch),
+                         ("Learning rate", self.s1_lr), ("Projector hidden", self.s1_hidden),
+                         ("LSTM hidden", self.s1_dec_hidden), ("LSTM layers", self.s1_layers)):
+            form.addRow(label, w)
+        lay.addLayout(form)
+        self.s1_btn = QPushButton("Start stage 1")
+        self.s1_btn.clicked.connect(self.start_stage1)
+        lay.addWidget(self.s1_btn)
+        self.s1_plot = LossPlot("Stage 1: frequency-weighted L1")
+        lay.addWidget(self.s1_plot, 1)
+        self.tabs.addTab(tab, "Stage 1")
+
+        # Stage 2
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        form = QFormLayout()
+        self.s2_dataset = PathField("s2_dataset", s, folder=True)
+        self.s2_out = PathField("s2_out", s, folder=True)
+        self.s2_stage1 = PathField("s2_stage1", s, folder=False, filter_="best.pt (*.pt)")
+        self.s2_preset = QLineEdit(str(s.value("s2_preset", "v1")))
+        self.s2_steps = _spin(10_000, 1, 10_000_000)
+        self.s2_batch = _spin(16, 1, 1024)
+        for label, w in (("Dataset folder", self.s2_dataset), ("Run folder", self.s2_out),
+                         ("Stage-1 best.pt (optional)", self.s2_stage1),
+                         ("HiFi-GAN (v1/v2/v3/config)", self.s2_preset),
+                         ("Steps", self.s2_steps), ("Batch size", self.s2_batch)):
+            form.addRow(label, w)
+        lay.addLayout(form)
+        self.s2_btn = QPushButton("Start stage 2")
+        self.s2_btn.clicked.connect(self.start_stage2)
+        lay.addWidget(self.s2_btn)
+        self.s2_plot = LossPlot("Stage 2: mel L1 (train) / validation mel L1")
+        lay.addWidget(self.s2_plot, 1)
+        self.tabs.addTab(tab, "Stage 2")
+
+        # Export & evaluate
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        form = QFormLayout()
+        self.ex_stage1 = PathField("ex_stage1", s, folder=False, filter_="best.pt (*.pt)")
+        self.ex_generator = PathField("ex_generator", s, folder=False)
+        self.ex_bundle = PathField("ex_bundle", s, folder=False, save=True,
+                                   filter_="Bundles (*.safetensors)")
+        self.ev_dataset = PathField("ev_dataset", s, folder=True)
+        for label, w in (("Stage-1 best.pt", self.ex_stage1),
+                         ("Stage-2 generator (empty: Griffin-Lim)", self.ex_generator),
+                         ("Bundle file", self.ex_bundle), ("Dataset to evaluate on",
+                                                            self.ev_dataset)):
+            form.addRow(label, w)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.export_btn = QPushButton("Export bundle")
+        self.export_btn.clicked.connect(self.start_export)
+        self.eval_btn = QPushButton("Evaluate (Table IV)")
+        self.eval_btn.clicked.connect(self.start_evaluate)
+        row.addWidget(self.export_btn)
+        row.addWidget(self.eval_btn)
+        lay.addLayout(row)
+        self.report = QTextBrowser()
+        lay.addWidget(self.report, 1)
+        self.tabs.addTab(tab, "Export & evaluate")
+
+        bottom = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.status = QLabel("Idle")
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.stop_btn.clicked.connect(self.stop)
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.status, 2)
+        bottom.addWidget(self.stop_btn)
+        outer.addLayout(bottom)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(2000)
+        self.log_view.setMaximumHeight(140)
+        outer.addWidget(self.log_view)
+        self.resize(900, 760)
+
+    # ------------------------------------------------------------------ jobs
+    def _start(self, name: str, job) -> bool:
+        if self.running:
+            return False
+        self.running = name
+        self.worker.stop_event.clear()
+        self.progress.setValue(0)
+        self.status.setText(f"{name}: starting…")
+        self._set_busy(True)
+        self.requestRun.emit(name, job)
+        return True
+
+    def _set_busy(self, busy: bool) -> None:
+        for b in (self.build_btn, self.s1_btn, self.s2_btn, self.export_btn, self.eval_btn):
+            b.setEnabled(not busy)
+        self.stop_btn.setEnabled(busy)
+
+    def _need(self, **fields: str) -> bool:
+        missing = [name for name, value in fields.items() if not value]
+        if missing:
+            self.status.setText("Fill in: " + ", ".join(missing))
+        return not missing
+
+    def start_build(self) -> bool:
+        from ..data.builder import BuildConfig, build_articaps
+
+        f = {"ArtEmis CSV": self.artemis.text(), "Images": self.images.text(),
+             "MusicCaps CSV": self.musiccaps.text(), "Audio folder": self.audio.text(),
+             "Dataset folder": self.dataset_out.text()}
+        if not self._need(**f):
+            return False
+        encoder, state = None, None
+        if self.clip_bundle.text():
+            from a2m_core.bundle import load_bundle
+
+            try:
+                bundle = load_bundle(self.clip_bundle.text())
+            except Exception as err:  # noqa: BLE001
+                self.status.setText(f"Encoder bundle: {err}")
+                return False
+            encoder = bundle.config.encoder
+            state = bundle.part("encoder") if encoder.weights_in_bundle else None
+        cfg = BuildConfig(artemis=Path(f["ArtEmis CSV"]), images=Path(f["Images"]),
+                          musiccaps=Path(f["MusicCaps CSV"]), audio=Path(f["Audio folder"]),
+                          out=Path(f["Dataset folder"]), encoder=encoder, encoder_state=state)
+
+        def job(emit, stop: threading.Event):
+            result = build_articaps(cfg, stop=stop, progress=lambda stage, d, t: emit(
+                {"event": "progress", "stage": stage, "done": d, "total": t}))
+            return result
+
+        return self._start("build", job)
+
+    def start_stage1(self) -> bool:
+        from ..train.stage1 import Stage1Config, train_stage1
+
+        if not self._need(**{"Dataset folder": self.s1_dataset.text(),
+                             "Run folder": self.s1_out.text()}):
+            return False
+        cfg = Stage1Config(epochs=self.s1_epochs.value(), batch_size=self.s1_batch.value(),
+                           lr=self.s1_lr.value(), hidden=self.s1_hidden.value(),
+                           decoder_hidden=self.s1_dec_hidden.value(),
+                           decoder_layers=self.s1_layers.value(), log_every=1)
+        dataset, out = self.s1_dataset.text(), self.s1_out.text()
+        self.s1_plot.reset()
+        return self._start("stage1", lambda emit, stop: train_stage1(dataset, out, cfg, emit,
+                                                                     stop))
+
+    def start_stage2(self) -> bool:
+        from ..train.stage2 import Stage2Config, train_stage2
+
+        if not self._need(**{"Dataset folder": self.s2_dataset.text(),
+                             "Run folder": self.s2_out.text()}):
+            return False
+        self.settings.setValue("s2_preset", self.s2_preset.text())
+        cfg = Stage2Config(hifigan=self.s2_preset.text() or "v1",
+                           stage1=self.s2_stage1.text() or None,
+                           max_steps=self.s2_steps.value(), batch_size=self.s2_batch.value(),
+                           log_every=1)
+        dataset, out = self.s2_dataset.text(), self.s2_out.text()
+        self.s2_plot.reset()
+        return self._start("stage2", lambda emit, stop: train_stage2(dataset, out, cfg, emit,
+                                                                     stop))
+
+    def start_export(self) -> bool:
+        from ..export import export_bundle
+
+        if not self._need(**{"Stage-1 best.pt": self.ex_stage1.text(),
+                             "Bundle file": self.ex_bundle.text()}):
+            return False
+        stage1, gen, out = self.ex_stage1.text(), self.ex_generator.text() or None, \
+            self.ex_bundle.text()
+        return self._start("export", lambda emit, stop: export_bundle(stage1, out, gen))
+
+    def start_evaluate(self) -> bool:
+        from ..evaluate.table4 import evaluate_table4
+
+        if not self._need(**{"Bundle file": self.ex_bundle.text(),
+                             "Dataset": self.ev_dataset.text()}):
+            return False
+        bundle, dataset = self.ex_bundle.text(), self.ev_dataset.text()
+        return self._start("evaluate", lambda emit, stop: evaluate_table4(
+            bundle, dataset, progress=lambda st, d, t: emit(
+                {"event": "progress", "stage": st, "done": d, "total": t})))
+
+    def stop(self) -> None:
+        if self.running:
+            self.worker.stop_event.set()
+            self.status.setText(f"{self.running}: stopping at the next safe point…")
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, e: dict) -> None:
+        kind = e.get("event")
+        if kind == "progress":
+            total = max(1, int(e["total"]))
+            self.progress.setValue(round(100 * e["done"] / total))
+            self.status.setText(f"{e['stage']}: {e['done']}/{e['total']}")
+            return
+        self.log_view.appendPlainText(json.dumps({k: v for k, v in e.items() if k != "time"}))
+        plot = self.s1_plot if e.get("stage") == "stage1" else self.s2_plot
+        if kind == "step":
+            total = max(1, int(e.get("total_steps") or 1))
+            self.progress.setValue(round(100 * e["step"] / total))
+            eta = e.get("eta_s")
+            loss = e.get("loss", e.get("mel_l1"))
+            self.status.setText(f"{e['stage']} step {e['step']}/{total}, loss {loss:.4f}"
+                                + (f", ETA {eta:.0f} s" if eta is not None else ""))
+            plot.add("train", e["step"], float(loss))
+        elif kind == "val":
+            value = e.get("val_loss", e.get("val_mel_l1"))
+            if value is not None:
+                plot.add("val", e["step"], float(value))
+
+    def _done(self) -> None:
+        self.running = None
+        self._set_busy(False)
+
+    def _on_finished(self, name: str, result: Any) -> None:
+        self.last_result = result
+        self._done()
+        self.progress.setValue(100)
+        if name == "evaluate":
+            from ..evaluate.table4 import render_markdown
+
+            self.report.setMarkdown(render_markdown(result))
+            self.status.setText("evaluate: done")
+        elif name == "build":
+            self.status.setText(f"build: {result.pairs} pairs, {result.clips} clips, splits "
+                                f"{result.split_sizes}")
+            for field in (self.s1_dataset, self.s2_dataset, self.ev_dataset):
+                if not field.text():
+                    field.set(result.out)
+        else:
+            self.status.setText(f"{name}: done ({result})")
+            if name == "stage1":
+                self.ex_stage1.set(result)
+                if not self.s2_stage1.text():
+                    self.s2_stage1.set(result)
+            elif name == "stage2":
+                self.ex_generator.set(result)
+
+    def _on_stopped(self, name: str, message: str) -> None:
+        self._done()
+        self.status.setText(f"{name}: {message}")
+
+    def _on_failed(self, name: str, message: str) -> None:
+        self._done()
+        self.status.setText(f"{name} failed: {message}")
+        self.log_view.appendPlainText(f"ERROR {name}: {message}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.worker.stop_event.set()
+        self.settings.sync()
+        self.thread.quit()
+        self.thread.wait(60_000)
+        super().closeEvent(event)
