@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench starter system-deps clean
+.PHONY: run test lint bench starter package system-deps clean
 
 # Debian packages: PortAudio for sounddevice, the libraries Qt needs offscreen. Skipped when
 # already present or when not root (then install them yourself, see README).
@@ -28,11 +28,11 @@ run: $(STAMP)
 	    --hints "Orchestra; dreamy strings" --seed 1 -o out/starry-night.wav
 
 test: $(STAMP)
-	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks
+	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks
+	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
@@ -41,6 +41,10 @@ bench: $(STAMP)
 # Rebuild the committed starter bundle from ../shared/data (offline, ~1 minute on 2 cores).
 starter: $(STAMP)
 	$(BIN)/a2m-train starter --work build/starter --report a2m_core/assets/starter.TABLE4.md
+
+# Gallery build: dist/art2music/ with a2m, a2m-osc and a2m-desktop (PyInstaller, ~4 min).
+package: $(STAMP)
+	bash packaging/build.sh
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

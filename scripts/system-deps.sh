@@ -4,8 +4,11 @@
 set -euo pipefail
 # From ldd of PySide6 QtCore/QtGui/QtWidgets/offscreen plugin and of libportaudio (apt pulls
 # the rest in as their dependencies).
+# The libxcb ones are for a real X11 window (Qt's xcb platform; offscreen tests don't need
+# them, the PyInstaller build bundles them).
 pkgs=(libportaudio2 libsndfile1 libegl1 libgl1 libglib2.0-0 libx11-6 libxkbcommon0 libfontconfig1
-      libfreetype6 libdbus-1-3)
+      libfreetype6 libdbus-1-3 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
+      libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -100,12 +100,7 @@ class MultiPeriodDiscriminator(nn.Module):
 
     def forward(self, y: torch.Tensor, y_hat: torch.Tensor) -> DiscOut:
         """Scores and feature maps for real ``y`` and generated ``y_hat`` (both [B, 1, N])."""
-        real, fake, fmap_r, fmap_g = [], [], [], []
-        for d in self.discriminators:
-            r, fr = d(y)
-            g, fg = d(y_hat)
-            real.append(r), fake.append(g), fmap_r.append(fr), fmap_g.append(fg)
-        return real, fake, fmap_r, fmap_g
+        return _score((d, y, y_hat) for d in self.discriminators)
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -118,11 +113,24 @@ class MultiScaleDiscriminator(nn.Module):
         self.meanpools = nn.ModuleList(nn.AvgPool1d(4, 2, padding=2) for _ in range(scales - 1))
 
     def forward(self, y: torch.Tensor, y_hat: torch.Tensor) -> DiscOut:
-        real, fake, fmap_r, fmap_g = [], [], [], []
-        for i, d in enumerate(self.discriminators):
-            if i:
-                y, y_hat = self.meanpools[i - 1](y), self.meanpools[i - 1](y_hat)
-            r, fr = d(y)
-            g, fg = d(y_hat)
-            real.append(r), fake.append(g), fmap_r.append(fr), fmap_g.append(fg)
-        return real, fake, fmap_r, fmap_g
+        def scales():
+            yy, yh = y, y_hat
+            for i, d in enumerate(self.discriminators):
+                if i:  # each further scale sees the previous one average-pooled by 2
+                    yy, yh = self.meanpools[i - 1](yy), self.meanpools[i - 1](yh)
+                yield d, yy, yh
+
+        return _score(scales())
+
+
+def _score(jobs) -> DiscOut:
+    """Run each (discriminator, real, fake) and gather scores and feature maps by kind."""
+    real, fake, fmap_r, fmap_g = [], [], [], []
+    for d, y, y_hat in jobs:
+        r, fr = d(y)
+        g, fg = d(y_hat)
+        real.append(r)
+        fake.append(g)
+        fmap_r.append(fr)
+        fmap_g.append(fg)
+    return real, fake, fmap_r, fmap_g
