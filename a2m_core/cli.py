@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "-> a feeling-aligned music clip")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and show "
                         "tracebacks")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="generate a clip from a painting and a comment")

@@ -131,7 +131,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from a2m_core import __version__
+
     ap = argparse.ArgumentParser(prog="a2m-osc", description="Art2Music OSC bridge")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the bridge")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default "

@@ -67,6 +67,14 @@ def test_default_output_never_overwrites(tiny_bundle, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.glob("*.wav")) == [f"{stem}-2.wav", f"{stem}.wav"]
 
 
+def test_version_is_printed(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == "a2m 0.1.0"
+
+
 def test_info_describes_the_bundle(tiny_bundle, tiny_gl_bundle, capsys):
     assert main(["info", str(tiny_bundle)]) == 0
     out = capsys.readouterr().out

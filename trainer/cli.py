@@ -173,7 +173,10 @@ def cmd_starter(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from a2m_core import __version__
+
     ap = argparse.ArgumentParser(prog="a2m-train", description="Art2Music training tools")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="command", required=True)
     b = sub.add_parser(
