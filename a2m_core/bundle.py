@@ -145,9 +145,9 @@ class BundleConfig:
         """Cross-part consistency; raises BundleError naming the two numbers that disagree."""
         problems = []
         m, e, p, d = self.mel, self.encoder, self.projector, self.decoder
-        if p.text_dim != e.embed_dim or p.image_dim != e.embed_dim:
-            problems.append(f"projector inputs ({p.text_dim}, {p.image_dim}) != encoder "
-                            f"embed_dim {e.embed_dim}")
+        if p.text_dim != e.text_embed_dim or p.image_dim != e.embed_dim:
+            problems.append(f"projector inputs (text {p.text_dim}, image {p.image_dim}) != "
+                            f"encoder (text {e.text_embed_dim}, image {e.embed_dim})")
         if d.input_dim != p.hidden:
             problems.append(f"decoder input_dim {d.input_dim} != projector hidden {p.hidden}")
         if d.n_frames != m.n_frames:

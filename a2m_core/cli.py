@@ -99,7 +99,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append(f"about       {cfg.description}")
     lines += [
         f"encoder     OpenCLIP {e.name}, embed {e.embed_dim}, "
-        f"{'L2-normalised' if e.normalize else 'raw'} features; {e.describe_source()}"
+        f"{'L2-normalised' if e.normalize else 'raw'} features; {e.describe_source()}; "
+        f"texts: {e.describe_text()}"
         + (f", {_param_count(bundle.tensors, 'encoder') / 1e6:.1f} M params"
            if e.weights_in_bundle else ""),
         f"projector   gated residual, {p.text_dim}+{p.image_dim} -> {p.hidden}, "

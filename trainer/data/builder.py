@@ -302,7 +302,7 @@ def build_articaps(cfg: BuildConfig, progress: Progress | None = None,
                      [first_image[paintings[int(r)]] for r in rows]).numpy(),
                      [RowArray.OK] * len(rows)),
                  batch=cfg.batch, progress=lambda d, t: report("embed paintings", d, t))
-        txt = RowArray(out / "text_emb.npy", len(pair_rows), (cfg.encoder.embed_dim,),
+        txt = RowArray(out / "text_emb.npy", len(pair_rows), (cfg.encoder.text_embed_dim,),
                        "float32")
         txt.fill(lambda rows: zip(rows.tolist(), clip_enc.encode_texts(
                      [pair_rows[int(r)]["prompt"] for r in rows]).numpy(),

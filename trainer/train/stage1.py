@@ -120,9 +120,11 @@ def _epoch_gen(seed: int, epoch: int) -> torch.Generator:
 
 
 def build_model(ds: ArtiCaps, cfg: Stage1Config) -> Stage1Model:
-    enc = ds.manifest["config"]["encoder"]
+    from a2m_core.encoders import EncoderConfig
+
+    enc = EncoderConfig(**ds.manifest["config"]["encoder"])
     mel = ds.mel_config
-    proj = ProjectorConfig(text_dim=enc["embed_dim"], image_dim=enc["embed_dim"],
+    proj = ProjectorConfig(text_dim=enc.text_embed_dim, image_dim=enc.embed_dim,
                            hidden=cfg.hidden, gate_input=cfg.gate_input)  # type: ignore[arg-type]
     dec = DecoderConfig(input_dim=cfg.hidden, hidden=cfg.decoder_hidden,
                         layers=cfg.decoder_layers, n_frames=mel.n_frames, n_mels=mel.n_mels)
