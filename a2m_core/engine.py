@@ -240,11 +240,9 @@ class Art2Music:
                 prompts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt).text)
             except ValueError as err:
                 raise BadInputError(str(err)) from err
-            if isinstance(r.image, (str, Path)):
-                load_image(r.image)  # fail now, naming the file, if it is unreadable
-                images.append(r.image)  # the encoder hashes the file's bytes for its cache
-            else:
-                images.append(load_image(r.image))
+            # Decode once here (a bad file fails now, naming itself); the encoder caches the
+            # decoded pixels, so it never decodes the painting again.
+            images.append(load_image(r.image))
 
         def stage(name: str) -> float:
             if _cancelled(cancel):

@@ -104,12 +104,9 @@ class Stage1Data:
 
     def batch(self, idx: np.ndarray, rows: np.ndarray, device: torch.device
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        order = np.argsort(idx)  # memmaps read faster in ascending order
         pair_ids = np.asarray(self.pairs)[idx]
-        text = torch.from_numpy(np.asarray(self.ds.text_emb[np.sort(pair_ids)]))
+        text = torch.from_numpy(np.asarray(self.ds.text_emb[pair_ids]))
         image = torch.from_numpy(np.asarray(self.ds.image_emb[self.painting[idx]]))
-        inverse = np.argsort(order)
-        text = text[torch.from_numpy(inverse)]
         mels = np.stack([np.asarray(self.ds.mels[r], dtype=np.float32) for r in rows])
         target = torch.from_numpy(mels).transpose(1, 2)  # [B, T, n_mels]
         return text.to(device), image.to(device), target.to(device)
