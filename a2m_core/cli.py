@@ -44,7 +44,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         suffix = f"-seed{args.seed}" if args.seed is not None else ""
         out = _unique_path(Path(f"{image.stem}{suffix}.wav"))
     t0 = time.perf_counter()
-    engine = Art2Music.load(args.bundle, device=args.device)
+    engine = Art2Music.load(args.bundle, device=args.device, vocoder=args.vocoder)
     if engine.config.untrained:
         print(f"a2m: note: bundle '{engine.name}' is untrained (random weights): the clip "
               f"will not sound like music", file=sys.stderr)
@@ -67,8 +67,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
     print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
     if not args.quiet:
-        print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device}",
-              file=sys.stderr)
+        print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device} "
+              f"(vocoder: {engine.vocoder_name})", file=sys.stderr)
     return 0
 
 
@@ -88,7 +88,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     m, e, p, d = cfg.mel, cfg.encoder, cfg.projector, cfg.decoder
     kind = ("UNTRAINED (random weights; output is not music)" if cfg.untrained else
-            "starter model (small, trained on the fixture data only)" if cfg.starter else
+            "starter model (small, CPU-trained; not the paper's model)" if cfg.starter else
             "trained model")
     lines = [
         f"bundle      {cfg.name}  ({path}, {path.stat().st_size / 1e6:.1f} MB, "
@@ -97,18 +97,28 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]
     if cfg.description:
         lines.append(f"about       {cfg.description}")
+    if e.needs_clip:
+        enc_line = (f"encoder     OpenCLIP {e.name}, embed {e.embed_dim}, "
+                    f"{'L2-normalised' if e.normalize else 'raw'} features; "
+                    f"{e.describe_source()}; images: {e.describe_image()}; "
+                    f"texts: {e.describe_text()}"
+                    + (f", {_param_count(bundle.tensors, 'encoder') / 1e6:.1f} M params"
+                       if e.weights_in_bundle else ""))
+    else:
+        enc_line = f"encoder     images: {e.describe_image()}; texts: {e.describe_text()}"
+    voc_params = _param_count(bundle.tensors, "vocoder")
     lines += [
-        f"encoder     OpenCLIP {e.name}, embed {e.embed_dim}, "
-        f"{'L2-normalised' if e.normalize else 'raw'} features; {e.describe_source()}; "
-        f"texts: {e.describe_text()}"
-        + (f", {_param_count(bundle.tensors, 'encoder') / 1e6:.1f} M params"
-           if e.weights_in_bundle else ""),
+        enc_line,
         f"projector   gated residual, {p.text_dim}+{p.image_dim} -> {p.hidden}, "
         f"gate form '{p.gate_input}', {_param_count(bundle.tensors, 'projector') / 1e6:.2f} M",
         f"decoder     BiLSTM {d.layers} layers x {d.hidden} hidden, T={d.n_frames}, "
-        f"{d.n_mels} mels, {_param_count(bundle.tensors, 'decoder') / 1e6:.2f} M params",
+        f"{d.frames_per_step} frame(s) per step, "
+        + (f"{d.latent_dim}-d seeded latent, " if d.latent_dim else "")
+        + f"{d.n_mels} mels, "
+        f"{_param_count(bundle.tensors, 'decoder') / 1e6:.2f} M params",
         f"vocoder     {cfg.vocoder.describe()}"
-        + (f", {_param_count(bundle.tensors, 'vocoder') / 1e6:.2f} M params"
+        + (f", {voc_params / 1e6:.2f} M params" if voc_params else "")
+        + ("; `a2m generate --vocoder griffin-lim` for the fast fallback"
            if cfg.vocoder.kind == "hifigan" else ""),
         f"mel         {m.sample_rate} Hz, n_fft {m.n_fft}, hop {m.hop_length}, win "
         f"{m.win_length}, {m.n_mels} bands {m.fmin:g}-{m.fmax:g} Hz, log clamp "
@@ -117,8 +127,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"generation  variation {cfg.generation.variation}, loudness "
         f"{cfg.generation.loudness_lufs} LUFS, peak {cfg.generation.peak_dbfs} dBFS",
     ]
+    speed = cfg.provenance.get("cpu_seconds_per_clip")
+    if speed:
+        lines.append("speed       " + ", ".join(f"{v:.1f} s per clip with {k}"
+                                                for k, v in speed.items())
+                     + f" (measured on a {cfg.provenance.get('timed_on', 'CPU')} when built)")
     if cfg.provenance:
-        lines.append("provenance  " + ", ".join(f"{k}: {v}" for k, v in cfg.provenance.items()))
+        lines.append("provenance  " + ", ".join(f"{k}: {v}" for k, v in cfg.provenance.items()
+                                                if k != "cpu_seconds_per_clip"))
     if cfg.starter or cfg.untrained:
         lines.append(
             "paper-scale  get the authors' checkpoints (best_model_epoch.pt, "
@@ -172,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--emotion", help="an ArtEmis emotion label (awe, sadness, ...)")
     g.add_argument("--seed", type=int, help="variation seed (omit for the deterministic clip)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    g.add_argument("--vocoder", choices=["bundle", "griffin-lim"], default="bundle",
+                   help="bundle: the bundle's own (HiFi-GAN for the starter); griffin-lim: "
+                   "the fast fallback, phasey")
     g.add_argument("-o", "--output", help="WAV or FLAC path (default: <painting>.wav here, "
                    "never overwriting)")
     g.add_argument("--no-loudness", action="store_true", help="skip loudness normalisation")

@@ -54,6 +54,9 @@ class EncoderConfig:
     # offline all-MiniLM-L6-v2 of small models, whose own text tower knows no language).
     text_model: str | None = None
     text_dim: int | None = None  # its output size (MiniLM: 384)
+    # Optional image model instead of CLIP's image tower, from weights that install offline
+    # (see image_features.py): "efficientnet-lite0+colour" or "colour". embed_dim is its size.
+    image_model: str | None = None
 
     @property
     def text_embed_dim(self) -> int:
@@ -67,7 +70,19 @@ class EncoderConfig:
             return f"sentence encoder {self.text_model} ({self.text_embed_dim}-d)"
         return f"OpenCLIP {self.name} text tower"
 
+    def describe_image(self) -> str:
+        if self.image_model:
+            return f"image model {self.image_model} ({self.embed_dim}-d, ImageNet/colour)"
+        return f"OpenCLIP {self.name} image tower"
+
+    @property
+    def needs_clip(self) -> bool:
+        """Whether either side uses OpenCLIP (a bundle with both replaced builds none)."""
+        return not (self.image_model and self.text_model)
+
     def describe_source(self) -> str:
+        if not self.needs_clip:
+            return "no OpenCLIP weights needed (both sides use packaged models)"
         if self.weights_in_bundle:
             return "weights stored in the bundle"
         if self.weights_file:
@@ -111,13 +126,29 @@ def load_image(image: ImageInput) -> Image.Image:
                         f"scale it below {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
                     )
                 img.draft("RGB", (1024, 1024))  # JPEG: decode at reduced size, it is cheap
-                return img.convert("RGB")
+                return as_seen(img)
     except BadInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise BadInputError(f"image {path.name} is too large to decode safely: {err}") from err
     except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
         raise BadInputError(f"cannot read image {path}: not a readable image ({err})") from err
+
+
+def as_seen(img: Image.Image) -> Image.Image:
+    """RGB as a viewer sees the file: EXIF orientation applied (phone photos are stored
+    sideways), and 16-bit or 32-bit greyscale scaled to 8 bits rather than clipped (PIL's
+    plain ``convert`` would turn a 16-bit PNG almost white)."""
+    from PIL import ImageOps
+
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or (img.mode == "I" and arr.max() > 255) \
+            else 255.0 if img.mode == "I" else max(float(arr.max()), 1e-12)
+        arr = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr).convert("RGB")
+    return img.convert("RGB")
 
 
 def _image_key(image: ImageInput) -> str:
@@ -305,17 +336,27 @@ class ClipEncoder:
         state_dict: dict[str, torch.Tensor] | None = None,
         cache_size: int = 1024,
     ) -> None:
-        import open_clip
-
         self.cfg = cfg
         self.device = torch.device(device)
-        model, self.preprocess = build_clip_model(cfg, device, state_dict)
-        model.eval().requires_grad_(False)
-        if self.device.type == "cuda":
-            model = model.half()  # fp16 on CUDA: half the memory, tensor cores
-        self.model = model
-        self.dtype = next(model.parameters()).dtype
-        self.tokenizer = open_clip.get_tokenizer(cfg.name)
+        self.model: Any = None
+        self.image_model: Any = None
+        if cfg.needs_clip:
+            import open_clip
+
+            model, self.preprocess = build_clip_model(cfg, device, state_dict)
+            model.eval().requires_grad_(False)
+            if self.device.type == "cuda":
+                model = model.half()  # fp16 on CUDA: half the memory, tensor cores
+            self.model = model
+            self.dtype = next(model.parameters()).dtype
+            self.tokenizer = open_clip.get_tokenizer(cfg.name)
+        if cfg.image_model:
+            from .image_features import PackagedImageEncoder
+
+            self.image_model = PackagedImageEncoder(cfg.image_model, str(self.device))
+            if self.image_model.dim != cfg.embed_dim:
+                raise ModelLoadError(f"{cfg.image_model} gives {self.image_model.dim}-d images "
+                                     f"but the config says embed_dim {cfg.embed_dim}")
         self.text_model = None
         if cfg.text_model:
             self.text_model = load_sentence_model(cfg.text_model, str(self.device))
@@ -370,8 +411,11 @@ class ClipEncoder:
                 todo.append((key, im))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            pixels = torch.stack([self.preprocess(load_image(im)) for _, im in chunk])
-            feats = self._post(self.model.encode_image(pixels.to(self.device, self.dtype)))
+            if self.image_model is not None:
+                feats = self.image_model.encode([load_image(im) for _, im in chunk])
+            else:
+                pixels = torch.stack([self.preprocess(load_image(im)) for _, im in chunk])
+                feats = self._post(self.model.encode_image(pixels.to(self.device, self.dtype)))
             for (key, _), f in zip(chunk, feats):
                 self._put(key, f)
                 out[key] = f

@@ -16,20 +16,22 @@ is checked at stage boundaries.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import torch
+from PIL import Image
 
 from . import postprocess
 from .audio import MelConfig, denormalize, griffin_lim
-from .bundle import Bundle, BundleConfig, load_bundle
+from .bundle import Bundle, BundleConfig, VocoderConfig, load_bundle
 from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
 from .fileio import atomic_path
@@ -108,7 +110,18 @@ def _cancelled(cancel: CancelCheck) -> bool:
 class Art2Music:
     """A loaded model bundle ready to generate. Create with :meth:`load`."""
 
-    def __init__(self, bundle: Bundle, device: str | None = "auto") -> None:
+    def __init__(self, bundle: Bundle, device: str | None = "auto",
+                 vocoder: str | None = None) -> None:
+        if vocoder not in (None, "auto", "bundle", "griffin-lim"):
+            raise BadInputError(f"unknown vocoder '{vocoder}': use bundle (the bundle's own) "
+                                f"or griffin-lim (fast, phasey)")
+        if vocoder == "griffin-lim" and bundle.config.vocoder.kind != "griffin-lim":
+            # The explicit fast choice: skip loading the neural vocoder altogether.
+            cfg = replace(bundle.config, vocoder=VocoderConfig(
+                kind="griffin-lim", hifigan=None,
+                griffin_lim_iters=bundle.config.vocoder.griffin_lim_iters))
+            bundle = Bundle(cfg, {k: v for k, v in bundle.tensors.items()
+                                  if not k.startswith("vocoder.")}, bundle.path)
         self.bundle = bundle
         self.config: BundleConfig = bundle.config
         self.device = resolve_device(device)
@@ -124,9 +137,12 @@ class Art2Music:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, bundle: str | Path | Bundle | None = None, device: str | None = "auto"
-             ) -> Art2Music:
+    def load(cls, bundle: str | Path | Bundle | None = None, device: str | None = "auto",
+             vocoder: str | None = None) -> Art2Music:
         """Load a bundle file (or the default bundle when None) onto a device.
+
+        ``vocoder="griffin-lim"`` swaps the bundle's neural vocoder for the fast Griffin-Lim
+        fallback (no vocoder weights are loaded); None keeps the bundle's own.
 
         Raises:
             ModelLoadError: the bundle or the encoder weights can't be loaded.
@@ -138,7 +154,7 @@ class Art2Music:
             bundle = default_bundle_path()
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)
-        return cls(bundle, device)
+        return cls(bundle, device, vocoder)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -152,6 +168,11 @@ class Art2Music:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def vocoder_name(self) -> str:
+        """Which vocoder makes the sound: "HiFi-GAN" or "Griffin-Lim"."""
+        return "Griffin-Lim" if self.vocoder is None else "HiFi-GAN"
 
     # ------------------------------------------------------------------ stages
     def fuse(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
@@ -168,9 +189,27 @@ class Art2Music:
                 fused[i] = fused[i] + variation * rms * noise
         return fused
 
-    def decode_mel(self, fused: torch.Tensor) -> torch.Tensor:
-        """Fused ``[B, hidden]`` -> normalised mel ``[B, n_mels, T]`` clipped to [-1, 1]."""
-        return self.decoder(fused).transpose(1, 2).clamp(-1.0, 1.0)
+    def latents(self, fused: torch.Tensor, seeds: Sequence[int | None],
+                keys: Sequence[bytes]) -> torch.Tensor | None:
+        """The decoder's performance latents ``[B, latent_dim]`` (None when it has none).
+
+        A seed draws its own; without one, the draw is seeded by the inputs themselves
+        (``keys``), so the same painting and comment always give the same clip.
+        """
+        if not self.decoder.cfg.latent_dim:
+            return None
+        gens = []
+        for seed, key in zip(seeds, keys):
+            if seed is None:
+                seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
+            gens.append(torch.Generator().manual_seed(int(seed)))
+        return self.decoder.sample_latents(fused, gens)
+
+    def decode_mel(self, fused: torch.Tensor, latents: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+        """Fused ``[B, hidden]`` (+ latents) -> normalised mel ``[B, n_mels, T]`` in [-1, 1].
+        Without latents a latent decoder gives its average rendition."""
+        return self.decoder(fused, latents).transpose(1, 2).clamp(-1.0, 1.0)
 
     def vocode(self, mel: torch.Tensor, seed: int | None = None) -> np.ndarray:
         """Normalised mel ``[n_mels, T]`` -> raw wave ``[T * hop]`` (before loudness/fades)."""
@@ -216,6 +255,43 @@ class Art2Music:
         return self.generate_batch([req], progress=progress, cancel=cancel, on_mel=on_mel,
                                    variation=variation, loudness_lufs=loudness_lufs)[0]
 
+    def _prepare(self, requests: Sequence[GenerationRequest]
+                 ) -> tuple[list[str], list[Image.Image]]:
+        """Composite prompts and decoded paintings; validates every input before any model
+        work, so a bad one costs nothing and names itself."""
+        prompts, images = [], []
+        for r in requests:
+            hints = MusicHints.parse(r.hints) if isinstance(r.hints, str) else r.hints
+            try:
+                prompts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt).text)
+            except ValueError as err:
+                raise BadInputError(str(err)) from err
+            # Decode once here; the encoder caches the decoded pixels.
+            images.append(load_image(r.image))
+        return prompts, images
+
+    def _mels(self, image_feat: torch.Tensor, text_feat: torch.Tensor, prompts: list[str],
+              seeds: Sequence[int | None], variation: float) -> torch.Tensor:
+        """Embeddings -> normalised mels ``[B, n_mels, T]`` (projector, latents, decoder)."""
+        keys = [p.encode("utf-8") + f.numpy().tobytes() for p, f in zip(prompts, image_feat)]
+        fused = self.fuse(image_feat, text_feat, seeds, variation)
+        return self.decode_mel(fused, self.latents(fused, seeds, keys))
+
+    @torch.inference_mode()
+    def generate_mels(self, requests: Sequence[GenerationRequest],
+                      variation: float | None = None) -> np.ndarray:
+        """Only the mels ``[B, n_mels, T]`` the clips of ``requests`` would have (no vocoder:
+        for previews and measurements); the same as ``Clip.mel`` of :meth:`generate_batch`."""
+        if not requests:
+            return np.zeros((0, self.mel_config.n_mels, self.mel_config.n_frames), np.float32)
+        variation = self.config.generation.variation if variation is None else variation
+        prompts, images = self._prepare(requests)
+        with self._lock:
+            mels = self._mels(self.encoder.encode_images(images),
+                              self.encoder.encode_texts(prompts), prompts,
+                              [r.seed for r in requests], variation)
+        return mels.float().cpu().numpy()
+
     @torch.inference_mode()
     def generate_batch(
         self,
@@ -232,17 +308,7 @@ class Art2Music:
         gen_cfg = self.config.generation
         variation = gen_cfg.variation if variation is None else variation
         target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
-        # Validate every input before any model work, so a bad one costs nothing.
-        prompts, images = [], []
-        for r in requests:
-            hints = MusicHints.parse(r.hints) if isinstance(r.hints, str) else r.hints
-            try:
-                prompts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt).text)
-            except ValueError as err:
-                raise BadInputError(str(err)) from err
-            # Decode once here (a bad file fails now, naming itself); the encoder caches the
-            # decoded pixels, so it never decodes the painting again.
-            images.append(load_image(r.image))
+        prompts, images = self._prepare(requests)
 
         def stage(name: str) -> float:
             if _cancelled(cancel):
@@ -260,7 +326,7 @@ class Art2Music:
 
             t = stage("mel")
             seeds = [r.seed for r in requests]
-            mels = self.decode_mel(self.fuse(image_feat, text_feat, seeds, variation))
+            mels = self._mels(image_feat, text_feat, prompts, seeds, variation)
             mels_np = mels.float().cpu().numpy()
             timings["mel"] = time.perf_counter() - t
             if on_mel:
