@@ -8,7 +8,10 @@ set -euo pipefail
 # them, the PyInstaller build bundles them).
 pkgs=(libportaudio2 libsndfile1 libegl1 libgl1 libglib2.0-0 libx11-6 libxkbcommon0 libfontconfig1
       libfreetype6 libdbus-1-3 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
-      libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0)
+      libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+      # the starter's sources (make starter) and the corpus tests: MIDI rendering, its GM
+      # soundfont (MIT), public-domain paintings, CC BY-SA game music
+      fluidsynth fluid-soundfont-gm gcompris-qt-data singularity-music)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

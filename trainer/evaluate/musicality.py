@@ -1,0 +1,64 @@
+"""Does it sound like music, or like a drone? Figures on audio and on mels.
+
+``musicality`` computes the same four numbers as the project's yardstick script
+(``shared/tools/musicality.py``: librosa's power mel in dB, 80 dB range, first 10 s):
+
+- ``band_std``: mean over 80 mel bands of each band's std over time, dB (a drone is low);
+- ``onsets``: detected onsets per second;
+- ``flux``: mean positive frame-to-frame change of the dB mel;
+- ``drift``: mean |difference| between the 1-s average spectra of successive seconds, dB.
+
+``copy_distance`` says whether generated mels are new or replays: the mean L1 (normalised
+units) to the nearest training mel; real held-out windows give the reference level.
+``mel_db_change`` is how far two mels are apart in dB (20 log10 of the mel magnitude).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from a2m_core.audio import MelConfig
+
+FIGURES = ("band_std", "onsets", "flux", "drift")
+
+
+def musicality(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """The yardstick's four figures of a mono wave (resampled to 22,050 Hz if needed)."""
+    import librosa
+
+    y = wave.astype(np.float32)
+    if sample_rate != 22050:
+        y = librosa.resample(y, orig_sr=sample_rate, target_sr=22050)
+    sr = 22050
+    y = y[: sr * 10]
+    m = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=y, sr=sr, n_fft=1024, hop_length=256, n_mels=80, fmax=8000), ref=np.max, top_db=80)
+    d = np.diff(m, axis=1)
+    sec = [m[:, i:i + 86].mean(axis=1) for i in range(0, m.shape[1] - 86, 86)]
+    drift = float(np.mean([np.abs(a - b).mean() for a, b in zip(sec, sec[1:])])) \
+        if len(sec) > 1 else 0.0
+    onsets = librosa.onset.onset_detect(y=y, sr=sr, hop_length=256, units="time")
+    return {"band_std": float(m.std(axis=1).mean()), "onsets": len(onsets) / (len(y) / sr),
+            "flux": float(np.maximum(d, 0).mean()), "drift": drift}
+
+
+def mean_figures(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in FIGURES}
+
+
+def copy_distance(mels: np.ndarray, train: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """``[N]`` mean L1 from each mel ``[N, n_mels, T]`` to its nearest one in ``train``."""
+    a = mels.reshape(len(mels), -1).astype(np.float32)
+    best = np.full(len(a), np.inf, np.float32)
+    for s in range(0, len(train), chunk):
+        b = np.asarray(train[s:s + chunk], dtype=np.float32).reshape(-1, a.shape[1])
+        for i in range(len(a)):
+            best[i] = min(best[i], float(np.abs(b - a[i]).mean(axis=1).min()))
+    return best
+
+
+def mel_db_change(a: np.ndarray, b: np.ndarray, cfg: MelConfig) -> float:
+    """Mean |difference| in dB (20 log10 of mel magnitude) of two normalised mels."""
+    nepers = np.abs(a - b) * (cfg.log_max - cfg.log_min) / 2.0
+    return float(nepers.mean() * 20.0 / math.log(10.0))
