@@ -37,8 +37,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_matching.py
+	$(BIN)/python benchmarks/bench_starter_music.py
 
-# Rebuild the committed starter bundle from ../shared/data (offline, ~1 minute on 2 cores).
+# Rebuild the committed starter bundle from registry packages alone (offline, ~25-45 min on
+# 2 cores; resumes after an interruption). Then: benchmarks/bench_starter_music.py.
 starter: $(STAMP)
 	$(BIN)/a2m-train starter --work build/starter --report a2m_core/assets/starter.TABLE4.md
 

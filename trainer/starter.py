@@ -6,7 +6,7 @@ Everything it learns from installs from the package registries (no hub, no fixtu
    music21's corpus rendered with FluidSynth on seeded instruments, tempi and dynamics,
    plus the 16 soundtrack pieces of Debian's ``singularity-music``; true captions; a licence
    manifest and NOTICE.
-2. **Paintings** (``data/paintings.py``): 24 public-domain paintings from Debian's
+2. **Paintings** (``data/paintings.py``): 29 public-domain paintings from Debian's
    ``gcompris-qt-data`` (whole Van Goghs with seeded crops, and jigsaw pieces of the rest).
    The fixture paintings and comments in ``shared/data`` stay out: they are the unseen
    inputs the starter is measured on (``benchmarks/bench_starter_music.py``).
@@ -106,7 +106,7 @@ def build_starter(out_bundle: Path, work: Path, cfg: StarterConfig | None = None
         stage1, out_bundle, name="art2music-starter",
         description="starter model trained offline on music that installs from the package "
                     "registries (Bach chorales and Irish folk tunes rendered with FluidSynth, "
-                    "a CC BY-SA game soundtrack) paired with 24 public-domain paintings "
+                    "a CC BY-SA game soundtrack) paired with 29 public-domain paintings "
                     "through emotion; EfficientNet-Lite0 + colour for paintings, "
                     "all-MiniLM-L6-v2 for texts; HiFi-GAN V1 universal vocoder. Small and "
                     "CPU-trained, not the paper's model.",
@@ -164,7 +164,7 @@ The starter's weights were trained on the material below (rebuilt by `make start
 ## Music (corpus windows; per-file rows in the corpus' licences.csv)
 {music}
 ## Paintings
-24 public-domain paintings (Van Gogh, Hokusai, Hiroshige, Bruegel, Dürer, Leonardo,
+29 public-domain paintings (Van Gogh, Hokusai, Hiroshige, Bruegel, Dürer, Leonardo,
 Arcimboldo, Bazille, Cassatt, Degas, Kandinsky, ...), image files from Debian's
 `gcompris-qt-data` (GPL-3+ per its copyright file). No image is stored in the bundle.
 

@@ -48,10 +48,9 @@ def test_windows_pair_with_crops_of_matching_feeling_within_their_split(tmp_path
             Image.fromarray(np.full((40, 40, 3), [c - 8 * k for c in colour], np.uint8)
                             ).save(path)
             crops.append(Crop(path, f"painting{p}", "crop"))
-    enc = EncoderConfig(name="none", pretrained=None, image_model="colour",
-                        embed_dim=COLOUR_DIM, text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
     summary = build_emotion_pairs(PairingConfig(
-        corpus=_corpus(tmp_path, music_clips), crops=crops, out=tmp_path / "ds", encoder=enc,
+        corpus=_corpus(tmp_path, music_clips), crops=crops, out=tmp_path / "ds",
+        encoder=COLOUR_AND_MINILM,
         per_window=2, nearest=3, split=(0.34, 0.33, 0.33)))
     ds = ArtiCaps.open(tmp_path / "ds")
     assert summary["pairs"] == len(ds.pairs) == 6
@@ -65,21 +64,30 @@ def test_windows_pair_with_crops_of_matching_feeling_within_their_split(tmp_path
     assert (tmp_path / "ds" / "report.md").read_text().count("Valdez & Mehrabian") == 1
 
 
+def _grey_paintings(tmp_path: Path, per_painting: int = 1) -> list[Crop]:
+    crops = []
+    for p in range(3):
+        for k in range(per_painting):
+            path = tmp_path / f"c{p}_{k}.jpg"
+            Image.fromarray(np.full((32, 32, 3), 60 * p + 40 + 9 * k, np.uint8)).save(path)
+            crops.append(Crop(path, f"painting{p}", "crop"))
+    return crops
+
+
+COLOUR_AND_MINILM = EncoderConfig(name="none", pretrained=None, image_model="colour",
+                                  embed_dim=COLOUR_DIM, text_model=DEFAULT_SENTENCE_MODEL,
+                                  text_dim=384)
+
+
 def test_stage1_trains_on_an_emotion_paired_dataset(tmp_path, music_clips):
     if len(music_clips) < 3:
         pytest.skip("needs the shared fixture music")
     from trainer.train.stage1 import Stage1Config, load_stage1, train_stage1
 
-    crops = []
-    for p in range(3):
-        path = tmp_path / f"c{p}.jpg"
-        Image.fromarray(np.full((32, 32, 3), 60 * p + 40, np.uint8)).save(path)
-        crops.append(Crop(path, f"painting{p}", "whole"))
-    enc = EncoderConfig(name="none", pretrained=None, image_model="colour",
-                        embed_dim=COLOUR_DIM, text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
-    build_emotion_pairs(PairingConfig(corpus=_corpus(tmp_path, music_clips), crops=crops,
-                                      out=tmp_path / "ds", encoder=enc, per_window=1,
-                                      nearest=1, split=(0.34, 0.33, 0.33)))
+    build_emotion_pairs(PairingConfig(corpus=_corpus(tmp_path, music_clips),
+                                      crops=_grey_paintings(tmp_path), out=tmp_path / "ds",
+                                      encoder=COLOUR_AND_MINILM, per_window=1, nearest=1,
+                                      split=(0.34, 0.33, 0.33)))
     best = train_stage1(tmp_path / "ds", tmp_path / "run", Stage1Config(
         epochs=2, batch_size=2, hidden=16, decoder_hidden=8, decoder_layers=1,
         frames_per_step=8, device="cpu"))
@@ -94,16 +102,11 @@ def test_stage1_learns_window_latents_and_their_spread_around_the_prior(tmp_path
 
     from trainer.train.stage1 import Stage1Config, load_stage1, train_stage1
 
-    crops = []
-    for p in range(3):
-        path = tmp_path / f"c{p}.jpg"
-        Image.fromarray(np.full((32, 32, 3), 60 * p + 40, np.uint8)).save(path)
-        crops.append(Crop(path, f"painting{p}", "whole"))
-    enc = EncoderConfig(name="none", pretrained=None, image_model="colour",
-                        embed_dim=COLOUR_DIM, text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
-    build_emotion_pairs(PairingConfig(corpus=_corpus(tmp_path, music_clips), crops=crops,
-                                      out=tmp_path / "ds", encoder=enc, per_window=2,
-                                      nearest=3, split=(1.0, 0.0, 0.0)))
+    build_emotion_pairs(PairingConfig(corpus=_corpus(tmp_path, music_clips),
+                                      crops=_grey_paintings(tmp_path, per_painting=2),
+                                      out=tmp_path / "ds",
+                                      encoder=COLOUR_AND_MINILM, per_window=2, nearest=3,
+                                      split=(1.0, 0.0, 0.0)))
     best = train_stage1(tmp_path / "ds", tmp_path / "run", Stage1Config(
         epochs=3, batch_size=2, hidden=16, decoder_hidden=8, decoder_layers=1,
         frames_per_step=8, latent_dim=4, keep="last", device="cpu"))

@@ -13,7 +13,6 @@ not split: a clip may serve pairs in several splits, as in the paper's matching.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -42,7 +41,13 @@ from a2m_core.prompt import (
 
 from . import sources as src
 from .matching import DEFAULT_SENTENCE_MODEL, SentenceEncoder, top_k_matches
-from .store import RowArray, atomic_write_bytes, atomic_write_json, sha256_file
+from .store import (
+    RowArray,
+    atomic_write_bytes,
+    atomic_write_csv,
+    atomic_write_json,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +137,6 @@ class _State:
 
     def save(self) -> None:
         atomic_write_json(self.path, self.data)
-
-
-def _csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
 
 
 def split_paintings(keys: list[str], ratios: tuple[float, float, float], seed: int
@@ -276,11 +273,10 @@ def build_articaps(cfg: BuildConfig, progress: Progress | None = None,
             "audio_labels": clip["labels"], "caption_keywords": clip["keywords"],
             "prompt": build_prompt(c.utterance, hints, c.emotion).text,
         })
-    atomic_write_bytes(out / "clips.csv", _csv_bytes(clip_rows, list(clip_rows[0])))
-    atomic_write_bytes(out / "pairs.csv", _csv_bytes(pair_rows, list(pair_rows[0])))
+    atomic_write_csv(out / "clips.csv", clip_rows)
+    atomic_write_csv(out / "pairs.csv", pair_rows)
     skips = [asdict(s) for s in cleaned.skipped]
-    atomic_write_bytes(out / "skipped.csv",
-                       _csv_bytes(skips, ["source", "row", "key", "reason", "detail"]))
+    atomic_write_csv(out / "skipped.csv", skips, ["source", "row", "key", "reason", "detail"])
     state.mark("pairs")
 
     # 5. OpenCLIP embeddings (optional) ------------------------------------------------

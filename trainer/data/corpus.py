@@ -51,7 +51,7 @@ from .music_feeling import (
     tempo_word,
     valence_arousal,
 )
-from .store import atomic_write_bytes, atomic_write_json
+from .store import atomic_write_bytes, atomic_write_csv, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -423,16 +423,8 @@ def finish_tables(cfg: CorpusConfig) -> int:
         licences.append({"ytid": item["ytid"], "source": item["source"],
                          "package": item["package"], "file": item["file"],
                          "licence": item["licence"], "attribution": item["attribution"]})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(cfg.out / "musiccaps.csv", buf.getvalue().encode("utf-8"))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(licences[0]))
-    w.writeheader()
-    w.writerows(licences)
-    atomic_write_bytes(cfg.out / "licences.csv", buf.getvalue().encode("utf-8"))
+    atomic_write_csv(cfg.out / "musiccaps.csv", rows)
+    atomic_write_csv(cfg.out / "licences.csv", licences)
     atomic_write_bytes(cfg.out / "NOTICE.md", notice(licences).encode("utf-8"))
     return len(rows)
 

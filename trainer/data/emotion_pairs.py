@@ -24,7 +24,6 @@ The output is an ArtiCaps-format folder (``trainer.data.dataset.ArtiCaps`` reads
 from __future__ import annotations
 
 import csv
-import io
 import random
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from a2m_core.prompt import MusicHints, build_prompt, caption_keywords, label_na
 
 from .builder import split_paintings
 from .paintings import Crop
-from .store import atomic_write_bytes, atomic_write_json
+from .store import atomic_save_npy, atomic_write_bytes, atomic_write_csv, atomic_write_json
 
 Progress = Callable[[str, int, int], None]
 
@@ -62,14 +61,6 @@ class PairingConfig:
 
 def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / np.maximum(x.std(0), 1e-9)
-
-
-def _csv_bytes(rows: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue().encode("utf-8")
 
 
 def build_emotion_pairs(cfg: PairingConfig, progress: Progress | None = None) -> dict[str, Any]:
@@ -121,7 +112,7 @@ def build_emotion_pairs(cfg: PairingConfig, progress: Progress | None = None) ->
                 "prompt": build_prompt(w["caption"], hints).text,
             })
     report("mels", len(windows), len(windows))
-    np.save(out / "mels.npy", mels)
+    atomic_save_npy(out / "mels.npy", mels)
 
     encoder = ClipEncoder(cfg.encoder)
     img = np.zeros((len(crops), cfg.encoder.embed_dim), np.float32)
@@ -132,10 +123,10 @@ def build_emotion_pairs(cfg: PairingConfig, progress: Progress | None = None) ->
     report("embed prompts", 0, 1)
     txt = encoder.encode_texts([p["prompt"] for p in pair_rows]).numpy()
     report("embed prompts", 1, 1)
-    np.save(out / "image_emb.npy", img)
-    np.save(out / "text_emb.npy", txt)
-    atomic_write_bytes(out / "clips.csv", _csv_bytes(clip_rows))
-    atomic_write_bytes(out / "pairs.csv", _csv_bytes(pair_rows))
+    atomic_save_npy(out / "image_emb.npy", img)
+    atomic_save_npy(out / "text_emb.npy", txt)
+    atomic_write_csv(out / "clips.csv", clip_rows)
+    atomic_write_csv(out / "pairs.csv", pair_rows)
 
     pv = np.array([[float(p["painting_pleasure"]), float(p["painting_arousal"])]
                    for p in pair_rows])

@@ -81,7 +81,7 @@ def _flatten(img: Image.Image) -> Image.Image:
 def extract_gcompris(out: Path, crops_per_painting: int = 6, seed: int = 0) -> list[Crop]:
     """Write the Van Gogh paintings, seeded crops of them and every jigsaw piece to ``out``
     as JPEGs; returns them and writes ``paintings.csv`` (file, painting, kind, licence)."""
-    from .store import atomic_write_bytes
+    from .store import atomic_write_bytes, atomic_write_csv
 
     files = _read_resources(("details.rcc", "paintings.rcc"))
     out.mkdir(parents=True, exist_ok=True)
@@ -117,11 +117,9 @@ def extract_gcompris(out: Path, crops_per_painting: int = 6, seed: int = 0) -> l
             save(_flatten(img), f"{stem}.jpg", m["painting"], "piece")
     if not crops:
         raise PaintingsError("no paintings found in gcompris-qt-data's resources")
-    with open(out / "paintings.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["file", "painting", "kind", "licence"])
-        for c in crops:
-            w.writerow([c.path.name, c.painting, c.kind, LICENCE])
+    atomic_write_csv(out / "paintings.csv", [
+        {"file": c.path.name, "painting": c.painting, "kind": c.kind, "licence": LICENCE}
+        for c in crops])
     return crops
 
 
