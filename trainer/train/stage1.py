@@ -299,10 +299,10 @@ def train_stage1(
         model.fit_latent_spread(train, device)
         val_loss = dist_env.mean(evaluate_loss(model, val, cfg.batch_size, device))
         improved = not math.isnan(val_loss) and val_loss < best
+        best = val_loss if improved else best
         last_epoch = epoch == cfg.epochs - 1
         if (improved and cfg.keep == "val_loss") or (last_epoch and (
                 cfg.keep == "last" or math.isnan(val_loss))):
-            best = val_loss if improved else best
             if dist_env.main:
                 save_best(out / "best.pt", model, ds, cfg, epoch, val_loss)
         log("val", stage="stage1", epoch=epoch, step=step, val_loss=round(val_loss, 6),
