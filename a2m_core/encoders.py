@@ -323,7 +323,9 @@ def sentence_dim(model: Any) -> int:
 # --------------------------------------------------------------------------- encoder
 
 class ClipEncoder:
-    """Frozen OpenCLIP image/text encoder with a content-hash embedding cache.
+    """Frozen image/text encoder with a content-hash embedding cache: OpenCLIP, or a
+    packaged image model (``image_model``) and/or a sentence model (``text_model``) in its
+    place; OpenCLIP is only built when a side still needs it.
 
     Thread-safe: a lock guards the cache, and model calls are serialised by the engine.
     Outputs are float32 CPU tensors ``[B, embed_dim]`` whatever the compute precision.
