@@ -22,7 +22,9 @@ Everything it learns from installs from the package registries (no hub, no fixtu
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from a2m_core.audio import MelConfig
-from a2m_core.bundle import GenerationConfig
+from a2m_core.bundle import GenerationConfig, load_bundle, save_bundle
 from a2m_core.encoders import DEFAULT_SENTENCE_MODEL, EncoderConfig
 from a2m_core.image_features import image_model_dim
 from a2m_core.packaged import EFFICIENTNET_LITE0, HIFIGAN_UNIVERSAL_V1
@@ -129,10 +131,7 @@ def build_starter(out_bundle: Path, work: Path, cfg: StarterConfig | None = None
 def stamp_speed(bundle_path: Path, painting: Path) -> dict[str, float]:
     """Time one warm clip with each vocoder on this machine and record it in the bundle's
     provenance, so ``a2m info`` can say what a clip costs."""
-    import dataclasses
-
     from a2m_core import Art2Music
-    from a2m_core.bundle import load_bundle, save_bundle
 
     seconds = {}
     for vocoder in (None, "griffin-lim"):
@@ -143,8 +142,6 @@ def stamp_speed(bundle_path: Path, painting: Path) -> dict[str, float]:
         engine.generate(painting, "a quiet evening by the sea", seed=2)
         seconds[engine.vocoder_name] = round(time.perf_counter() - t, 2)
     bundle = load_bundle(bundle_path)
-    import os
-
     cfg = dataclasses.replace(bundle.config, provenance={
         **bundle.config.provenance, "cpu_seconds_per_clip": seconds,
         "timed_on": f"{os.cpu_count()}-core CPU"})

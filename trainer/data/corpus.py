@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,9 +397,9 @@ def _label_mids(names: list[str]) -> str:
     return ",".join(mid_of[n] for n in names if n in mid_of)
 
 
-def finish_tables(cfg: CorpusConfig) -> int:
+def finish_tables(cfg: CorpusConfig) -> dict[str, int]:
     """Captions (which need the whole corpus for the z-scores), the MusicCaps-format table,
-    the licence table and NOTICE.md."""
+    the licence table and NOTICE.md. Returns the window count per source."""
     items = [json.loads(p.read_text()) for p in sorted((cfg.out / "items").glob("*.json"))]
     if not items:
         raise CorpusError(f"no music windows were made in {cfg.out}")
@@ -426,7 +427,7 @@ def finish_tables(cfg: CorpusConfig) -> int:
     atomic_write_csv(cfg.out / "musiccaps.csv", rows)
     atomic_write_csv(cfg.out / "licences.csv", licences)
     atomic_write_bytes(cfg.out / "NOTICE.md", notice(licences).encode("utf-8"))
-    return len(rows)
+    return dict(Counter(i["source"] for i in items))
 
 
 def notice(licences: list[dict[str, str]]) -> str:
@@ -484,9 +485,5 @@ def build_corpus(cfg: CorpusConfig, progress: Progress | None = None,
             _cut_package(source, cfg, report)
         else:
             _render_source(source, cfg, report, cfg.workers)
-    n = finish_tables(cfg)
-    by_source: dict[str, int] = {}
-    for p in (cfg.out / "items").glob("*.json"):
-        s = json.loads(p.read_text())["source"]
-        by_source[s] = by_source.get(s, 0) + 1
-    return CorpusResult(cfg.out, n, by_source, time.perf_counter() - t0)
+    by_source = finish_tables(cfg)
+    return CorpusResult(cfg.out, sum(by_source.values()), by_source, time.perf_counter() - t0)
