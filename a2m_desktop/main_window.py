@@ -79,6 +79,10 @@ class MainWindow(QMainWindow):
     requestLoad = Signal(str, str)
     requestGenerate = Signal(object)
     modelReady = Signal()
+    # Emitted on the GUI thread once the window has taken in a generation's outcome
+    # ("finished" | "failed" | "cancelled"). Wait on this, not on the worker's signals: a
+    # plain callable connected to the worker runs on the worker's thread (PySide6 6.8+).
+    generationEnded = Signal(str)
 
     def __init__(self, bundle: str | None = None, settings: QSettings | None = None,
                  stream_factory: StreamFactory | None = None) -> None:
@@ -377,6 +381,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(100)
         self.stage_label.setText(f"Done in {seconds:.1f} s")
         self._update_buttons()
+        self.generationEnded.emit("finished")
 
     def _on_failed(self, message: str) -> None:
         self.busy = False
@@ -384,6 +389,7 @@ class MainWindow(QMainWindow):
         self.stage_label.setText("")
         self.show_error(message)
         self._update_buttons()
+        self.generationEnded.emit("failed")
 
     def _on_cancelled(self) -> None:
         self.busy = False
@@ -392,6 +398,7 @@ class MainWindow(QMainWindow):
         if self.current is not None:  # the preview mel was of the cancelled clip
             self.mel_view.set_mel(self.current.clip.mel)
         self._update_buttons()
+        self.generationEnded.emit("cancelled")
 
     def select_history(self, row: int) -> None:
         if 0 <= row < len(self.history):

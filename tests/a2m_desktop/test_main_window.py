@@ -67,9 +67,11 @@ def drop(win: MainWindow, path: Path) -> None:
 
 
 def generate(qtbot, win: MainWindow) -> None:
-    with qtbot.waitSignal(win.worker.finished, timeout=TIMEOUT_MS):
+    # The window's own GUI-thread signal: a callable hooked to the worker would run on the
+    # worker's thread and could fire before the wait began.
+    with qtbot.waitSignal(win.generationEnded, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(win.generate_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not win.busy)
+    assert blocker.args == ["finished"] and not win.busy
 
 
 def test_drop_type_generate_and_see_the_mel(qtbot, window, paintings, tmp_path):
@@ -81,10 +83,10 @@ def test_drop_type_generate_and_see_the_mel(qtbot, window, paintings, tmp_path):
     completer.setCompletionPrefix("orch")
     assert completer.currentCompletion() == "Orchestra"  # suggestions as the artist types
     qtbot.keyClicks(window.hints, "Orchestra; tense strings")
-    with qtbot.waitSignal(window.worker.melReady, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.generationEnded, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(window.generate_btn, Qt.MouseButton.LeftButton)
         assert window.busy and not window.generate_btn.isEnabled()
-    qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT_MS)
+    assert blocker.args == ["finished"] and not window.busy
     assert window.mel_view.image.image.shape == (896, 80)
     assert window.progress.value() == 100 and window.stage_label.text().startswith("Done")
     assert len(window.history) == 1 and window.history_list.count() == 1
@@ -118,9 +120,9 @@ def test_history_keeps_each_generation_to_compare_and_resave(qtbot, window, pain
 def test_new_variation_picks_a_seed_and_generates(qtbot, window, paintings):
     window.open_painting(str(paintings[1]))
     window.comment.setPlainText("wild colours")
-    with qtbot.waitSignal(window.worker.finished, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.generationEnded, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(window.variation_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.busy)
+    assert blocker.args == ["finished"] and not window.busy
     assert window.history[-1].clip.seed == window.seed.value() >= 0
 
 
@@ -138,11 +140,11 @@ def test_cancel_stops_generation_and_keeps_the_window_usable(qtbot, window, pain
     try:
         window.generate()
         qtbot.mouseClick(window.cancel_btn, Qt.MouseButton.LeftButton)
-        with qtbot.waitSignal(window.worker.cancelled, timeout=TIMEOUT_MS):
+        with qtbot.waitSignal(window.generationEnded, timeout=TIMEOUT_MS) as blocker:
             gate.set()
     finally:
         del window.worker.engine.generate
-    qtbot.waitUntil(lambda: not window.busy)
+    assert blocker.args == ["cancelled"] and not window.busy
     assert window.stage_label.text() == "Cancelled" and window.generate_btn.isEnabled()
     assert window.history == []
 

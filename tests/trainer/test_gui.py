@@ -21,11 +21,16 @@ def window(qtbot, tmp_path):
     win.close()
 
 
+def ended(qtbot, win: TrainerWindow):
+    """Wait for the window to show a job's outcome (its GUI-thread signal, never the worker's)."""
+    return qtbot.waitSignal(win.jobEnded, timeout=TIMEOUT_MS)
+
+
 def run(qtbot, win: TrainerWindow, button) -> None:
-    with qtbot.waitSignal(win.worker.finished, timeout=TIMEOUT_MS) as blocker:
+    with ended(qtbot, win) as blocker:
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    assert blocker.args[0]  # job name
-    qtbot.waitUntil(lambda: win.running is None)
+    assert blocker.args[1] == "finished", win.status.text()
+    assert win.running is None
 
 
 def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_path):
@@ -53,10 +58,10 @@ def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_pa
             window.worker.stop_event.set()
 
     window.worker.event.connect(stop_after_three)
-    with qtbot.waitSignal(window.worker.stopped, timeout=TIMEOUT_MS):
+    with ended(qtbot, window) as blocker:
         qtbot.mouseClick(window.s1_btn, Qt.MouseButton.LeftButton)
     window.worker.event.disconnect(stop_after_three)
-    qtbot.waitUntil(lambda: window.running is None)
+    assert blocker.args == ["stage1", "stopped"] and window.running is None
     assert len(window.s1_plot.points["train"][0]) >= 3
     assert (tmp_path / "s1" / "last.pt").exists() and "stopped" in window.status.text()
 
@@ -81,9 +86,9 @@ def test_missing_fields_are_named_and_nothing_starts(window):
 def test_a_failing_job_reports_and_frees_the_window(qtbot, window, tmp_path):
     window.s1_dataset.set(tmp_path / "not-a-dataset")
     window.s1_out.set(tmp_path / "run")
-    with qtbot.waitSignal(window.worker.failed, timeout=TIMEOUT_MS):
+    with ended(qtbot, window) as blocker:
         window.start_stage1()
-    qtbot.waitUntil(lambda: window.running is None)
+    assert blocker.args == ["stage1", "failed"] and window.running is None
     assert "not an ArtiCaps dataset" in window.status.text() and window.s1_btn.isEnabled()
 
 
@@ -94,9 +99,9 @@ def test_the_stop_button_is_live_only_while_a_job_runs(qtbot, window, tmp_path):
     gate = threading.Event()
     window._start("wait", lambda emit, stop: (gate.wait(10), stop.is_set())[1])
     assert window.stop_btn.isEnabled() and not window.build_btn.isEnabled()
-    with qtbot.waitSignal(window.worker.stopped, timeout=TIMEOUT_MS):
+    with ended(qtbot, window) as blocker:
         qtbot.mouseClick(window.stop_btn, Qt.MouseButton.LeftButton)
         assert "stopping" in window.status.text()
         gate.set()
-    qtbot.waitUntil(lambda: window.running is None)
+    assert blocker.args == ["wait", "stopped"] and window.running is None
     assert window.build_btn.isEnabled() and not window.stop_btn.isEnabled()

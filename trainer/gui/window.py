@@ -104,6 +104,11 @@ class LossPlot(pg.PlotWidget):
 
 class TrainerWindow(QMainWindow):
     requestRun = Signal(str, object)
+    # (job name, "finished" | "stopped" | "failed"), emitted on the GUI thread after the
+    # window has shown the outcome. Wait on this rather than on the worker's own signals: a
+    # plain callable connected to the worker runs on the worker's thread (PySide6 6.8+), and
+    # can fire before a waiting event loop has even started.
+    jobEnded = Signal(str, str)
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -408,15 +413,18 @@ class TrainerWindow(QMainWindow):
                     self.s2_stage1.set(result)
             elif name == "stage2":
                 self.ex_generator.set(result)
+        self.jobEnded.emit(name, "finished")
 
     def _on_stopped(self, name: str, message: str) -> None:
         self._done()
         self.status.setText(f"{name}: {message}")
+        self.jobEnded.emit(name, "stopped")
 
     def _on_failed(self, name: str, message: str) -> None:
         self._done()
         self.status.setText(f"{name} failed: {message}")
         self.log_view.appendPlainText(f"ERROR {name}: {message}")
+        self.jobEnded.emit(name, "failed")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.worker.stop_event.set()
