@@ -79,8 +79,9 @@ def _param_count(tensors: dict, prefix: str) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from .bundle import load_bundle
     from .defaults import default_bundle_path
+    from .registry import resolve_bundle
 
-    path = Path(args.bundle) if args.bundle else default_bundle_path()
+    path = resolve_bundle(args.bundle) if args.bundle else default_bundle_path()
     bundle = load_bundle(path)
     cfg = bundle.config
     if args.json:
@@ -181,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate a clip from a painting and a comment")
     g.add_argument("--image", required=True, help="painting (jpg/png/webp/tiff)")
     g.add_argument("--comment", required=True, help="what the painting makes you feel")
-    g.add_argument("--bundle", help="model bundle (default: $A2M_BUNDLE, the starter, or a "
-                   "tiny debug bundle)")
+    g.add_argument("--bundle", help="bundle file or installed model name (default: "
+                   "$A2M_BUNDLE, the model set with `a2m models default`, or the starter)")
     g.add_argument("--hints", help="music hints: AudioSet labels and keywords, e.g. "
                    "'Jazz; mellow piano'")
     g.add_argument("--emotion", help="an ArtEmis emotion label (awe, sadness, ...)")
@@ -198,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     i = sub.add_parser("info", help="describe a bundle")
-    i.add_argument("bundle", nargs="?", help="bundle file (default: the default bundle)")
+    i.add_argument("bundle", nargs="?", help="bundle file or installed model name (default: "
+                   "the default bundle)")
     i.add_argument("--json", action="store_true", help="print the full config as JSON")
     i.set_defaults(func=cmd_info)
 
@@ -218,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--normalize", action="store_true", help="L2-normalise CLIP features")
     r.add_argument("-o", "--output", required=True, help="bundle file to write")
     r.set_defaults(func=cmd_import_reference)
+
+    from .cli_models import add_models_parser
+
+    add_models_parser(sub)
 
     d = sub.add_parser("debug-bundle", help="write a tiny untrained bundle (tests, demos)")
     d.add_argument("-o", "--output", required=True)

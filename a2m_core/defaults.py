@@ -1,8 +1,9 @@
 """Where the default bundle comes from when the user names none.
 
-Order: ``$A2M_BUNDLE`` -> the starter bundle shipped in the package
-(``a2m_core/assets/starter.safetensors``, once the training issue commits it) -> a tiny
-untrained debug bundle built once into the user cache (with a warning: it makes noise).
+Order: ``$A2M_BUNDLE`` (a path or a model name) -> the model ``a2m models fetch NAME
+--set-default`` chose (``a2m_core/registry.py``) -> the starter bundle shipped in the package
+(``a2m_core/assets/starter.safetensors``) -> a tiny untrained debug bundle built once into the
+user cache (with a warning: it makes noise).
 """
 from __future__ import annotations
 
@@ -21,9 +22,18 @@ def cache_dir() -> Path:
 
 
 def default_bundle_path() -> Path:
+    from .registry import bundle_path, default_model, resolve_bundle
+
     env = os.environ.get("A2M_BUNDLE")
     if env:
-        return Path(env).expanduser()
+        return resolve_bundle(env)
+    chosen = default_model()
+    if chosen:
+        path = bundle_path(chosen)
+        if path.is_file():
+            return path
+        log.warning("the default model '%s' is not installed any more: using the starter "
+                    "(`a2m models fetch %s` brings it back)", chosen, chosen)
     if STARTER.is_file():
         return STARTER
     from .debug import build_debug_bundle

@@ -139,7 +139,8 @@ class Art2Music:
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, device: str | None = "auto",
              vocoder: str | None = None) -> Art2Music:
-        """Load a bundle file (or the default bundle when None) onto a device.
+        """Load a bundle file, an installed model by name (``"starter"``, ``"paper"``; see
+        ``a2m models``), or the default bundle when None, onto a device.
 
         ``vocoder="griffin-lim"`` swaps the bundle's neural vocoder for the fast Griffin-Lim
         fallback (no vocoder weights are loaded); None keeps the bundle's own.
@@ -153,6 +154,9 @@ class Art2Music:
 
             bundle = default_bundle_path()
         if not isinstance(bundle, Bundle):
+            from .registry import resolve_bundle
+
+            bundle = resolve_bundle(bundle)
             bundle = load_bundle(bundle)
         return cls(bundle, device, vocoder)
 

@@ -94,6 +94,11 @@ class MainWindow(QMainWindow):
         self.history: list[Generation] = []
         self.busy = False
         self.model_loaded = False
+        self.loading: str | None = None  # the model being loaded ("" = the default)
+        self.current_model = ""  # what is loaded: a model name, a bundle path, "" = default
+        self.engine_name = ""
+        self._fallback: str | None = None
+        self.models_dialog = None
 
         self.worker = EngineWorker()
         self.thread = QThread(self)
@@ -130,16 +135,27 @@ class MainWindow(QMainWindow):
 
         model_row = QHBoxLayout()
         self.model_label = QLabel("Loading model…")
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("Which model generates: the built-in starter, models "
+                                    "fetched in Models…, or a bundle file you opened")
+        self.model_combo.activated.connect(self._on_model_chosen)
+        self.models_btn = QPushButton("Models…")
+        self.models_btn.setToolTip("Fetch the paper's model and others, set the default, "
+                                   "remove")
+        self.models_btn.clicked.connect(self.open_models_dialog)
         self.open_bundle_btn = QPushButton("Open bundle…")
         self.open_bundle_btn.clicked.connect(self._choose_bundle)
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available()
                                                       else []))
         self.device_combo.setToolTip("Where the model runs (CUDA appears when a GPU is found)")
-        self.device_combo.activated.connect(lambda _i: self.load_model(self._bundle_path))
+        self.device_combo.activated.connect(lambda _i: self.load_model(self.current_model))
+        model_row.addWidget(QLabel("Model:"))
+        model_row.addWidget(self.model_combo)
         model_row.addWidget(self.model_label, 1)
         model_row.addWidget(QLabel("Device:"))
         model_row.addWidget(self.device_combo)
+        model_row.addWidget(self.models_btn)
         model_row.addWidget(self.open_bundle_btn)
         outer.addLayout(model_row)
 
@@ -255,15 +271,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ state
     def _update_buttons(self) -> None:
         has_clip = self.current is not None
-        self.generate_btn.setEnabled(self.model_loaded and not self.busy)
-        self.variation_btn.setEnabled(self.model_loaded and not self.busy)
+        ready = self.model_loaded and not self.busy and self.loading is None
+        self.generate_btn.setEnabled(ready)
+        self.variation_btn.setEnabled(ready)
         self.cancel_btn.setEnabled(self.busy)
         for w in (self.play_btn, self.stop_btn, self.loop_box, self.volume, self.output_combo):
             w.setEnabled(self.audio_ok and (has_clip or w is not self.play_btn))
         self.save_audio_btn.setEnabled(has_clip)
         self.save_mel_btn.setEnabled(has_clip)
-        self.open_bundle_btn.setEnabled(not self.busy)
-        self.device_combo.setEnabled(not self.busy)
+        idle = not self.busy and self.loading is None
+        for w in (self.open_bundle_btn, self.device_combo, self.model_combo):
+            w.setEnabled(idle)
 
     def show_error(self, message: str) -> None:
         log.warning("%s", message)
@@ -274,35 +292,107 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
 
     # ------------------------------------------------------------------ model
-    @property
-    def _bundle_path(self) -> str:
-        return str(self.settings.value("bundle", "") or "")
+    def load_model(self, source: str, fallback: str | None = None) -> None:
+        """Load a model by name (``starter``, ``paper``…), bundle path, or "" (the default).
 
-    def load_model(self, bundle: str) -> None:
-        self.model_loaded = False
-        self.settings.setValue("bundle", bundle)
-        self.model_label.setText(f"Loading model {Path(bundle).name if bundle else '(default)'}…")
+        The current model keeps working until the new one has loaded; only then is it saved
+        in the settings. ``fallback`` is the reason this load replaces one that failed at
+        start-up (it is shown, and nothing is saved).
+        """
+        self.loading = source
+        self._fallback = fallback
+        self.model_label.setText(f"Loading {self._model_title(source)}…")
         self._update_buttons()
-        self.requestLoad.emit(bundle, self.device_combo.currentText())
+        self.requestLoad.emit(source, self.device_combo.currentText())
+
+    @staticmethod
+    def _model_title(source: str) -> str:
+        if not source:
+            return "the default model"
+        return Path(source).name if ("/" in source or "\\" in source or
+                                     source.endswith(".safetensors")) else source
 
     def _choose_bundle(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model bundle", self._bundle_path,
+        start = self.current_model if Path(self.current_model or ".").is_file() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model bundle", start,
                                               "Art2Music bundles (*.safetensors)")
         if path:
             self.load_model(path)
 
+    def _on_model_chosen(self, index: int) -> None:
+        source = self.model_combo.itemData(index)
+        if source is not None and source != self.current_model:
+            self.load_model(source)
+
+    def refresh_models(self) -> None:
+        """Fill the model picker: the starter and every installed model, always; the
+        bundle file in use when it is one."""
+        from a2m_core import A2MError
+        from a2m_core.model_store import list_models
+
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        try:
+            rows = list_models()
+        except A2MError as err:
+            self.show_error(str(err))
+            rows = []
+        for r in rows:
+            if r.installed:
+                self.model_combo.addItem(r.name + ("  (default)" if r.is_default else ""),
+                                         r.name)
+        current = self.current_model
+        if current and self.model_combo.findData(current) < 0:
+            self.model_combo.addItem(self._model_title(current), current)
+        at = self.model_combo.findData(current) if current else -1
+        if at < 0 and self.engine_name:  # "" (the default): show which model that is
+            from a2m_core.registry import default_model
+
+            at = self.model_combo.findData(default_model() or "starter")
+        self.model_combo.setCurrentIndex(max(at, 0))
+        self.model_combo.blockSignals(False)
+
+    def open_models_dialog(self) -> None:
+        from .models_dialog import ModelsDialog
+
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self)
+            self.models_dialog.modelsChanged.connect(self.refresh_models)
+            self.models_dialog.useModel.connect(self.load_model)
+        self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+
     def _on_loaded(self, name: str, device: str, demo: bool) -> None:
         self.model_loaded = True
-        self.clear_error()
+        self.current_model, self.loading, self.engine_name = self.loading or "", None, name
         note = "  — starter/demo model, see README for the paper-scale one" if demo else ""
-        self.model_label.setText(f"Model: {name} on {device}{note}")
-        self.settings.setValue("device", self.device_combo.currentText())
+        self.model_label.setText(f"{name} on {device}{note}")
+        if self._fallback:
+            self.show_error(self._fallback)
+        else:
+            self.clear_error()
+            self.settings.setValue("bundle", self.current_model)
+            self.settings.setValue("device", self.device_combo.currentText())
+        self._fallback = None
+        self.refresh_models()
         self._update_buttons()
         self.modelReady.emit()
 
     def _on_load_failed(self, message: str) -> None:
-        self.model_label.setText("No model loaded")
-        self.show_error(f"Could not load the model: {message}")
+        failed, self.loading = self.loading or "", None
+        title = self._model_title(failed)
+        if self.model_loaded:  # the worker still holds the previous engine: keep using it
+            self.model_label.setText(f"{self.engine_name} (kept)")
+            self.show_error(f"Could not load {title}: {message}. Still using "
+                            f"{self.engine_name}.")
+            self.refresh_models()
+        elif failed:  # nothing loaded yet (start-up): fall back to the built-in default
+            self.load_model("", fallback=f"Could not load {title}: {message}. Using the "
+                            "default model instead; pick another in the Model list.")
+        else:
+            self.model_label.setText("No model loaded")
+            self.show_error(f"Could not load the model: {message}")
         self._update_buttons()
 
     # ------------------------------------------------------------------ painting

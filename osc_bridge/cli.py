@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("listening on %s: any machine that can reach it may ask for clips "
                     "(images are still limited to the --allow folders)", args.host)
     try:
-        engine = Art2Music.load(args.bundle, device=args.device)
+        engine = Art2Music.load(args.model or args.bundle, device=args.device)
     except A2MError as err:
         print(f"a2m-osc: error: {err}", file=sys.stderr)
         return 1
@@ -145,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow", action="append", default=[], metavar="DIR",
                    help="folder images may come from (repeatable; default: current folder)")
     s.add_argument("--out", default="a2m-clips", help="folder for clips (a2m-clips)")
-    s.add_argument("--bundle", help="model bundle (default: the default bundle)")
+    model = s.add_mutually_exclusive_group()
+    model.add_argument("--model", metavar="NAME", help="an installed model by name: starter, "
+                       "paper, ... (see `a2m models list`; default: the default model)")
+    model.add_argument("--bundle", help="a model bundle file")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     s.add_argument("--queue-depth", type=int, default=8, help="waiting requests (8)")
     s.add_argument("--finish-current", action="store_true",

@@ -58,3 +58,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     # Never build or read a default bundle in the user's real cache during tests.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
     monkeypatch.delenv("A2M_BUNDLE", raising=False)
+    # Nor fetch into, or read a default model from, the user's real model folder.
+    monkeypatch.setenv("A2M_HOME", str(tmp_path_factory.getbasetemp() / "a2m-home"))
+    monkeypatch.delenv("A2M_REGISTRY", raising=False)

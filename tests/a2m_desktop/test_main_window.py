@@ -203,22 +203,53 @@ def test_settings_persist_between_runs(qtbot, tiny_bundle, tmp_path, paintings):
                         stream_factory=FakeStream)
     qtbot.addWidget(second)
     qtbot.waitUntil(lambda: second.model_loaded, timeout=TIMEOUT_MS)
-    assert second.volume.value() == 33 and second.model_label.text().startswith("Model: debug")
+    assert second.volume.value() == 33 and second.model_label.text().startswith("debug-tiny")
+    assert second.model_combo.currentData() == str(tiny_bundle)  # the picker shows it
     assert second.settings.value("last_image_dir") == str(paintings[0].parent)
     second.close()
 
 
-def test_a_broken_bundle_is_reported_in_the_window(qtbot, tmp_path):
+def test_a_corrupt_bundle_keeps_the_working_model_and_the_settings(qtbot, window, paintings,
+                                                                    tiny_bundle, tmp_path):
+    bad = tmp_path / "torn.safetensors"
+    bad.write_bytes(b"\x00" * 32)
+    window.load_model(str(bad))
+    assert not window.generate_btn.isEnabled()  # while it loads
+    qtbot.waitUntil(lambda: window.loading is None, timeout=TIMEOUT_MS)
+    banner = window.error_banner.text()
+    assert window.error_banner.isVisible() and "Could not load torn.safetensors" in banner
+    assert "Still using debug-tiny" in banner
+    assert window.settings.value("bundle") == str(tiny_bundle)
+    assert window.model_combo.currentData() == str(tiny_bundle)
+    window.open_painting(str(paintings[0]))
+    window.comment.setPlainText("still here")
+    generate(qtbot, window)  # the previous model still generates
+    assert window.history[-1].clip.audio.size > 0
+    window.settings.sync()
+
+    restarted = MainWindow(bundle=None, settings=QSettings(window.settings.fileName(),
+                                                           QSettings.Format.IniFormat),
+                           stream_factory=FakeStream)
+    qtbot.addWidget(restarted)
+    qtbot.waitUntil(lambda: restarted.model_loaded, timeout=TIMEOUT_MS)
+    assert restarted.current_model == str(tiny_bundle) and not restarted.error_banner.text()
+    restarted.close()
+
+
+def test_a_broken_bundle_at_start_falls_back_to_the_default_model(qtbot, tmp_path):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 32)
-    win = MainWindow(bundle=str(bad), settings=QSettings(str(tmp_path / "s.ini"),
-                                                         QSettings.Format.IniFormat),
-                     stream_factory=FakeStream)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("bundle", str(bad))
+    win = MainWindow(bundle=None, settings=settings, stream_factory=FakeStream)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.error_banner.isVisible(), timeout=TIMEOUT_MS)
-    assert "Could not load the model" in win.error_banner.text()
-    assert not win.generate_btn.isEnabled()
+    qtbot.waitUntil(lambda: win.model_loaded, timeout=TIMEOUT_MS)
+    assert "Could not load broken.safetensors" in win.error_banner.text()
+    assert "Using the default model instead" in win.error_banner.text()
+    assert win.generate_btn.isEnabled() and win.engine_name  # usable, with the starter
+    assert win.model_combo.currentData() == "starter"
+    assert settings.value("bundle") == str(bad)  # an automatic fallback saves nothing
     win.close()
 
 

@@ -62,3 +62,14 @@ def test_send_without_a_server_times_out_with_a_hint(tmp_path):
          str(free_udp_port()), "--reply-port", str(free_udp_port()), "--timeout", "1"],
         capture_output=True, text=True, env=env, timeout=60)
     assert res.returncode == 3 and "is the bridge running" in res.stderr
+
+
+def test_serve_names_a_model_that_is_not_installed_and_how_to_fetch_it(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "A2M_HOME": str(tmp_path / "home")}
+    res = subprocess.run(
+        [sys.executable, "-m", "osc_bridge.cli", "serve", "--model", "paper", "--port",
+         str(free_udp_port()), "--out", str(tmp_path / "clips")],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        "a2m-osc: error: model 'paper' is not installed: run `a2m models fetch paper`"]

@@ -1,0 +1,229 @@
+"""The model catalogue: which published models exist, their files and hashes, where they live.
+
+Plain data. Each :class:`ModelEntry` names its files by their path in the publisher's
+repository, with the id that verifies them (a git blob id or a sha256) and, where known, the
+size; a ``build`` recipe turns the fetched files into one bundle with the existing importer.
+``a2m_core/model_store.py`` fetches, verifies, builds and removes; this module only says what
+and where.
+
+Where models live: ``$A2M_HOME`` or the platform's user data folder (``~/.local/share/
+art2music`` on Linux, ``~/Library/Application Support/Art2Music`` on macOS,
+``%LOCALAPPDATA%\\Art2Music`` on Windows). ``$A2M_REGISTRY`` may name a JSON file of extra
+entries (a lab's own models, an internal mirror's layout) in the same format as
+:meth:`ModelEntry.to_dict`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError
+
+STARTER_NAME = "starter"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a model, at its path in the publisher's repository."""
+
+    path: str  # repository path, also its path under --from BASE
+    git_blob: str | None = None  # sha1(b"blob <size>\0" + content), as `git hash-object`
+    sha256: str | None = None
+    size: int | None = None  # bytes, where known (lets a resume know a partial is sane)
+    role: str = ""  # what the build recipe calls it: "decoder", "vocoder", ...
+    optional: bool = False  # fetched only with --all (not needed to build the bundle)
+
+    def expected(self) -> tuple[str, str]:
+        """(kind, id) to verify against: the git blob id when known, else the sha256."""
+        if self.git_blob:
+            return "git blob", self.git_blob
+        if self.sha256:
+            return "sha256", self.sha256
+        raise ModelLoadError(f"registry entry for {self.path} has no git blob id or sha256")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    description: str
+    licence: str = ""
+    homepage: str = ""
+    base_url: str = ""  # default source; files at <base_url>/<path>
+    files: tuple[RemoteFile, ...] = ()
+    # How the files become a bundle: {"kind": "reference", "decoder": role, "vocoder": role,
+    # "hifigan": "v1", "random_projector_seed": 0}, or {"kind": "packaged"} for the starter.
+    build: dict[str, Any] = field(default_factory=dict)
+    encoder: dict[str, Any] = field(default_factory=dict)  # EncoderConfig.to_dict()
+    # The OpenCLIP weights file a --from source may hold beside the repository files (the
+    # tag's own download otherwise goes through open_clip's cache).
+    encoder_weights_file: str = "open_clip_pytorch_model.bin"
+    size_hint: str = ""  # for `list` before anything is fetched, e.g. "~4.2 GB"
+
+    def file(self, role: str) -> RemoteFile:
+        for f in self.files:
+            if f.role == role:
+                return f
+        raise ModelLoadError(f"model '{self.name}' has no file for '{role}'")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files"] = [asdict(f) for f in self.files]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelEntry:
+        try:
+            files = tuple(RemoteFile(**f) for f in data.get("files", ()))
+            return cls(**{**data, "files": files})
+        except TypeError as err:
+            raise ModelLoadError(f"registry entry {data.get('name', '?')!r} is malformed: "
+                                 f"{err}") from err
+
+
+# ViT-H-14 / laion2b_s32b_b79k: the paper's frozen image and text encoder (1024-d).
+PAPER_ENCODER = {"name": "ViT-H-14", "pretrained": "laion2b_s32b_b79k", "embed_dim": 1024}
+
+BUILTIN: dict[str, ModelEntry] = {
+    STARTER_NAME: ModelEntry(
+        name=STARTER_NAME,
+        description="the committed starter: small, CPU-friendly, trained on a registry-only "
+                    "music corpus (see a2m_core/assets/starter.README.txt)",
+        licence="model: CC BY-SA 3.0 (trained on CC BY-SA music); see starter.NOTICE.md",
+        build={"kind": "packaged"},
+    ),
+    "paper": ModelEntry(
+        name="paper",
+        description="the authors' published model: OpenCLIP ViT-H-14 + gated projector + "
+                    "4x512 BiLSTM decoder + their fine-tuned HiFi-GAN V1",
+        licence="see https://github.com/hh-jy/Art2Music (the authors' terms); OpenCLIP "
+                "weights: MIT",
+        homepage="https://github.com/hh-jy/Art2Music",
+        base_url="https://raw.githubusercontent.com/hh-jy/Art2Music/main",
+        files=(
+            RemoteFile("Art2Music_model/checkpoints/best_model_epoch.pt",
+                       git_blob="3683fac78df6662d241c7a0bc330f8c1e9c74b34", role="decoder"),
+            RemoteFile("Art2Music_model/checkpoints/hifigan_g_00411810.pth",
+                       git_blob="22a7905d7d52ca08cc1bc673684baae51c5eb1e7", role="vocoder"),
+            RemoteFile("Art2Music_model/LJ_FT_T2_V1/LJ_FT_T2_V1/generator_v1",
+                       git_blob="ce949df590a130ead138048d279214153d211ff7",
+                       role="base-vocoder", optional=True),
+        ),
+        # The reference optimiser never trained the projector; when the decoder file holds
+        # no projector weights, a seeded random one keeps the import reproducible.
+        build={"kind": "reference", "decoder": "decoder", "vocoder": "vocoder",
+               "hifigan": "v1", "random_projector_seed": 0},
+        encoder=PAPER_ENCODER,
+        size_hint="~4.2 GB with the ViT-H-14 weights",
+    ),
+}
+
+
+def registry() -> dict[str, ModelEntry]:
+    """The built-in entries plus those of ``$A2M_REGISTRY`` (which may override by name).
+
+    Raises:
+        ModelLoadError: ``$A2M_REGISTRY`` names a missing or malformed file.
+    """
+    entries = dict(BUILTIN)
+    extra = os.environ.get("A2M_REGISTRY")
+    if extra:
+        path = Path(extra).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"A2M_REGISTRY={path}: cannot read it as JSON ({err})") from err
+        items = data.get("models", data) if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ModelLoadError(f"A2M_REGISTRY={path}: expected a list of models")
+        for item in items:
+            entry = ModelEntry.from_dict(item)
+            if entry.name == STARTER_NAME:
+                raise ModelLoadError(f"A2M_REGISTRY={path}: '{STARTER_NAME}' is built in")
+            entries[entry.name] = entry
+    return entries
+
+
+def entry(name: str) -> ModelEntry:
+    entries = registry()
+    if name not in entries:
+        raise ModelLoadError(f"unknown model '{name}'; known: {', '.join(sorted(entries))}")
+    return entries[name]
+
+
+# --------------------------------------------------------------------------- where
+def models_home() -> Path:
+    """Where fetched models live: ``$A2M_HOME``, else the platform's user data folder."""
+    env = os.environ.get("A2M_HOME")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "Art2Music"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Art2Music"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "art2music"
+
+
+def model_dir(name: str) -> Path:
+    return models_home() / "models" / name
+
+
+def bundle_path(name: str) -> Path:
+    """The bundle a model builds into (the starter's is the committed file)."""
+    if name == STARTER_NAME:
+        from .defaults import STARTER
+
+        return STARTER
+    return model_dir(name) / f"{name}.safetensors"
+
+
+def _settings_path() -> Path:
+    return models_home() / "settings.json"
+
+
+def default_model() -> str | None:
+    """The model ``--set-default`` chose (None: the starter)."""
+    try:
+        data = json.loads(_settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("default") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def set_default_model(name: str | None) -> None:
+    """Make ``name`` the default of ``a2m``, the desktop app and the bridge (None: starter)."""
+    from .fileio import atomic_write_bytes
+
+    path = _settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        data = {}
+    data["default"] = None if name in (None, STARTER_NAME) else name
+    atomic_write_bytes(path, json.dumps(data, indent=2).encode())
+
+
+def resolve_bundle(name_or_path: str | Path) -> Path:
+    """A bundle path from either a path or a model name (``starter``, ``paper``, ...).
+
+    Raises:
+        ModelLoadError: a model name that is not installed (with the command to fetch it).
+    """
+    path = Path(name_or_path).expanduser()
+    if path.exists() or path.suffix or os.sep in str(name_or_path) or "/" in str(name_or_path):
+        return path
+    name = str(name_or_path)
+    entries = registry()
+    if name not in entries:
+        return path  # not a model name: let the bundle loader say the file is missing
+    bundle = bundle_path(name)
+    if not bundle.is_file():
+        raise ModelLoadError(f"model '{name}' is not installed: run `a2m models fetch {name}`")
+    return bundle
