@@ -8,13 +8,37 @@ One obvious way in::
 
 This package never imports Qt, sounddevice or python-osc: the apps build on it.
 """
-from .audio import MelConfig
-from .bundle import BundleConfig, load_bundle, save_bundle
-from .engine import Art2Music, Clip, GenerationRequest
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .errors import A2MError, BadInputError, BundleError, GenerationCancelled, ModelLoadError
 from .prompt import MusicHints, build_prompt
 
+if TYPE_CHECKING:
+    from .audio import MelConfig
+    from .bundle import BundleConfig, load_bundle, save_bundle
+    from .engine import Art2Music, Clip, GenerationRequest
+
 __version__ = "0.1.0"
+
+# The torch-backed names load on first use, so `a2m --help` and the CLIs' input checks
+# answer before torch's ~1.2 s import (a bad `-o clip.mp3` is refused at once).
+_LAZY = {
+    "MelConfig": "audio", "BundleConfig": "bundle", "load_bundle": "bundle",
+    "save_bundle": "bundle", "Art2Music": "engine", "Clip": "engine",
+    "GenerationRequest": "engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "A2MError",

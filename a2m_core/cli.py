@@ -30,14 +30,37 @@ def _unique_path(path: Path) -> Path:
     return candidate
 
 
+def verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Accept ``-v/--verbose`` after any (sub)subcommand too, not only before it: users type
+    ``a2m generate ... -v``. SUPPRESS keeps a subcommand from resetting a flag given earlier."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                if not any("--verbose" in a.option_strings for a in sub._actions):
+                    sub.add_argument("-v", "--verbose", action="store_true",
+                                     default=argparse.SUPPRESS, help="log details and "
+                                     "show tracebacks")
+                verbose_anywhere(sub)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
+    from .errors import BadInputError
+    from .prompt import check_user_text
+
+    # Every check a user can fail runs before the model loads (9-19 s on a CPU); the text
+    # and format ones even before torch is imported.
+    try:
+        check_user_text(args.comment, args.emotion)
+    except ValueError as err:
+        raise BadInputError(str(err)) from err
+    if args.output and Path(args.output).suffix.lower() not in (".wav", ".flac"):
+        raise BadInputError(f"unsupported clip format '{Path(args.output).suffix}' in "
+                            f"{args.output}: use .wav or .flac")
     from .encoders import load_image
     from .engine import Art2Music
 
     image = Path(args.image)
-    load_image(image)  # fail before loading any model if the painting is unusable
-    if not args.comment or not args.comment.strip():
-        raise A2MError("the comment is empty: write a few words about the painting")
+    load_image(image)
     if args.output:
         out = Path(args.output)
     else:
@@ -63,6 +86,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
                            emotion=args.emotion, progress=progress,
                            loudness_lufs=None if args.no_loudness else "bundle")
     bar.close()
+    note = engine.truncation_note(clip.prompt)
+    if note:
+        print(f"a2m: note: {note}", file=sys.stderr)
     saved = clip.save(out)
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
     print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
@@ -186,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "$A2M_BUNDLE, the model set with `a2m models default`, or the starter)")
     g.add_argument("--hints", help="music hints: AudioSet labels and keywords, e.g. "
                    "'Jazz; mellow piano'")
-    g.add_argument("--emotion", help="an ArtEmis emotion label (awe, sadness, ...)")
+    g.add_argument("--emotion", help="an ArtEmis emotion label: amusement, anger, awe, "
+                   "contentment, disgust, excitement, fear, sadness, 'something else'")
     g.add_argument("--seed", type=int, help="variation seed (omit for the deterministic clip)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--vocoder", choices=["bundle", "griffin-lim"], default="bundle",
@@ -230,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--vocoder", choices=["hifigan", "griffin-lim"], default="hifigan")
     d.set_defaults(func=cmd_debug_bundle)
+    verbose_anywhere(parser)
     return parser
 
 

@@ -423,6 +423,14 @@ class ClipEncoder:
                 out[key] = f
         return torch.stack([out[k] for k in keys]) if keys else torch.empty(0, self.cfg.embed_dim)
 
+    def text_capacity(self, text: str) -> tuple[int, int]:
+        """(tokens ``text`` needs, tokens the text encoder reads); beyond that it is cut."""
+        if self.text_model is not None:
+            ids = self.text_model.tokenizer(text, add_special_tokens=True)["input_ids"]
+            return len(ids), int(self.text_model.max_seq_length)
+        limit = int(getattr(self.tokenizer, "context_length", 77))
+        return len(self.tokenizer.encode(text)) + 2, limit  # + start and end tokens
+
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Texts -> ``[B, embed_dim]`` float32 (tokenised to 77 tokens, truncated)."""

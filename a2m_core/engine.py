@@ -35,7 +35,7 @@ from .bundle import Bundle, BundleConfig, VocoderConfig, load_bundle
 from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
 from .fileio import atomic_path
-from .prompt import MusicHints, build_prompt
+from .prompt import MusicHints, build_prompt, check_user_text
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,15 @@ class Art2Music:
             gens.append(torch.Generator().manual_seed(int(seed)))
         return self.decoder.sample_latents(fused, gens)
 
+    def truncation_note(self, prompt: str) -> str | None:
+        """A sentence for the user when the text encoder will read only part of a composite
+        prompt (``Clip.prompt``); None when all of it is read."""
+        need, limit = self.encoder.text_capacity(prompt)
+        if need <= limit:
+            return None
+        return (f"the text encoder reads the first {limit} tokens of the prompt and this one "
+                f"has {need}: the end of the comment (and hints after it) is not heard")
+
     def decode_mel(self, fused: torch.Tensor, latents: torch.Tensor | None = None
                    ) -> torch.Tensor:
         """Fused ``[B, hidden]`` (+ latents) -> normalised mel ``[B, n_mels, T]`` in [-1, 1].
@@ -267,6 +276,7 @@ class Art2Music:
         for r in requests:
             hints = MusicHints.parse(r.hints) if isinstance(r.hints, str) else r.hints
             try:
+                check_user_text(r.comment, r.emotion)
                 prompts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt).text)
             except ValueError as err:
                 raise BadInputError(str(err)) from err

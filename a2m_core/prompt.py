@@ -32,6 +32,30 @@ _NON_CONTENT = frozenset(
 _ARTEMIS_EMOTIONS = frozenset(
     "amusement awe contentment excitement anger disgust fear sadness".split()
 )
+# ArtEmis' nine labels; "something else" is valid but adds no emotion word.
+ARTEMIS_LABELS = tuple(sorted(_ARTEMIS_EMOTIONS)) + ("something else",)
+# The longest comment accepted from a user. The text encoders read far less (OpenCLIP: 77
+# tokens of the whole composite prompt, about 50 words; MiniLM: 256 word pieces), so a
+# longer text is surely a paste by mistake; the engine notes any truncation it does.
+MAX_COMMENT_CHARS = 1000
+
+
+def check_user_text(comment: str, emotion: str | None = None) -> None:
+    """Refuse, before any model work, what a user typed that can't be used as asked.
+
+    Raises:
+        ValueError: an empty or over-long comment, or an emotion ArtEmis doesn't have.
+    """
+    text = _clean(comment or "")
+    if not text:
+        raise ValueError("the comment is empty: write a few words about the painting")
+    if len(text) > MAX_COMMENT_CHARS:
+        raise ValueError(f"the comment is {len(text):,} characters; at most "
+                         f"{MAX_COMMENT_CHARS:,} are accepted (the text encoder reads only "
+                         "about its first 50 words)")
+    if emotion is not None and emotion.strip().lower() not in ARTEMIS_LABELS:
+        raise ValueError(f"unknown emotion '{emotion}': use one of "
+                         f"{', '.join(ARTEMIS_LABELS)}")
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(prog="a2m-osc", description="Art2Music OSC bridge")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the bridge")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default "
@@ -154,7 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--finish-current", action="store_true",
                    help="on shutdown, finish the running request instead of cancelling it")
     s.add_argument("--log-file", help="also log to this file (rotated at 2 MB)")
-    s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send", help="send one message and print the replies")
@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reply-port", type=int, default=9001)
     c.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (300)")
     c.set_defaults(func=cmd_send)
+    from a2m_core.cli import verbose_anywhere
+
+    verbose_anywhere(ap)
     return ap
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import soundfile as sf
@@ -51,6 +52,13 @@ def test_user_errors_are_one_line(tiny_bundle, tmp_path, capsys):
         (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "x", "--bundle",
           str(corrupt)], "corrupt or not a safetensors file"),
         (["info", str(tmp_path / "absent.safetensors")], "bundle not found"),
+        (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "x", "--emotion",
+          "happy", "--bundle", str(tiny_bundle)],
+         "unknown emotion 'happy': use one of amusement, anger, awe, contentment, disgust, "
+         "excitement, fear, sadness, something else"),
+        (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "sky " * 1250,
+          "--bundle", str(tiny_bundle)],
+         "the comment is 4,999 characters; at most 1,000 are accepted"),
     ]
     for argv, expected in cases:
         assert main(argv) == 1
@@ -107,3 +115,30 @@ def test_info_of_the_default_bundle_says_starter_and_how_to_get_more(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "starter model" in out and "import-reference" in out
+
+
+def test_a_bad_output_format_is_refused_before_the_model_loads(tmp_path):
+    start = time.perf_counter()
+    res = run_a2m("generate", "--image", str(EXAMPLE_PAINTING), "--comment", "waves",
+                  "-o", str(tmp_path / "clip.mp3"))
+    took = time.perf_counter() - start
+    assert res.returncode == 1 and res.stderr.strip() == (
+        f"a2m: error: unsupported clip format '.mp3' in {tmp_path / 'clip.mp3'}: use .wav "
+        "or .flac")
+    assert took < 2.0, f"{took:.1f} s: the check must not wait for torch or the model"
+    assert not (tmp_path / "clip.mp3").exists()
+
+
+def test_verbose_is_accepted_after_the_subcommand_too(tiny_bundle, capsys):
+    assert main(["info", str(tiny_bundle), "-v"]) == 0
+    assert main(["-v", "info", str(tiny_bundle)]) == 0
+    assert main(["models", "list", "--verbose"]) == 0
+
+
+def test_a_comment_longer_than_the_encoder_reads_gets_a_note(tiny_bundle, tmp_path):
+    res = run_a2m("generate", "--image", str(EXAMPLE_PAINTING), "--comment",
+                  "the waves keep rolling " * 30, "--bundle", str(tiny_bundle), "-o",
+                  str(tmp_path / "long.wav"), "-q")
+    assert res.returncode == 0, res.stderr
+    assert "a2m: note: the text encoder reads the first 77 tokens of the prompt and this " \
+           "one has" in res.stderr

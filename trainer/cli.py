@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--workers", type=int, default=2, help="rendering processes (2)")
     common(co)
     co.set_defaults(func=cmd_corpus)
+    from a2m_core.cli import verbose_anywhere
+
+    verbose_anywhere(ap)
     return ap
 
 

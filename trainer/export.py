@@ -22,10 +22,10 @@ from .train.stage1 import load_stage1
 
 def load_generator(path: str | Path) -> tuple[HiFiGANGenerator, HiFiGANConfig]:
     """A stage-2 ``g_XXXXXXXX`` file (official layout plus its config) -> inference model."""
-    import torch
+    from a2m_core.reference import load_torch_file
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if "config" not in ckpt:
+    ckpt = load_torch_file(path)
+    if not isinstance(ckpt, dict) or "config" not in ckpt:
         raise ValueError(f"{path} has no HiFi-GAN config: export official checkpoints with "
                          f"`a2m import-reference` instead")
     cfg = HiFiGANConfig.from_dict(ckpt["config"])

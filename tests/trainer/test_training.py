@@ -185,3 +185,28 @@ def test_stage2_starts_from_official_generator_and_discriminator_files(dataset, 
     assert all(torch.equal(saved[k], v) for k, v in gen.state_dict().items())
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert all(torch.equal(last["mpd"][k], v) for k, v in mpd.state_dict().items())
+
+
+def test_refused_checkpoints_are_one_line_and_kept(dataset, tiny_bundle, tmp_path, capsys):
+    from trainer.cli import main as train_main
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x80\x02not a checkpoint at all")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(bad.read_bytes())
+    cases = [
+        (["export", "--stage1", str(bad), "-o", str(tmp_path / "x.safetensors")], "bad.pt"),
+        (["stage2", "--stage1", str(bad), "--dataset", str(dataset), "--out",
+          str(tmp_path / "s2")], "bad.pt"),
+        (["stage1", "--dataset", str(dataset), "--out", str(run), "--epochs", "1"], "last.pt"),
+        (["evaluate", "--bundle", str(tiny_bundle), "--dataset", str(dataset), "--vggish",
+          str(bad)], "bad.pt"),
+    ]
+    for argv, name in cases:
+        assert train_main(argv) == 1, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("a2m-train: error: ") and name in err, err
+        assert "\n" not in err and "Traceback" not in err, err
+    assert (run / "last.pt").read_bytes() == bad.read_bytes()  # nothing was overwritten
+    assert not (tmp_path / "x.safetensors").exists()

@@ -95,9 +95,18 @@ class VGGishEmbedding:
             raise FileNotFoundError(f"VGGish weights not found: {path} (the PyTorch port's "
                                     f"vggish-10086976.pth)")
         self.model = VGGish()
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from a2m_core.errors import BundleError
+        from a2m_core.reference import load_torch_file
+
+        state = load_torch_file(path)
+        if not isinstance(state, dict):
+            raise BundleError(f"{path} is not a VGGish state dict")
         state = {k: v for k, v in state.items() if not k.startswith("pproc")}
-        self.model.load_state_dict(state)
+        try:
+            self.model.load_state_dict(state)
+        except RuntimeError as err:
+            raise BundleError(f"{path} does not fit VGGish: "
+                              f"{str(err).splitlines()[0]}") from err
         self.model.eval().to(device)
         self.device = device
 

@@ -55,7 +55,18 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint this trainer wrote (tensors and plain containers only).
+
+    Raises:
+        BundleError: missing, corrupt, unsafe, or not a checkpoint dict (one line).
+    """
+    from a2m_core.errors import BundleError
+    from a2m_core.reference import load_torch_file
+
+    ckpt = load_torch_file(path)
+    if not isinstance(ckpt, dict):
+        raise BundleError(f"{path} is not a training checkpoint (no dict inside)")
+    return ckpt
 
 
 def seed_everything(seed: int) -> None:

@@ -226,6 +226,9 @@ def train_stage1(
     last = out / "last.pt"
     if last.exists():
         ckpt = load_checkpoint(last)
+        if not {"model", "optimizer", "epoch", "batch", "step", "best_val"} <= ckpt.keys():
+            raise ValueError(f"{last} is not a stage-1 resume checkpoint: delete it or use "
+                             "another output folder")
         arch = ("hidden", "decoder_hidden", "decoder_layers", "frames_per_step", "latent_dim")
         saved = {**Stage1Config().to_dict(), **ckpt.get("stage1_config", {})}
         if any(saved[k] != getattr(cfg, k) for k in arch):
@@ -335,7 +338,8 @@ def save_best(path: Path, model: Stage1Model, ds: ArtiCaps, cfg: Stage1Config, e
 def load_stage1(path: str | Path) -> tuple[GatedResidualProjector, MelDecoder, dict[str, Any]]:
     """Projector and decoder from a ``best.pt``, in eval mode, and the checkpoint's metadata."""
     ckpt = load_checkpoint(Path(path))
-    if ckpt.get("kind") != CHECKPOINT_KIND + "-weights":
+    if ckpt.get("kind") != CHECKPOINT_KIND + "-weights" or not {
+            "projector_config", "decoder_config", "projector", "decoder"} <= ckpt.keys():
         raise ValueError(f"{path} is not a stage-1 weights checkpoint (best.pt)")
     projector = GatedResidualProjector(ProjectorConfig(**ckpt["projector_config"]))
     decoder = MelDecoder(DecoderConfig(**ckpt["decoder_config"]))

@@ -181,6 +181,9 @@ def train_stage2(
     last = out / "last.pt"
     if last.exists():
         ckpt = load_checkpoint(last)
+        if not {"hifigan_config", "generator", "mpd", "msd", "optim_g"} <= ckpt.keys():
+            raise ValueError(f"{last} is not a stage-2 resume checkpoint: delete it or use "
+                             "another output folder")
         if ckpt["hifigan_config"] != hcfg.to_dict():
             raise ValueError(f"{last} was trained with another HiFi-GAN config")
         generator.load_state_dict(ckpt["generator"])
