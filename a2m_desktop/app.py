@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
+    from .main_window import MainWindow, dispose
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("Art2Music")
@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.painting:
         window.open_painting(args.painting)
     window.show()
-    return app.exec()
+    code = app.exec()
+    dispose(window)
+    return code
 
 
 if __name__ == "__main__":

@@ -75,6 +75,18 @@ class HintCompleter(QCompleter):
         return head + super().pathFromIndex(index)
 
 
+def dispose(window: QMainWindow) -> None:
+    """Delete a closed window's Qt objects now, while the QApplication still exists.
+
+    Left to interpreter shutdown, Python frees pyqtgraph's items and Qt's in no fixed order,
+    which sometimes aborts the process on exit ("shared QObject was deleted directly").
+    """
+    import shiboken6
+
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)
+
+
 class MainWindow(QMainWindow):
     requestLoad = Signal(str, str)
     requestGenerate = Signal(object)
@@ -98,6 +110,7 @@ class MainWindow(QMainWindow):
         self.current_model = ""  # what is loaded: a model name, a bundle path, "" = default
         self.engine_name = ""
         self._fallback: str | None = None
+        self._banner_cause: str | None = None
         self.models_dialog = None
 
         self.worker = EngineWorker()
@@ -138,6 +151,7 @@ class MainWindow(QMainWindow):
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Which model generates: the built-in starter, models "
                                     "fetched in Models…, or a bundle file you opened")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.model_combo.activated.connect(self._on_model_chosen)
         self.models_btn = QPushButton("Models…")
         self.models_btn.setToolTip("Fetch the paper's model and others, set the default, "
@@ -164,6 +178,10 @@ class MainWindow(QMainWindow):
         self.error_banner.setStyleSheet("QLabel { background: #fde2e1; color: #8a1c1c; "
                                         "padding: 6px; border-radius: 4px; }")
         self.error_banner.hide()
+        # Keep the banner's room when it hides, so the controls never jump up and down.
+        policy = self.error_banner.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.error_banner.setSizePolicy(policy)
         outer.addWidget(self.error_banner)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -183,6 +201,7 @@ class MainWindow(QMainWindow):
         grid = QGridLayout(mid)
         grid.addWidget(QLabel("Your comment"), 0, 0, 1, 3)
         self.comment = QPlainTextEdit()
+        self.comment.textChanged.connect(self._on_comment_changed)
         self.comment.setPlaceholderText("What does the painting make you feel? e.g. "
                                         "“The swirling sky feels alive and restless”")
         grid.addWidget(self.comment, 1, 0, 1, 3)
@@ -283,13 +302,22 @@ class MainWindow(QMainWindow):
         for w in (self.open_bundle_btn, self.device_combo, self.model_combo):
             w.setEnabled(idle)
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, cause: str | None = None) -> None:
+        """Show ``message`` in the banner; ``cause`` ("comment", "painting") lets the banner
+        clear itself as soon as the user fixes that."""
         log.warning("%s", message)
         self.error_banner.setText(message)
         self.error_banner.show()
+        self._banner_cause = cause
 
     def clear_error(self) -> None:
         self.error_banner.hide()
+        self.error_banner.setText("")
+        self._banner_cause = None
+
+    def _on_comment_changed(self) -> None:
+        if self._banner_cause == "comment" and self.comment.toPlainText().strip():
+            self.clear_error()
 
     # ------------------------------------------------------------------ model
     def load_model(self, source: str, fallback: str | None = None) -> None:
@@ -424,11 +452,11 @@ class MainWindow(QMainWindow):
     def generate(self) -> bool:
         comment = self.comment.toPlainText().strip()
         if self.painting is None:
-            self.show_error("Drop a painting first (or use Open painting…).")
+            self.show_error("Drop a painting first (or use Open painting…).", cause="painting")
             return False
         if not comment:
             self.show_error("Write a comment: a few words about what the painting makes you "
-                            "feel.")
+                            "feel.", cause="comment")
             return False
         if self.busy or not self.model_loaded:
             return False
@@ -579,6 +607,8 @@ class MainWindow(QMainWindow):
         self.player.device = self.output_combo.currentData()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.models_dialog is not None:
+            self.models_dialog.close()  # stops a running fetch (kept for resuming)
         self.stop()
         self.worker.cancel_event.set()
         self.settings.setValue("volume", self.volume.value())

@@ -18,7 +18,7 @@ def main() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from a2m_desktop.main_window import MainWindow
+    from a2m_desktop.main_window import MainWindow, dispose
 
     app = QApplication.instance() or QApplication([])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
@@ -43,6 +43,7 @@ def main() -> int:
     win.grab().save(str(out))
     print(f"wrote {out}")
     win.close()
+    dispose(win)
     return 0
 
 

@@ -165,6 +165,29 @@ def test_bad_paintings_and_empty_comments_say_why_and_lose_nothing(qtbot, window
     window.comment.setPlainText("   ")
     assert not window.generate()
     assert "Write a comment" in window.error_banner.text() and not window.busy
+    height = window.comment.geometry().top()
+    qtbot.keyClicks(window.comment, "quiet")  # fixing the cause clears the banner...
+    assert not window.error_banner.isVisible()
+    assert window.comment.geometry().top() == height  # ...without the layout jumping
+
+
+def test_the_mel_view_reads_in_seconds_hz_and_db(qtbot, window, paintings):
+    view = window.mel_view
+    assert view.placeholder.isVisible()  # before the first clip: what will appear, and where
+    assert view.plot.getAxis("bottom").labelText == "time"
+    assert view.plot.getAxis("bottom").labelUnits == "s"
+    ticks = dict((label, pos) for pos, label in view.plot.getAxis("left")._tickLevels[0])
+    assert list(ticks) == ["100", "250", "500", "1k", "2k", "4k"]  # bands centre below 8k
+    assert 0 < ticks["100"] < ticks["1k"] < ticks["4k"] < 80
+    assert view.colorbar.values == pytest.approx((-100.0, 21.7), abs=0.1)  # dB of magnitude
+    window.open_painting(str(paintings[0]))
+    window.comment.setPlainText("look")
+    generate(qtbot, window)
+    assert not view.placeholder.isVisible()
+    assert view.seconds == pytest.approx(896 * 256 / 22050)
+    assert view.image.boundingRect().width() == 896  # drawn over 0..10.4 s
+    assert view.image.mapRectToView(view.image.boundingRect()).width() == pytest.approx(
+        view.seconds)
 
 
 def test_playback_copies_the_clip_moves_the_playhead_and_loops(qtbot, window, paintings):
@@ -179,7 +202,8 @@ def test_playback_copies_the_clip_moves_the_playhead_and_loops(qtbot, window, pa
     block = stream.pull(22050)
     np.testing.assert_allclose(block, audio[:22050] * 0.5, atol=1e-6)
     qtbot.waitUntil(lambda: window.mel_view.playhead.isVisible(), timeout=2000)
-    assert window.mel_view.playhead.value() == pytest.approx(896 * 22050 / len(audio), rel=0.01)
+    # One second in, the playhead stands at 1.0 s on the seconds axis.
+    assert window.mel_view.playhead.value() == pytest.approx(1.0, rel=0.01)
     window.loop_box.setChecked(True)
     stream.pull(len(audio) - 22050 - 100)
     wrapped = stream.pull(200)  # the end of the clip, then its beginning again
