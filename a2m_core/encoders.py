@@ -9,6 +9,7 @@ painting is never encoded twice.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -31,7 +32,9 @@ from .errors import BadInputError, ModelLoadError
 
 log = logging.getLogger(__name__)
 
-ImageInput = Union[str, Path, Image.Image, np.ndarray]
+# A path, a decoded image, pixels, or the bytes of an image file (read once by a caller
+# that must not look the path up again, e.g. the OSC bridge after its confinement check).
+ImageInput = Union[str, Path, Image.Image, np.ndarray, bytes]
 
 # Paintings bigger than this are refused rather than decoded (a 2 GB bitmap would stall
 # the engine): ~ 16k x 16k.
@@ -113,13 +116,17 @@ def load_image(image: ImageInput) -> Image.Image:
             raise BadInputError(f"image array must be HxW or HxWx(1|3|4), got shape {arr.shape}")
         return Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr
                                ).convert("RGB")
-    path = Path(image)
-    if not path.is_file():
-        raise BadInputError(f"image not found: {path}")
+    if isinstance(image, bytes):
+        path, source = Path("image"), io.BytesIO(image)
+    else:
+        path = Path(image)
+        if not path.is_file():
+            raise BadInputError(f"image not found: {path}")
+        source = path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise BadInputError(
                         f"image {path.name} is too large ({img.width}x{img.height}); "
@@ -159,6 +166,8 @@ def _image_key(image: ImageInput) -> str:
     elif isinstance(image, np.ndarray):
         h.update(f"{image.dtype}{image.shape}".encode())
         h.update(np.ascontiguousarray(image).tobytes())
+    elif isinstance(image, bytes):
+        h.update(image)  # the same key as the file these bytes were read from
     else:
         path = Path(image)
         if not path.is_file():

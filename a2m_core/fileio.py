@@ -6,10 +6,17 @@ Every writer in the project (bundles, clips, dataset arrays, checkpoints, PNGs) 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+# Temp files carry this mark (".<name>.a2m-tmp.<random><suffix>"), so whatever a kill -9
+# left behind is recognisable and :func:`remove_stale_temps` can clear it on the next start.
+TEMP_MARK = ".a2m-tmp."
+_STALE = re.compile(r"^\..+" + re.escape(TEMP_MARK))
 
 
 @contextmanager
@@ -21,7 +28,8 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=suffix,
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -38,3 +46,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temp files interrupted writes left in ``folder`` (not recursive); returns
+    them. Call it only when nothing in this process is writing there (at start-up)."""
+    removed = []
+    for entry in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        if _STALE.match(entry.name) and entry.is_file() and not entry.is_symlink():
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed

@@ -53,7 +53,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = BridgeConfig(host=args.host, port=args.port, reply_port=args.reply_port,
                           allow=tuple(Path(a) for a in args.allow), out_dir=Path(args.out),
                           queue_depth=args.queue_depth,
-                          finish_current_on_shutdown=args.finish_current)
+                          finish_current_on_shutdown=args.finish_current,
+                          reply_hosts=tuple(args.reply_hosts),
+                          reply_to_source_port=args.reply_to_source_port,
+                          keep_clips=args.keep_clips, keep_bytes=args.keep_bytes)
     try:
         bridge = Bridge(engine, config).start()
     except OSError as err:
@@ -130,6 +133,26 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 3
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _size(text: str) -> int:
+    """``500M``, ``2G``, ``800K`` or a byte count -> bytes."""
+    units = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    t = text.strip().upper().removesuffix("B")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500M, 2G)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from a2m_core import __version__
 
@@ -152,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--bundle", help="a model bundle file")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     s.add_argument("--queue-depth", type=int, default=8, help="waiting requests (8)")
+    s.add_argument("--reply-hosts", nargs="+", default=[], metavar="HOST",
+                   help="hosts /a2m/reply_to may name besides the sender's own (default: "
+                   "none; see the security section of osc_bridge/README.md)")
+    s.add_argument("--reply-to-source-port", action="store_true",
+                   help="reply to the port each request came from instead of --reply-port")
+    s.add_argument("--keep-clips", type=_positive_int, metavar="N",
+                   help="keep at most N clips in --out (oldest removed first)")
+    s.add_argument("--keep-bytes", type=_size, metavar="SIZE",
+                   help="keep at most SIZE of clips in --out, e.g. 500M or 2G")
     s.add_argument("--finish-current", action="store_true",
                    help="on shutdown, finish the running request instead of cancelling it")
     s.add_argument("--log-file", help="also log to this file (rotated at 2 MB)")

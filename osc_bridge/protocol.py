@@ -61,6 +61,37 @@ def _request_id(value: Any) -> str:
     return value
 
 
+REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR})  # never answered: no reply loops
+
+
+def request_id_of(args: tuple[Any, ...]) -> str:
+    """The request id a reply can carry, or "" when the first argument is not a usable id."""
+    try:
+        return _request_id(args[0]) if args else ""
+    except ProtocolError:
+        return ""
+
+
+def salvage_request_id(data: bytes) -> tuple[str, str]:
+    """(address, request id) read leniently from a datagram the OSC parser refused (say, a
+    comment that is not UTF-8), so the refusal can still name the request; "" where unknown.
+    """
+    def string_at(pos: int) -> tuple[bytes, int]:
+        end = data.index(b"\0", pos)
+        return data[pos:end], (end + 4) & ~3  # strings are NUL-padded to 4 bytes
+
+    try:
+        raw_address, pos = string_at(0)
+        address = raw_address.decode("ascii")
+        tags, pos = string_at(pos)
+        if not tags.startswith(b",s"):
+            return address, ""
+        raw_id, _ = string_at(pos)
+        return address, request_id_of((raw_id.decode("utf-8"),))
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+
+
 def parse_generate(args: tuple[Any, ...]) -> GenerateArgs:
     """Validate ``/a2m/generate`` arguments (types, counts, lengths; not the file itself)."""
     rid = _request_id(args[0]) if args else ""

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,10 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from a2m_core import A2MError, Art2Music, BadInputError, GenerationCancelled
+from a2m_core.fileio import remove_stale_temps
 
 from . import protocol as p
+from .confine import read_confined
 from .protocol import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,12 @@ class BridgeConfig:
     out_dir: Path = Path("a2m-clips")  # where clips are written (never overwritten)
     queue_depth: int = 8  # waiting requests beyond the running one; more -> queue full
     finish_current_on_shutdown: bool = False  # else the running job is cancelled
+    # /a2m/reply_to may name the sender's own host; other hosts only when listed here.
+    reply_hosts: tuple[str, ...] = ()
+    reply_to_source_port: bool = False  # reply to the port the request came from
+    reply_rate: float = 200.0  # non-final replies per second per destination (burst 2x)
+    keep_clips: int | None = None  # keep at most this many clips in out_dir (oldest go)
+    keep_bytes: int | None = None  # ... or at most this many bytes of clips
 
     def allowed_folders(self) -> tuple[Path, ...]:
         return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
@@ -55,8 +63,34 @@ class BridgeConfig:
 class Job:
     args: p.GenerateArgs
     reply: Address
+    image: bytes = b""  # read once at acceptance (see confine.py): never looked up again
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: bool = False
+
+
+class _RateLimit:
+    """A token bucket per destination: a flood of bad packets (or a reply loop someone set
+    up) costs at most ``rate`` replies a second to any one address."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.burst = rate, 2 * rate
+        self._buckets: dict[Address, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def allow(self, dest: Address) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(dest, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if len(self._buckets) > 10_000:  # spoofed sources must not grow this forever
+                self._buckets.clear()
+            if tokens < 1.0:
+                self._buckets[dest] = (tokens, now)
+                self.dropped += 1
+                return False
+            self._buckets[dest] = (tokens - 1.0, now)
+            return True
 
 
 class _Server(BlockingOSCUDPServer):
@@ -72,15 +106,28 @@ class _Dispatcher(Dispatcher):
         self._bridge = bridge
 
     def call_handlers_for_packet(self, data: bytes, client_address: Address) -> list:
+        bridge = self._bridge
+        if bridge.is_own_address(client_address):
+            log.warning("dropped a packet that claims to come from the bridge itself")
+            return []
         try:
             osc_packet.OscPacket(data)
-        except osc_packet.ParseError as err:
+        except Exception as err:  # noqa: BLE001 - ParseError, UnicodeDecodeError, ...
+            address, rid = p.salvage_request_id(data)
+            if address in p.REPLIES:
+                return []  # never answer a reply, however mangled: no ping-pong
+            why = ("a string argument is not valid UTF-8" if isinstance(err, UnicodeError)
+                   else f"malformed OSC packet: {err}")
             log.warning("malformed packet from %s:%d (%d bytes): %s", *client_address,
-                        len(data), err)
-            self._bridge.send_error(self._bridge.reply_address(client_address), "",
-                                    f"malformed OSC packet: {err}", ErrorCode.BAD_REQUEST)
+                        len(data), why)
+            bridge.send_error(bridge.reply_address(client_address), rid, why,
+                              ErrorCode.BAD_REQUEST, final=bool(rid))
             return []
-        return super().call_handlers_for_packet(data, client_address)
+        try:
+            return super().call_handlers_for_packet(data, client_address)
+        except Exception:  # noqa: BLE001 - nothing may reach the server loop
+            log.exception("packet from %s:%d could not be dispatched", *client_address)
+            return []
 
 
 class Bridge:
@@ -98,6 +145,9 @@ class Bridge:
         self._current: Job | None = None
         self._cond = threading.Condition()
         self._stopping = False
+        self._limit = _RateLimit(self.config.reply_rate)
+        self.sent: Counter[Address] = Counter()  # datagrams sent per destination (soak, tests)
+        self.stale_removed = remove_stale_temps(self.out_dir)
         dispatcher = _Dispatcher(self)
         for address, handler in ((p.GENERATE, self._on_generate), (p.CANCEL, self._on_cancel),
                                  (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to)):
@@ -105,6 +155,7 @@ class Bridge:
         dispatcher.set_default_handler(self._guard(self._on_unknown), needs_reply_address=True)
         self.server = _Server((self.config.host, self.config.port), dispatcher)
         self._threads: list[threading.Thread] = []
+        self._local_hosts = _local_hosts()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -123,6 +174,9 @@ class Bridge:
         log.info("listening on udp://%s:%d; replies to the sender's host on port %d; clips "
                  "in %s; images allowed from %s", *self.address, self.config.reply_port,
                  self.out_dir, ", ".join(map(str, self.allowed)))
+        if self.stale_removed:
+            log.info("removed %d temp file(s) left by an interrupted write",
+                     len(self.stale_removed))
         return self
 
     def stop(self, finish_current: bool | None = None, timeout: float = 60.0) -> None:
@@ -154,9 +208,26 @@ class Bridge:
 
     # ------------------------------------------------------------------ replies
     def reply_address(self, client: Address) -> Address:
-        return self._reply_to.get(client[:2], (client[0], self.config.reply_port))
+        port = client[1] if self.config.reply_to_source_port else self.config.reply_port
+        return self._reply_to.get(client[:2], (client[0], port))
 
-    def send(self, addr: Address, address: str, *args: Any) -> None:
+    def is_own_address(self, addr: Address) -> bool:
+        """Whether ``addr`` is where this bridge listens (a reply there would loop)."""
+        host, port = addr[:2]
+        if port != self.address[1]:
+            return False
+        bound = self.address[0]
+        return host == bound or host in self._local_hosts or bound in ("0.0.0.0", "::") \
+            and is_local(host, self._local_hosts)
+
+    def send(self, addr: Address, address: str, *args: Any, final: bool = False) -> None:
+        """Send one message; non-final ones are rate-limited per destination, and nothing is
+        ever sent to the bridge's own listening address."""
+        if self.is_own_address(addr):
+            log.warning("refused to send %s to the bridge's own address %s:%d", address, *addr)
+            return
+        if not final and not self._limit.allow(addr):
+            return
         builder = OscMessageBuilder(address=address)
         for a in args:
             kind = (builder.ARG_TYPE_STRING if isinstance(a, str) else
@@ -164,12 +235,15 @@ class Bridge:
             builder.add_arg(a, kind)
         try:
             self.server.socket.sendto(builder.build().dgram, addr)
+            self.sent[addr] += 1
         except OSError as err:  # an unreachable client must not take the server down
             log.warning("cannot send %s to %s:%d: %s", address, *addr, err)
 
-    def send_error(self, addr: Address, request_id: str, message: str, code: ErrorCode) -> None:
+    def send_error(self, addr: Address, request_id: str, message: str, code: ErrorCode,
+                   final: bool = True) -> None:
         log.info("error %s (%s) for %r: %s", int(code), code.name, request_id, message)
-        self.send(addr, p.ERROR, request_id, message, int(code))
+        self.send(addr, p.ERROR, request_id, message, int(code),
+                  final=final and bool(request_id))
 
     def _finish(self, job: Job, wav: Path | None = None, duration: float = 0.0,
                 error: tuple[str, ErrorCode] | None = None) -> None:
@@ -187,7 +261,7 @@ class Bridge:
             self.send_error(job.reply, job.args.request_id, *error)
         else:
             self.send(job.reply, p.DONE, job.args.request_id, str(wav), float(duration),
-                      int(self.engine.sample_rate))
+                      int(self.engine.sample_rate), final=True)
 
     # ------------------------------------------------------------------ handlers
     def _guard(self, handler: Any) -> Any:
@@ -195,14 +269,17 @@ class Bridge:
         log line: nothing raised in a handler may reach the server loop."""
 
         def guarded(client: Address, address: str, *args: Any) -> None:
+            if address in p.REPLIES:
+                return  # another bridge's reply (or a spoof): answering it could loop
             try:
                 handler(client, address, *args)
             except ProtocolError as err:
                 self.send_error(self.reply_address(client), err.request_id, str(err), err.code)
             except Exception as err:  # noqa: BLE001
                 log.exception("handler for %s failed", address)
-                self.send_error(self.reply_address(client), "", f"internal error handling "
-                                f"{address}: {err}", ErrorCode.BAD_REQUEST)
+                self.send_error(self.reply_address(client), p.request_id_of(args),
+                                f"internal error handling {address}: {type(err).__name__}",
+                                ErrorCode.BAD_REQUEST)
 
         return guarded
 
@@ -211,10 +288,22 @@ class Bridge:
                             f"osc_bridge/README.md)")
 
     def _on_reply_to(self, client: Address, address: str, *args: Any) -> None:
-        self._reply_to[client[:2]] = p.parse_reply_to(args)
-        log.info("replies for %s:%d now go to %s:%d", *client[:2], *self._reply_to[client[:2]])
+        host, port = p.parse_reply_to(args)
+        if host != client[0] and host not in self.config.reply_hosts:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.REPLY_TO} may only name your own "
+                                f"host ({client[0]}); the operator can allow others with "
+                                "--reply-hosts")
+        if self.is_own_address((host, port)):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.REPLY_TO} names the bridge's own "
+                                "address: replies would loop")
+        if len(self._reply_to) > 1000 and client[:2] not in self._reply_to:
+            self._reply_to.clear()  # bounded: spoofed sources must not grow it forever
+        self._reply_to[client[:2]] = (host, port)
+        log.info("replies for %s:%d now go to %s:%d", *client[:2], host, port)
 
     def _on_status(self, client: Address, address: str, *args: Any) -> None:
+        if args:
+            return  # a /a2m/status with values is another bridge's reply: not a question
         with self._cond:
             depth, busy = len(self._queue), int(self._current is not None)
         self.send(self.reply_address(client), p.STATUS, self.engine.name,
@@ -222,10 +311,16 @@ class Bridge:
 
     def _on_generate(self, client: Address, address: str, *args: Any) -> None:
         req = p.parse_generate(args)
-        image = p.check_allowed(req.image_path, self.allowed, req.request_id)
-        _check_image_header(image, req.request_id)
-        req = p.GenerateArgs(req.request_id, image, req.comment, req.seed, req.hints)
-        job = Job(req, self.reply_address(client))
+        try:
+            data = read_confined(req.image_path, self.allowed, req.request_id)
+        except ProtocolError:
+            raise
+        except Exception as err:  # noqa: BLE001 - whatever it was, answer with the id
+            raise ProtocolError(ErrorCode.FILE_REFUSED, f"image {req.image_path.name[:60]} "
+                                f"cannot be read: {type(err).__name__}",
+                                req.request_id) from err
+        image = req.image_path
+        job = Job(req, self.reply_address(client), image=data)
         with self._cond:
             if self._stopping:
                 raise ProtocolError(ErrorCode.CANCELLED, "server shutting down", req.request_id)
@@ -281,13 +376,14 @@ class Bridge:
             self.send(job.reply, p.PROGRESS, a.request_id, stage, float(fraction))
 
         try:
-            clip = self.engine.generate(a.image_path, a.comment, hints=a.hints, seed=a.seed,
+            clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
                                         progress=progress, cancel=job.cancel)
             wav = clip.save(self._clip_path(a.request_id))
+            self._prune(keep=wav)
         except GenerationCancelled:
             self._finish(job, error=("cancelled", ErrorCode.CANCELLED))
-        except BadInputError as err:
-            self._finish(job, error=(str(err), ErrorCode.FILE_REFUSED))
+        except BadInputError as err:  # the bytes were read at acceptance: name the file
+            self._finish(job, error=(f"{a.image_path.name[:60]}: {err}", ErrorCode.FILE_REFUSED))
         except A2MError as err:
             self._finish(job, error=(str(err), ErrorCode.GENERATION_FAILED))
         except Exception as err:  # noqa: BLE001 - keep serving whatever happened
@@ -298,6 +394,35 @@ class Bridge:
             log.info("done %r in %.1f s -> %s", a.request_id, time.perf_counter() - started, wav)
             self._finish(job, wav=wav, duration=clip.duration_s)
 
+    def _prune(self, keep: Path) -> list[Path]:
+        """Bound the clips folder (--keep-clips / --keep-bytes): the oldest clips go first,
+        never ``keep`` (the clip about to be replied about)."""
+        cfg = self.config
+        if cfg.keep_clips is None and cfg.keep_bytes is None:
+            return []
+        clips = sorted((c for c in self.out_dir.glob("*.wav") if _CLIP_NAME.match(c.name)
+                        and c.is_file()), key=lambda c: (c.stat().st_mtime, c.name))
+        sizes = {c: c.stat().st_size for c in clips}
+        removed = []
+        for clip in clips:
+            count, total = len(clips) - len(removed), sum(sizes.values())
+            over = (cfg.keep_clips is not None and count > cfg.keep_clips) or \
+                (cfg.keep_bytes is not None and total > cfg.keep_bytes)
+            if not over:
+                break
+            if clip == keep:
+                continue
+            try:
+                clip.unlink()
+            except OSError as err:
+                log.warning("cannot remove old clip %s: %s", clip.name, err)
+                continue
+            removed.append(clip)
+            sizes.pop(clip)
+        if removed:
+            log.info("removed %d old clip(s) (--keep-clips/--keep-bytes)", len(removed))
+        return removed
+
     def _clip_path(self, request_id: str) -> Path:
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", request_id)[:40] or "clip"
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -307,16 +432,29 @@ class Bridge:
                 return path
 
 
-def _check_image_header(path: Path, request_id: str) -> None:
-    """Refuse non-images at once (a header read, cheap); full decoding happens in the worker."""
-    from PIL import Image
+# The names _clip_path gives: only these are ever pruned from the clips folder.
+_CLIP_NAME = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_-]+-[0-9a-f]{8}\.wav$")
 
+
+def _local_hosts() -> frozenset[str]:
+    """This machine's own addresses (loopback and its interfaces' names resolve to these)."""
+    hosts = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"}
     try:
-        with Image.open(path) as img:
-            img.size  # noqa: B018 - forces the header parse
-    except Exception as err:  # noqa: BLE001
-        raise ProtocolError(ErrorCode.FILE_REFUSED, f"{path.name} is not a readable image "
-                            f"({type(err).__name__})", request_id) from err
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            hosts.add(info[4][0])
+    except OSError:
+        pass
+    return frozenset(hosts)
+
+
+def is_local(host: str, local: frozenset[str]) -> bool:
+    if host in local or host.startswith("127."):
+        return True
+    try:
+        return any(info[4][0] in local or info[4][0].startswith("127.")
+                   for info in socket.getaddrinfo(host, None))
+    except OSError:
+        return False
 
 
 def is_loopback(host: str) -> bool:

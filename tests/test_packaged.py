@@ -111,8 +111,12 @@ def test_images_are_read_as_a_viewer_sees_them(tmp_path):
     exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
     wide.save(tmp_path / "phone.jpg", exif=exif)
     assert load_image(tmp_path / "phone.jpg").size == (20, 40)
+    # The OSC bridge hands over the bytes it read at acceptance: the same picture.
+    assert load_image((tmp_path / "phone.jpg").read_bytes()).size == (20, 40)
 
     grey = np.full((8, 8), 32768, dtype=np.uint16)  # mid grey in 16 bits
     Image.fromarray(grey).save(tmp_path / "deep.png")
     rgb = np.asarray(load_image(tmp_path / "deep.png"))
     assert 120 <= rgb.mean() <= 135  # not clipped to white
+    np.testing.assert_array_equal(np.asarray(load_image((tmp_path / "deep.png").read_bytes())),
+                                  rgb)
