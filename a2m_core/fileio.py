@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 # Temp files carry this mark (".<name>.a2m-tmp.<random><suffix>"), so whatever a kill -9
 # left behind is recognisable and :func:`remove_stale_temps` can clear it on the next start.
 TEMP_MARK = ".a2m-tmp."
