@@ -22,6 +22,16 @@ def frequency_weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return ((pred - target).abs() * w).mean()
 
 
+def temporal_difference_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Frequency-weighted L1 between frame-to-frame changes of mels ``[B, T, F]``.
+
+    A plain L1 on values is minimised by the time-average of the possible renditions: a
+    smooth, static mel (a drone). Matching the changes too rewards onsets and movement (the
+    starter's extra term; the paper's loss is eq. 2 alone, weight 0).
+    """
+    return frequency_weighted_l1(pred.diff(dim=1), target.diff(dim=1))
+
+
 def feature_loss(
     fmap_r: list[list[torch.Tensor]], fmap_g: list[list[torch.Tensor]]
 ) -> torch.Tensor:

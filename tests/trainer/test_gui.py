@@ -42,6 +42,7 @@ def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_pa
     window.clip_bundle.set(tiny_bundle)
     run(qtbot, window, window.build_btn)
     assert "13 pairs" in window.status.text()
+    assert "Dataset: 13 pairs" in window.report.toPlainText()  # the report, shown at once
     assert window.s1_dataset.text() == str(tmp_path / "ds")  # filled in for the next step
 
     window.s1_out.set(tmp_path / "s1")
@@ -65,8 +66,10 @@ def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_pa
     assert len(window.s1_plot.points["train"][0]) >= 3
     assert (tmp_path / "s1" / "last.pt").exists() and "stopped" in window.status.text()
 
+    before = list(window.s1_plot.points["train"][0])
     run(qtbot, window, window.s1_btn)  # start again: resumes from last.pt
-    assert '"event": "resumed"' in window.log_view.toPlainText()
+    assert "resumed from its checkpoint" in window.log_view.toPlainText()
+    assert window.s1_plot.points["train"][0][:len(before)] == before  # the curve survives
     assert len(window.s1_plot.points["val"][0]) >= 1
     assert window.ex_stage1.text() == str(tmp_path / "s1" / "best.pt")
 
@@ -105,3 +108,24 @@ def test_the_stop_button_is_live_only_while_a_job_runs(qtbot, window, tmp_path):
         gate.set()
     assert blocker.args == ["wait", "stopped"] and window.running is None
     assert window.build_btn.isEnabled() and not window.stop_btn.isEnabled()
+
+
+def test_a_newcomer_gets_presets_tooltips_and_readable_words(window):
+    assert window.tabs.tabText(window.tabs.count() - 1) == "Export && evaluate"
+    assert window.s1_preset.currentText() == "CPU quick" and window.s1_layers.value() == 2
+    window.s1_preset.setCurrentText("Paper (GPU)")
+    assert (window.s1_layers.value(), window.s1_dec_hidden.value(), window.s1_batch.value()) \
+        == (4, 512, 32)
+    for field in (window.artemis, window.images, window.musiccaps, window.audio,
+                  window.dataset_out, window.clip_bundle, window.s1_dataset, window.s1_out,
+                  window.s1_epochs, window.s1_preset, window.s1_device):
+        assert field.toolTip(), field
+    assert window.clip_bundle.text().endswith("starter.safetensors")  # embeddings by default
+    from trainer.gui.window import describe_event
+
+    assert describe_event({"event": "step", "stage": "stage1", "step": 3, "total_steps": 9,
+                           "loss": 0.25, "eta_s": 120}) == \
+        "stage1 step 3/9: loss 0.2500, about 2 min left"
+    assert describe_event({"event": "val", "stage": "stage1", "epoch": 1, "step": 9,
+                           "val_loss": 0.2, "improved": True}) == \
+        "stage1 epoch 1: validation loss 0.2000 (best so far)"

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSettings, QThread, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -75,6 +76,40 @@ def _spin(value: int, lo: int, hi: int) -> QSpinBox:
     return box
 
 
+# Stage-1 sizes per preset: (epochs, batch, lr, projector hidden, LSTM hidden, LSTM layers),
+# and the config fields that go with them.
+STAGE1_PRESETS: dict[str, dict[str, Any]] = {
+    "CPU quick": {"sizes": (20, 16, 1e-3, 256, 256, 2),
+                  "fixed": {"frames_per_step": 8, "latent_dim": 16, "keep": "last",
+                            "delta_weight": 1.0}},
+    "Paper (GPU)": {"sizes": (10, 32, 1e-4, 512, 512, 4), "fixed": {}},
+}
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def describe_event(e: dict) -> str:
+    """One trainer event as a line a person reads (the JSON stays in the run's log file)."""
+    kind, stage = e.get("event"), e.get("stage", "")
+    if kind == "step":
+        loss = e.get("loss", e.get("mel_l1"))
+        eta = f", about {e['eta_s'] / 60:.0f} min left" if e.get("eta_s") else ""
+        return f"{stage} step {e['step']}/{e.get('total_steps', '?')}: loss {loss:.4f}{eta}"
+    if kind == "val":
+        value = e.get("val_loss", e.get("val_mel_l1"))
+        best = " (best so far)" if e.get("improved") else ""
+        return f"{stage} epoch {e.get('epoch', '?')}: validation loss {value:.4f}{best}"
+    if kind == "resumed":
+        return f"{stage} resumed from its checkpoint at epoch {e.get('epoch')}, step " \
+               f"{e.get('step')}"
+    rest = ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("event", "stage", "time"))
+    return f"{stage} {kind}" + (f": {rest}" if rest else "")
+
+
 class LossPlot(pg.PlotWidget):
     """Training loss per logged step, validation loss per evaluation, redrawn as events come."""
 
@@ -126,6 +161,7 @@ class TrainerWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.thread.start()
         self._build_ui()
+        self.apply_stage1_preset(self.s1_preset.currentText())
 
     # ------------------------------------------------------------------ layout
     def _build_ui(self) -> None:
@@ -146,8 +182,24 @@ class TrainerWindow(QMainWindow):
         self.dataset_out = PathField("dataset_out", s, folder=True)
         self.clip_bundle = PathField("clip_bundle", s, folder=False,
                                      filter_="Bundles (*.safetensors)")
-        self.clip_bundle.setToolTip("Store OpenCLIP embeddings with this bundle's encoder "
-                                    "(training needs them); empty: no embeddings")
+        if not self.clip_bundle.text():
+            # Training needs stored embeddings; the built-in model's encoders are the ones
+            # that install offline, so they are the sensible default.
+            from a2m_core.defaults import STARTER
+
+            if STARTER.is_file():
+                self.clip_bundle.set(STARTER)
+        for field, tip in (
+                (self.artemis, "ArtEmis-format CSV: art_style, painting, emotion, utterance"),
+                (self.images, "Folder of paintings in WikiArt layout: <style>/<painting>.jpg"),
+                (self.musiccaps, "MusicCaps-format CSV (ytid, start_s, end_s, caption, "
+                                 "aspect_list); `a2m-train corpus` writes one for your music"),
+                (self.audio, "Folder of the clips the MusicCaps CSV names (<ytid>.wav/.ogg/"
+                             ".flac/.mp3)"),
+                (self.dataset_out, "Where the dataset is written; a stopped build resumes"),
+                (self.clip_bundle, "Embed paintings and texts with this bundle's encoders "
+                                   "(training needs them). Default: the built-in model's")):
+            field.setToolTip(tip)
         for label, field in (("ArtEmis CSV", self.artemis), ("Images (WikiArt layout)",
                              self.images), ("MusicCaps CSV", self.musiccaps),
                              ("Audio folder", self.audio), ("Dataset folder", self.dataset_out),
@@ -173,6 +225,25 @@ class TrainerWindow(QMainWindow):
         self.s1_hidden = _spin(512, 4, 4096)
         self.s1_dec_hidden = _spin(512, 4, 4096)
         self.s1_layers = _spin(4, 1, 8)
+        self.s1_preset = QComboBox()
+        self.s1_preset.addItems(list(STAGE1_PRESETS))
+        self.s1_preset.setToolTip("CPU quick: the starter's sizes, minutes on a laptop. Paper: "
+                                  "the published sizes (LSTM 4x512, batch 32), for a GPU")
+        self.s1_preset.currentTextChanged.connect(self.apply_stage1_preset)
+        self.s1_device = QComboBox()
+        self.s1_device.addItems(["auto", "cpu"] + (["cuda"] if _cuda() else []))
+        self.s1_device.setToolTip("Where training runs (auto: a GPU when there is one)")
+        for w, tip in ((self.s1_dataset, "A dataset built in the Dataset tab"),
+                       (self.s1_out, "Checkpoints and the JSON log go here; Start again "
+                                     "resumes from its last.pt"),
+                       (self.s1_epochs, "Passes over the training pairs"),
+                       (self.s1_batch, "Pairs per step"), (self.s1_lr, "Adam learning rate"),
+                       (self.s1_hidden, "Fused vector size (projector output)"),
+                       (self.s1_dec_hidden, "LSTM units per direction"),
+                       (self.s1_layers, "Stacked BiLSTM layers")):
+            w.setToolTip(tip)
+        form.addRow("Preset", self.s1_preset)
+        form.addRow("Device", self.s1_device)
         for label, w in (("Dataset folder", self.s1_dataset), ("Run folder", self.s1_out),
                          ("Epochs", self.s1_epochs), ("Batch size", self.s1_batch),
                          ("Learning rate", self.s1_lr), ("Projector hidden", self.s1_hidden),
@@ -234,7 +305,7 @@ class TrainerWindow(QMainWindow):
         lay.addLayout(row)
         self.report = QTextBrowser()
         lay.addWidget(self.report, 1)
-        self.tabs.addTab(tab, "Export & evaluate")
+        self.tabs.addTab(tab, "Export && evaluate")  # "&&": a lone & is a Qt mnemonic
 
         bottom = QHBoxLayout()
         self.progress = QProgressBar()
@@ -315,9 +386,12 @@ class TrainerWindow(QMainWindow):
         cfg = Stage1Config(epochs=self.s1_epochs.value(), batch_size=self.s1_batch.value(),
                            lr=self.s1_lr.value(), hidden=self.s1_hidden.value(),
                            decoder_hidden=self.s1_dec_hidden.value(),
-                           decoder_layers=self.s1_layers.value(), log_every=1)
+                           decoder_layers=self.s1_layers.value(), log_every=1,
+                           device=self.s1_device.currentText(),
+                           **STAGE1_PRESETS[self.s1_preset.currentText()]["fixed"])
         dataset, out = self.s1_dataset.text(), self.s1_out.text()
         self.s1_plot.reset()
+        self._replay_curve(Path(out), self.s1_plot, "stage1")
         return self._start("stage1", lambda emit, stop: train_stage1(dataset, out, cfg, emit,
                                                                      stop))
 
@@ -334,6 +408,7 @@ class TrainerWindow(QMainWindow):
                            log_every=1)
         dataset, out = self.s2_dataset.text(), self.s2_out.text()
         self.s2_plot.reset()
+        self._replay_curve(Path(out), self.s2_plot, "stage2")
         return self._start("stage2", lambda emit, stop: train_stage2(dataset, out, cfg, emit,
                                                                      stop))
 
@@ -371,7 +446,7 @@ class TrainerWindow(QMainWindow):
             self.progress.setValue(round(100 * e["done"] / total))
             self.status.setText(f"{e['stage']}: {e['done']}/{e['total']}")
             return
-        self.log_view.appendPlainText(json.dumps({k: v for k, v in e.items() if k != "time"}))
+        self.log_view.appendPlainText(describe_event(e))
         plot = self.s1_plot if e.get("stage") == "stage1" else self.s2_plot
         if kind == "step":
             total = max(1, int(e.get("total_steps") or 1))
@@ -385,6 +460,46 @@ class TrainerWindow(QMainWindow):
             value = e.get("val_loss", e.get("val_mel_l1"))
             if value is not None:
                 plot.add("val", e["step"], float(value))
+
+    def apply_stage1_preset(self, name: str) -> None:
+        for widget, value in zip((self.s1_epochs, self.s1_batch, self.s1_lr, self.s1_hidden,
+                                  self.s1_dec_hidden, self.s1_layers),
+                                 STAGE1_PRESETS[name]["sizes"]):
+            widget.setValue(value)
+
+    def _replay_curve(self, run: Path, plot: LossPlot, stage: str) -> None:
+        """A resumed run's curve starts with the points it already has (from its JSON log)."""
+        log_file = run / "train_log.jsonl"
+        if not log_file.is_file():
+            return
+        for line in log_file.read_text(encoding="utf-8").splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill
+            if e.get("stage") != stage:
+                continue
+            if e.get("event") == "step":
+                plot.add("train", e["step"], float(e.get("loss", e.get("mel_l1", 0.0))))
+            elif e.get("event") == "val":
+                value = e.get("val_loss", e.get("val_mel_l1"))
+                if value is not None:
+                    plot.add("val", e["step"], float(value))
+
+    def show_dataset_report(self, result: Any) -> None:
+        """After a build: what was skipped and why, and the feeling-consistency report."""
+        lines = [f"## Dataset: {result.pairs} pairs, {result.clips} clips, "
+                 f"{result.paintings} paintings", ""]
+        if result.skipped:
+            lines += ["Skipped rows (reasons; every row is listed in skipped.csv):", ""]
+            lines += [f"- {reason}: {count}" for reason, count in sorted(
+                result.skipped.items(), key=lambda kv: -kv[1])]
+            lines.append("")
+        report = Path(result.out) / "report" / "report.md"
+        if report.is_file():
+            lines.append(report.read_text(encoding="utf-8"))
+        self.report.setMarkdown("\n".join(lines))
+        self.tabs.setCurrentIndex(self.tabs.count() - 1)
 
     def _done(self) -> None:
         self.running = None
@@ -402,6 +517,7 @@ class TrainerWindow(QMainWindow):
         elif name == "build":
             self.status.setText(f"build: {result.pairs} pairs, {result.clips} clips, splits "
                                 f"{result.split_sizes}")
+            self.show_dataset_report(result)
             for field in (self.s1_dataset, self.s2_dataset, self.ev_dataset):
                 if not field.text():
                     field.set(result.out)

@@ -33,7 +33,7 @@ from a2m_core.models import (
     MelDecoder,
     ProjectorConfig,
 )
-from a2m_core.models.losses import frequency_weighted_l1
+from a2m_core.models.losses import frequency_weighted_l1, temporal_difference_l1
 
 from ..data.dataset import ArtiCaps
 from .common import Callback, Dist, RunLog, load_checkpoint, pick_device, save_checkpoint
@@ -55,6 +55,9 @@ class Stage1Config:
     latent_dropout: float = 0.5  # share of steps a sample's latent is replaced by the mean
     latent_lr_scale: float = 10.0  # latents learn faster: each is seen a few times an epoch
     prior_weight: float = 0.1  # weight of the latent prior's regression loss
+    # Weight of the L1 on frame-to-frame mel changes (losses.temporal_difference_l1): 0 is
+    # the paper's loss; the starter uses it against the L1's pull towards a static average.
+    delta_weight: float = 0.0
     # "val_loss" keeps the lowest validation L1 (paper). "last" keeps the final epoch: an L1
     # on unseen windows rewards the blurriest (most average) checkpoint, a drone.
     keep: str = "val_loss"
@@ -282,6 +285,8 @@ def train_stage1(
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 pred = ddp_model(text, image, win, keep)
             loss = frequency_weighted_l1(pred.float(), target)
+            if cfg.delta_weight:
+                loss = loss + cfg.delta_weight * temporal_difference_l1(pred.float(), target)
             if model.latents is not None:
                 loss = loss + cfg.prior_weight * model.prior_loss
             opt.zero_grad(set_to_none=True)
