@@ -80,10 +80,17 @@ def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_pa
     run(qtbot, window, window.eval_btn)
     assert "full input" in window.report.toPlainText()
 
+    from trainer.gui.window import desktop_command
+
+    program, args = desktop_command(window.ex_bundle.text())  # a process, never an import
+    assert args[-2:] == ["--bundle", str(tmp_path / "mine.safetensors")]
+    assert "a2m_desktop.app" in args or program.endswith("a2m-desktop")
+
 
 def test_missing_fields_are_named_and_nothing_starts(window):
     assert not window.start_build()
     assert "ArtEmis CSV" in window.status.text() and window.running is None
+    assert window.open_in_desktop() is None and "Export a bundle first" in window.status.text()
 
 
 def test_a_failing_job_reports_and_frees_the_window(qtbot, window, tmp_path):

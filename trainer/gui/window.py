@@ -86,6 +86,17 @@ STAGE1_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def desktop_command(bundle: str) -> tuple[str, list[str]]:
+    """How to start the desktop app on ``bundle``: the frozen program beside this one in a
+    PyInstaller build, else this Python running the app's module. Never an import: the
+    trainer and the app stay separate processes."""
+    import sys
+
+    if getattr(sys, "frozen", False):
+        return str(Path(sys.executable).with_name("a2m-desktop")), ["--bundle", bundle]
+    return sys.executable, ["-m", "a2m_desktop.app", "--bundle", bundle]
+
+
 def _cuda() -> bool:
     import torch
 
@@ -302,6 +313,11 @@ class TrainerWindow(QMainWindow):
         self.eval_btn.clicked.connect(self.start_evaluate)
         row.addWidget(self.export_btn)
         row.addWidget(self.eval_btn)
+        self.open_app_btn = QPushButton("Open in desktop app")
+        self.open_app_btn.setToolTip("Start the Art2Music desktop app with this bundle (a "
+                                     "separate program: closing one leaves the other)")
+        self.open_app_btn.clicked.connect(self.open_in_desktop)
+        row.addWidget(self.open_app_btn)
         lay.addLayout(row)
         self.report = QTextBrowser()
         lay.addWidget(self.report, 1)
@@ -460,6 +476,22 @@ class TrainerWindow(QMainWindow):
             value = e.get("val_loss", e.get("val_mel_l1"))
             if value is not None:
                 plot.add("val", e["step"], float(value))
+
+    def open_in_desktop(self) -> int | None:
+        """Launch the desktop app on the bundle as its own process; returns its pid."""
+        bundle = self.ex_bundle.text()
+        if not bundle or not Path(bundle).is_file():
+            self.status.setText("Export a bundle first (Bundle file is empty or missing)")
+            return None
+        from PySide6.QtCore import QProcess
+
+        program, args = desktop_command(bundle)
+        ok, pid = QProcess.startDetached(program, args)
+        if not ok:
+            self.status.setText(f"could not start the desktop app ({program})")
+            return None
+        self.status.setText(f"desktop app started with {Path(bundle).name}")
+        return int(pid)
 
     def apply_stage1_preset(self, name: str) -> None:
         for widget, value in zip((self.s1_epochs, self.s1_batch, self.s1_lr, self.s1_hidden,
