@@ -18,7 +18,7 @@ from .prompt import MusicHints, build_prompt
 if TYPE_CHECKING:
     from .audio import MelConfig
     from .bundle import BundleConfig, load_bundle, save_bundle
-    from .engine import Art2Music, Clip, GenerationRequest
+    from .engine import Art2Music, Clip, GenerationRequest, StreamChunk
 
 __version__ = "0.1.0"
 
@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "MelConfig": "audio", "BundleConfig": "bundle", "load_bundle": "bundle",
     "save_bundle": "bundle", "Art2Music": "engine", "Clip": "engine",
-    "GenerationRequest": "engine",
+    "GenerationRequest": "engine", "StreamChunk": "engine",
 }
 
 
@@ -55,4 +55,5 @@ __all__ = [
     "build_prompt",
     "load_bundle",
     "save_bundle",
+    "StreamChunk",
 ]

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Union
@@ -44,6 +45,17 @@ CancelCheck = Union[threading.Event, Callable[[], bool], None]
 STAGES = ("encode", "mel", "vocoder", "finish")
 # Rough share of a CPU generation spent before each stage starts (for one progress bar).
 _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
+
+
+@dataclass
+class StreamChunk:
+    """A piece of a clip being streamed (see :meth:`Art2Music.generate_stream`)."""
+
+    audio: np.ndarray  # float32, ready to play: level, fades and ceiling applied
+    start: int  # its first sample within the clip
+    total: int  # the whole clip's length in samples
+    mel: np.ndarray | None = None  # the whole clip's normalised mel, with the first chunk
+    clip: Clip | None = None  # with the last chunk: the whole clip (audio = all chunks)
 
 
 @dataclass
@@ -197,8 +209,8 @@ class Art2Music:
                 keys: Sequence[bytes]) -> torch.Tensor | None:
         """The decoder's performance latents ``[B, latent_dim]`` (None when it has none).
 
-        A seed draws its own; without one, the draw is seeded by the inputs themselves
-        (``keys``), so the same painting and comment always give the same clip.
+        A seed draws its own; without one, the draw is seeded by ``keys`` (the painting's
+        features), so the same painting and comment always give the same clip.
         """
         if not self.decoder.cfg.latent_dim:
             return None
@@ -231,6 +243,100 @@ class Art2Music:
                                n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
         log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
         return self.vocoder(log_mel).squeeze().float().cpu().numpy()
+
+    # ------------------------------------------------------------------ streaming
+    def generate_stream(
+        self,
+        image: ImageInput,
+        comment: str,
+        hints: MusicHints | str | None = None,
+        seed: int | None = None,
+        emotion: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck = None,
+        variation: float | None = None,
+        loudness_lufs: float | None | str = "bundle",
+        chunk_frames: int = 64,
+    ) -> Iterator[StreamChunk]:
+        """Like :meth:`generate`, but yields the audio in chunks as the vocoder makes them.
+
+        The first chunk is ready after the encoders, the decoder and one vocoder chunk (about
+        a tenth of the vocoder's time for 64 of 896 frames); it carries the whole mel, the last
+        one the whole :class:`Clip`. The level comes from the mel (BS.1770 estimated before
+        the wave exists, see ``streaming.py``) and a soft ceiling replaces the final peak
+        scaling, so a streamed clip may differ in level from :meth:`generate`'s by a fraction
+        of a dB; the vocoder's samples match it (tested). The engine's lock is held until
+        the generator finishes or is closed.
+
+        Raises:
+            BadInputError, GenerationCancelled: as :meth:`generate` (cancel is checked between
+            chunks too).
+        """
+        from .streaming import loudness_from_mel, soft_ceiling, stream_hifigan
+
+        gen_cfg = self.config.generation
+        variation = gen_cfg.variation if variation is None else variation
+        target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
+        request = GenerationRequest(image, comment, hints, seed, emotion)
+        prompts, images = self._prepare([request])
+
+        def stage(name: str, fraction: float | None = None) -> float:
+            if _cancelled(cancel):
+                raise GenerationCancelled(f"generation cancelled during the {name} stage")
+            if progress:
+                progress(name, _STAGE_START[name] if fraction is None else fraction)
+            return time.perf_counter()
+
+        with self._lock, torch.inference_mode():
+            timings: dict[str, float] = {}
+            t = stage("encode")
+            image_feat = self.encoder.encode_images(images)
+            text_feat = self.encoder.encode_texts(prompts)
+            timings["encode"] = time.perf_counter() - t
+            t = stage("mel")
+            mel = self._mels(image_feat, text_feat, [seed], variation)[0]
+            mel_np = mel.float().cpu().numpy()
+            timings["mel"] = time.perf_counter() - t
+
+            t = stage("vocoder")
+            gain = 1.0
+            if target is not None:
+                level = loudness_from_mel(mel_np, self.mel_config)
+                if math.isfinite(level) and level > postprocess.SILENCE_LUFS:
+                    gain = 10.0 ** ((target - level) / 20.0)
+            hop = self.mel_config.hop_length
+            total = mel.shape[-1] * hop
+            fade_n = min(int(self.sample_rate * gen_cfg.fade_ms / 1000.0), total // 2)
+            ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade_n))).astype(np.float32)
+            if self.vocoder is None:  # Griffin-Lim needs the whole spectrogram: one chunk
+                pieces: Iterator[tuple[int, np.ndarray]] = iter([(0, self.vocode(mel, seed))])
+            else:
+                log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
+                pieces = stream_hifigan(self.vocoder, log_mel, hop, chunk_frames)
+            parts, first = [], True
+            for start, wave in pieces:
+                out = np.nan_to_num(wave.astype(np.float32)) * np.float32(gain)
+                idx = np.arange(start, start + out.size)
+                head, tail = idx < fade_n, idx >= total - fade_n
+                out[head] *= ramp[idx[head]]
+                out[tail] *= ramp[total - 1 - idx[tail]]
+                out = soft_ceiling(out, gen_cfg.peak_dbfs).astype(np.float32)
+                parts.append(out)
+                end = start + out.size
+                if end >= total:
+                    timings["vocoder"] = time.perf_counter() - t
+                    audio = np.concatenate(parts)
+                    clip = Clip(audio=audio, sample_rate=self.sample_rate, mel=mel_np,
+                                prompt=prompts[0], comment=comment, seed=seed,
+                                timings=timings, bundle_name=self.name)
+                    if progress:
+                        progress("done", 1.0)
+                    yield StreamChunk(out, start, total, mel_np if first else None, clip)
+                    return
+                yield StreamChunk(out, start, total, mel_np if first else None)
+                first = False
+                stage("vocoder", _STAGE_START["vocoder"] + (_STAGE_START["finish"]
+                      - _STAGE_START["vocoder"]) * end / total)
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()
@@ -284,10 +390,13 @@ class Art2Music:
             images.append(load_image(r.image))
         return prompts, images
 
-    def _mels(self, image_feat: torch.Tensor, text_feat: torch.Tensor, prompts: list[str],
+    def _mels(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
               seeds: Sequence[int | None], variation: float) -> torch.Tensor:
         """Embeddings -> normalised mels ``[B, n_mels, T]`` (projector, latents, decoder)."""
-        keys = [p.encode("utf-8") + f.numpy().tobytes() for p, f in zip(prompts, image_feat)]
+        # Without a seed the performance latent is drawn from the painting alone: one painting
+        # keeps its "performance", so two comments on it differ by what the comment asks for
+        # (through the condition and the latent prior), not by an unrelated random draw.
+        keys = [f.numpy().tobytes() for f in image_feat]
         fused = self.fuse(image_feat, text_feat, seeds, variation)
         return self.decode_mel(fused, self.latents(fused, seeds, keys))
 
@@ -302,7 +411,7 @@ class Art2Music:
         prompts, images = self._prepare(requests)
         with self._lock:
             mels = self._mels(self.encoder.encode_images(images),
-                              self.encoder.encode_texts(prompts), prompts,
+                              self.encoder.encode_texts(prompts),
                               [r.seed for r in requests], variation)
         return mels.float().cpu().numpy()
 
@@ -340,7 +449,7 @@ class Art2Music:
 
             t = stage("mel")
             seeds = [r.seed for r in requests]
-            mels = self._mels(image_feat, text_feat, prompts, seeds, variation)
+            mels = self._mels(image_feat, text_feat, seeds, variation)
             mels_np = mels.float().cpu().numpy()
             timings["mel"] = time.perf_counter() - t
             if on_mel:

@@ -1,0 +1,145 @@
+"""Streaming: the vocoder in overlapping chunks, and a level known before the wave exists.
+
+Playing while the vocoder still runs needs two things the one-shot path gets from the whole
+wave:
+
+- **Chunks that join without seams.** HiFi-GAN is convolutional: a chunk of mel frames,
+  vocoded with ``context`` extra frames on each side and cropped back, gives the samples the
+  whole-clip run gives up to a tiny error from the receptive field's far tail (measured in
+  ``tests/test_streaming.py``). Griffin-Lim is iterative over the whole spectrogram, so a
+  Griffin-Lim bundle streams one chunk: the whole clip.
+- **The loudness gain before the first sample is played.** BS.1770 loudness (K-weighted
+  power, 400 ms blocks, absolute and relative gates) is computed here from the mel itself: the
+  mel holds the magnitudes the vocoder reproduces. The constant that ties mel power to LUFS
+  is calibrated once per mel convention on white noise measured by pyloudnorm. The peak
+  ceiling, unknown until the end, becomes a soft knee just below it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .audio import MelConfig, denormalize, log_mel_numpy
+
+BLOCK_S, OVERLAP = 0.4, 0.75  # BS.1770 gating blocks
+ABS_GATE, REL_GATE = -70.0, -10.0
+
+
+@lru_cache(maxsize=8)
+def _k_weights(cfg: MelConfig) -> np.ndarray:
+    """BS.1770's K-filter power response at each mel band's centre ``[n_mels]``."""
+    import pyloudnorm
+    from scipy.signal import freqz
+
+    from .audio import _mel_basis_np
+
+    basis = _mel_basis_np(cfg)  # [n_mels, bins]
+    bins = np.linspace(0, cfg.sample_rate / 2, basis.shape[1])
+    centres = (basis * bins).sum(axis=1) / np.maximum(basis.sum(axis=1), 1e-12)
+    power = np.ones_like(centres)
+    for f in pyloudnorm.Meter(cfg.sample_rate)._filters.values():
+        _, h = freqz(f.b, f.a, worN=centres, fs=cfg.sample_rate)
+        power = power * np.abs(h) ** 2
+    # A band's value is a weighted sum of bin magnitudes; the power it stands for is about
+    # (value / sum of weights)^2 per bin times its bins (sum / peak weight). Without this a
+    # tone in a narrow low band and noise in a wide high one would not compare.
+    total = np.maximum(basis.sum(axis=1), 1e-12)
+    width = total / np.maximum(basis.max(axis=1), 1e-12)
+    return (power * width / total**2).astype(np.float64)
+
+
+def _block_powers(power: np.ndarray, cfg: MelConfig) -> np.ndarray:
+    """K-weighted mel power per frame ``[T]`` -> mean power of each gating block."""
+    fps = cfg.sample_rate / cfg.hop_length
+    size = max(1, round(BLOCK_S * fps))
+    step = max(1, round(size * (1 - OVERLAP)))
+    starts = range(0, max(1, len(power) - size + 1), step)
+    return np.array([power[s:s + size].mean() for s in starts])
+
+
+def _raw_loudness(log_mel: np.ndarray, cfg: MelConfig, offset: float = 0.0) -> float:
+    """Gated K-weighted power of a natural-log magnitude mel ``[n_mels, T]``, in dB before
+    calibration; the gates compare ``level + offset`` (calibrated LUFS) with BS.1770's."""
+    power = (np.exp(2.0 * log_mel.astype(np.float64)) * _k_weights(cfg)[:, None]).sum(axis=0)
+    blocks = _block_powers(power, cfg)
+    if not blocks.size:
+        return -math.inf
+    level = 10.0 * np.log10(np.maximum(blocks, 1e-30))
+    keep = level + offset > ABS_GATE
+    if not keep.any():
+        return -math.inf
+    relative = 10.0 * np.log10(blocks[keep].mean()) + REL_GATE
+    keep &= level > relative
+    return float(10.0 * np.log10(blocks[keep].mean())) if keep.any() else -math.inf
+
+
+@lru_cache(maxsize=8)
+def _calibration(cfg: MelConfig) -> float:
+    """LUFS minus the raw mel loudness, measured on a music-like test signal.
+
+    Mel bands hold magnitudes, not powers: a steady tone reads about 1 dB higher than noise
+    of the same power (noise's mean magnitude is 0.89 of its RMS). Music is mostly tones, so
+    the calibration signal is a chord of harmonic tones over a little noise.
+    """
+    from .postprocess import measure_lufs
+
+    sr = cfg.sample_rate
+    t = np.arange(sr * 8) / sr
+    rng = np.random.default_rng(0)
+    wave = 0.01 * rng.standard_normal(t.size)
+    for f0 in (110.0, 165.0, 220.0, 277.2):
+        for k in range(1, 12):
+            if f0 * k < min(cfg.fmax, sr / 2) * 0.95:
+                wave += 0.05 / k * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28))
+    wave = wave.astype(np.float32)
+    log_mel = log_mel_numpy(wave, cfg)  # natural-log magnitudes, the mel convention's
+    return measure_lufs(wave, sr) - _raw_loudness(log_mel, cfg)
+
+
+def loudness_from_mel(norm_mel: np.ndarray, cfg: MelConfig) -> float:
+    """Estimated integrated loudness (LUFS) of the clip a normalised mel ``[n_mels, T]``
+    vocodes to; ``-inf`` for silence."""
+    offset = _calibration(cfg)
+    log_mel = np.asarray(denormalize(np.asarray(norm_mel, np.float64), cfg))
+    raw = _raw_loudness(log_mel, cfg, offset)
+    return raw + offset if math.isfinite(raw) else -math.inf
+
+
+def soft_ceiling(wave: np.ndarray, peak_dbfs: float, knee: float = 0.8) -> np.ndarray:
+    """Identity below ``knee * ceiling``; above, a smooth curve that never reaches it.
+
+    A streamed clip can't be scaled by its final peak (unknown while it plays); this keeps
+    every sample under the ceiling and changes only the loudest ones.
+    """
+    c = 10.0 ** (peak_dbfs / 20.0)
+    k = knee * c
+    a = np.abs(wave)
+    over = a > k
+    if not over.any():
+        return wave
+    out = wave.copy()
+    out[over] = np.sign(wave[over]) * (k + (c - k) * np.tanh((a[over] - k) / (c - k)))
+    return out
+
+
+def chunk_spans(n_frames: int, chunk: int, context: int) -> list[tuple[int, int, int, int]]:
+    """``(start, end, padded_start, padded_end)`` frame spans covering ``n_frames``."""
+    spans = []
+    for s in range(0, n_frames, chunk):
+        e = min(n_frames, s + chunk)
+        spans.append((s, e, max(0, s - context), min(n_frames, e + context)))
+    return spans
+
+
+def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
+                   hop: int, chunk: int = 64, context: int = 24
+                   ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first sample, samples)`` of a log-mel ``[1, n_mels, T]`` vocoded chunk by chunk."""
+    n = log_mel.shape[-1]
+    for s, e, ps, pe in chunk_spans(n, chunk, context):
+        wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
+        yield s * hop, wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()

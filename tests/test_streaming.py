@@ -1,0 +1,89 @@
+"""Streaming: a listener hears the first chunk long before the clip is done, the chunks join
+without seams, and the level is right before the wave exists."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from a2m_core import GenerationCancelled, GenerationRequest
+from a2m_core.audio import MelConfig, denormalize, load_audio, wave_to_mel
+from a2m_core.postprocess import measure_lufs
+from a2m_core.streaming import chunk_spans, loudness_from_mel, soft_ceiling, stream_hifigan
+
+from .conftest import EXAMPLE_PAINTING
+
+
+def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engine):
+    mel = torch.from_numpy(engine.generate_mels([GenerationRequest(EXAMPLE_PAINTING,
+                                                                   "a slow tide")])[0])
+    with torch.inference_mode():
+        whole = engine.vocode(mel)
+        log_mel = denormalize(mel, engine.mel_config).unsqueeze(0)
+        parts = list(stream_hifigan(engine.vocoder, log_mel, engine.mel_config.hop_length,
+                                    chunk=64, context=24))
+    joined = np.concatenate([p for _, p in parts])
+    assert [s for s, _ in parts] == [i * 64 * 256 for i in range(len(parts))]
+    assert joined.shape == whole.shape
+    err = np.abs(joined - whole).max()
+    assert err <= 1e-4 * max(1.0, np.abs(whole).max()), err  # the stated tolerance
+    steps = np.abs(np.diff(joined))
+    joins = [s for s, _ in parts[1:]]
+    inside = np.delete(steps, [j - 1 for j in joins])
+    assert steps[[j - 1 for j in joins]].max() <= inside.max()  # no step at a join
+
+
+def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
+    stages = []
+    chunks = list(engine.generate_stream(EXAMPLE_PAINTING, "waves of light", seed=2,
+                                         progress=lambda s, f: stages.append((s, f))))
+    assert len(chunks) == 14  # 896 frames / 64
+    assert chunks[0].mel is not None and chunks[0].mel.shape == (80, 896)
+    assert all(c.mel is None for c in chunks[1:]) and chunks[-1].clip is not None
+    clip = chunks[-1].clip
+    np.testing.assert_array_equal(clip.audio, np.concatenate([c.audio for c in chunks]))
+    assert clip.audio.size == chunks[0].total == 896 * 256
+    assert np.abs(clip.audio).max() < 10 ** (-1 / 20)  # under the -1 dBFS ceiling
+    fractions = [f for _, f in stages]
+    assert fractions == sorted(fractions) and stages[-1] == ("done", 1.0)
+    # The same seed one-shot: the same mel (the clip's level may differ slightly).
+    one_shot = engine.generate(EXAMPLE_PAINTING, "waves of light", seed=2)
+    np.testing.assert_allclose(clip.mel, one_shot.mel, atol=1e-5)
+
+
+def test_a_stream_can_be_cancelled_between_chunks(engine):
+    flag = {"stop": False}
+    stream = engine.generate_stream(EXAMPLE_PAINTING, "stop soon",
+                                    cancel=lambda: flag["stop"])
+    next(stream)
+    flag["stop"] = True
+    with pytest.raises(GenerationCancelled):
+        next(stream)
+    # The engine is free again (the lock was released with the generator).
+    assert engine.generate(EXAMPLE_PAINTING, "next visitor", seed=1).audio.size
+
+
+def test_loudness_from_the_mel_matches_the_measured_loudness(music_clips):
+    cfg = MelConfig()
+    errors = []
+    for path in music_clips[:4]:
+        wave = load_audio(path, cfg.sample_rate)[: cfg.n_samples]
+        est = loudness_from_mel(wave_to_mel(wave, cfg), cfg)
+        errors.append(est - measure_lufs(wave, cfg.sample_rate))
+    assert max(abs(e) for e in errors) < 1.5, errors  # dB
+
+
+def test_soft_ceiling_changes_only_the_loudest_samples():
+    x = np.linspace(-2, 2, 1001).astype(np.float32)
+    y = soft_ceiling(x, -1.0)
+    c = 10 ** (-1 / 20)
+    assert np.abs(y).max() < c
+    quiet = np.abs(x) <= 0.8 * c
+    np.testing.assert_array_equal(y[quiet], x[quiet])
+    assert np.all(np.diff(y) >= 0)  # still monotonic: no fold-over distortion
+
+
+def test_chunk_spans_cover_the_clip_once():
+    spans = chunk_spans(896, 64, 24)
+    assert spans[0] == (0, 64, 0, 88) and spans[-1] == (832, 896, 808, 896)
+    assert sum(e - s for s, e, _, _ in spans) == 896
