@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.engine_name = ""
         self._fallback: str | None = None
         self._banner_cause: str | None = None
+        self._live = False  # streamed chunks go to the player (until Stop or another Play)
         self.models_dialog = None
 
         self.worker = EngineWorker()
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.chunkReady.connect(self._on_chunk)
         self.thread.start()
 
         self.player = Player(stream_factory)
@@ -256,6 +258,10 @@ class MainWindow(QMainWindow):
         self.play_btn.clicked.connect(self.play)
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.clicked.connect(self.stop)
+        self.live_box = QCheckBox("Play while generating")
+        self.live_box.setToolTip("Start playing as soon as the first second is ready (the "
+                                 "vocoder streams); off: press Play when the clip is done")
+        self.live_box.setChecked(True)
         self.loop_box = QCheckBox("Loop")
         self.loop_box.toggled.connect(lambda on: setattr(self.player, "loop", on))
         self.volume = QSlider(Qt.Orientation.Horizontal)
@@ -272,7 +278,8 @@ class MainWindow(QMainWindow):
         self.save_audio_btn.clicked.connect(lambda: self.save_audio())
         self.save_mel_btn = QPushButton("Save mel PNG…")
         self.save_mel_btn.clicked.connect(lambda: self.save_mel())
-        for w in (self.play_btn, self.stop_btn, self.loop_box, QLabel("Volume"), self.volume,
+        for w in (self.play_btn, self.stop_btn, self.live_box, self.loop_box, QLabel("Volume"),
+                  self.volume,
                   self.output_combo, self.playback_label):
             play_row.addWidget(w)
         play_row.addStretch(1)
@@ -294,7 +301,8 @@ class MainWindow(QMainWindow):
         self.generate_btn.setEnabled(ready)
         self.variation_btn.setEnabled(ready)
         self.cancel_btn.setEnabled(self.busy)
-        for w in (self.play_btn, self.stop_btn, self.loop_box, self.volume, self.output_combo):
+        for w in (self.play_btn, self.stop_btn, self.live_box, self.loop_box, self.volume,
+                  self.output_combo):
             w.setEnabled(self.audio_ok and (has_clip or w is not self.play_btn))
         self.save_audio_btn.setEnabled(has_clip)
         self.save_mel_btn.setEnabled(has_clip)
@@ -467,6 +475,8 @@ class MainWindow(QMainWindow):
         self._update_buttons()
         seed = None if self.seed.value() == NO_SEED else self.seed.value()
         self.worker.cancel_event.clear()
+        self.worker.stream = self.audio_ok and self.live_box.isChecked()
+        self._live = False
         self.requestGenerate.emit(GenerationRequest(self.painting, comment,
                                                     self.hints.text().strip() or None, seed))
         return True
@@ -530,7 +540,27 @@ class MainWindow(QMainWindow):
         self.player.device = self.output_combo.itemData(index)
         self.settings.setValue("output_device", self.output_combo.currentText())
 
+    def _on_chunk(self, start: int, audio: np.ndarray, total: int) -> None:
+        """Streamed samples: the first chunk starts playback, the rest follow it in."""
+        if start == 0:
+            self.stop()
+            try:
+                self.player.play_stream(total, self.sample_rate_hint)
+            except Exception as err:  # noqa: BLE001 - device errors vary
+                self.show_error(f"Playback failed: {err}")
+                return
+            self._live = True
+            self.timer.start()
+        if self._live:
+            self.player.feed(start, audio)
+
+    @property
+    def sample_rate_hint(self) -> int:
+        engine = self.worker.engine
+        return engine.sample_rate if engine is not None else 22050
+
     def play(self) -> None:
+        self._live = False
         if self.current is None or not self.audio_ok:
             return
         try:
@@ -541,6 +571,7 @@ class MainWindow(QMainWindow):
         self.timer.start()
 
     def stop(self) -> None:
+        self._live = False
         self.player.stop()
         self.timer.stop()
         self.mel_view.set_playhead(None)

@@ -62,11 +62,32 @@ class Player:
         self.volume = 1.0
         self.device: int | None = None
         self.reached_end = False
+        # Samples ready to play; below len(self._audio) while a clip is still streaming in
+        # (the callback plays silence at the edge rather than running past it).
+        self._available = 0
 
     # -- control (GUI thread) --------------------------------------------------------
     def play(self, audio: np.ndarray, sample_rate: int) -> None:
+        self._start(np.ascontiguousarray(audio, dtype=np.float32), len(audio), sample_rate)
+
+    def play_stream(self, total: int, sample_rate: int) -> None:
+        """Start playing a clip of ``total`` samples that arrives through :meth:`feed`."""
+        self._start(np.zeros(total, np.float32), 0, sample_rate)
+
+    def feed(self, start: int, chunk: np.ndarray) -> None:
+        """Add streamed samples (in order); the callback may play them from now on."""
+        end = min(len(self._audio), start + len(chunk))
+        self._audio[start:end] = chunk[: end - start]
+        self._available = max(self._available, end)
+
+    @property
+    def streaming(self) -> bool:
+        return self._available < len(self._audio)
+
+    def _start(self, audio: np.ndarray, available: int, sample_rate: int) -> None:
         self.stop()
-        self._audio = np.ascontiguousarray(audio, dtype=np.float32)
+        self._audio = audio
+        self._available = available
         self._pos = 0
         self.reached_end = False
         self.sample_rate = sample_rate
@@ -95,9 +116,13 @@ class Player:
     # -- audio thread ------------------------------------------------------------------
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         audio, pos, out = self._audio, self._pos, outdata[:, 0]
+        limit = self._available
         written = 0
         while written < frames:
-            n = min(frames - written, len(audio) - pos)
+            if limit < len(audio) and pos >= limit:  # streaming: wait at the edge, silently
+                out[written:] = 0.0
+                break
+            n = min(frames - written, limit - pos)
             if n > 0:
                 np.multiply(audio[pos : pos + n], self.volume, out=out[written : written + n])
                 written += n

@@ -21,12 +21,14 @@ class EngineWorker(QObject):
     finished = Signal(object, float)  # Clip, seconds
     failed = Signal(str)
     cancelled = Signal()
+    chunkReady = Signal(int, object, int)  # first sample, float32 samples, clip length
 
     def __init__(self) -> None:
         super().__init__()
         self.engine: Art2Music | None = None
         # Set from the GUI thread directly (not through a queued slot): the worker is busy.
         self.cancel_event = threading.Event()
+        self.stream = False  # stream the vocoder's chunks (play while generating)
 
     @Slot(str, str)
     def load(self, bundle: str, device: str) -> None:
@@ -52,10 +54,21 @@ class EngineWorker(QObject):
         # pressed before this slot starts must not be lost.
         start = time.perf_counter()
         try:
-            clip = self.engine.generate(
-                request.image, request.comment, hints=request.hints, seed=request.seed,
-                progress=lambda stage, f: self.progress.emit(stage, f),
-                cancel=self.cancel_event, on_mel=lambda mel: self.melReady.emit(mel))
+            if self.stream:
+                clip = None
+                for chunk in self.engine.generate_stream(
+                        request.image, request.comment, hints=request.hints, seed=request.seed,
+                        progress=lambda stage, f: self.progress.emit(stage, f),
+                        cancel=self.cancel_event):
+                    if chunk.mel is not None:
+                        self.melReady.emit(chunk.mel)
+                    self.chunkReady.emit(chunk.start, chunk.audio, chunk.total)
+                    clip = chunk.clip or clip
+            else:
+                clip = self.engine.generate(
+                    request.image, request.comment, hints=request.hints, seed=request.seed,
+                    progress=lambda stage, f: self.progress.emit(stage, f),
+                    cancel=self.cancel_event, on_mel=lambda mel: self.melReady.emit(mel))
         except GenerationCancelled:
             self.cancelled.emit()
         except A2MError as err:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -325,3 +326,34 @@ def test_player_callback_only_copies_and_flags_the_end():
     assert p.reached_end and stream.started  # the callback never stops its own stream
     p.stop()
     assert stream.closed
+
+
+def test_playback_starts_on_the_first_chunk_before_the_vocoder_finishes(qtbot, window,
+                                                                      paintings):
+    window.open_painting(str(paintings[0]))
+    window.comment.setPlainText("begin at once")
+    assert window.live_box.isChecked()
+    original = window.worker.engine.generate_stream
+    seen = {}
+
+    def watched(*a, **kw):
+        for i, chunk in enumerate(original(*a, **kw)):
+            yield chunk
+            if i == 0:  # the GUI thread starts the stream on the first chunk: wait for it
+                deadline = time.monotonic() + 10
+                while not (FakeStream.instances and FakeStream.instances[-1].started) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                seen["playing_with_chunks_left"] = bool(
+                    FakeStream.instances and FakeStream.instances[-1].started)
+
+    window.worker.engine.generate_stream = watched
+    try:
+        FakeStream.instances.clear()
+        generate(qtbot, window)
+    finally:
+        del window.worker.engine.generate_stream
+    assert seen["playing_with_chunks_left"]  # heard before the vocoder was done
+    stream = FakeStream.instances[-1]
+    played = stream.pull(22050)
+    np.testing.assert_allclose(played, window.current.clip.audio[:22050] * 0.8, atol=1e-6)
