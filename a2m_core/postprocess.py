@@ -1,4 +1,4 @@
-"""Output level and edges: loudness-normalise, cap the peak, fade in and out.
+"""Output level and edges: loudness-normalise, keep peaks under a soft ceiling, fade in and out.
 
 Integrated loudness follows ITU-R BS.1770-4 through pyloudnorm (the same target, -14 LUFS,
 that MusicGen's audio writer uses by default), so clips from different paintings play at the
@@ -56,8 +56,21 @@ def finish(
             out = out * np.float32(10.0 ** ((loudness_lufs - current) / 20.0))
         else:
             log.info("clip is silent (%.1f LUFS); loudness left unchanged", current)
-    ceiling = 10.0 ** (peak_dbfs / 20.0)
-    peak = float(np.abs(out).max()) if out.size else 0.0
-    if peak > ceiling:
-        out = out * np.float32(ceiling / peak)
-    return out.astype(np.float32)
+    # A soft ceiling, not a scale to the peak: one vocoder click near the end used to pull a
+    # whole clip 13 dB under its loudness target. It is also what a streamed clip can do
+    # (its peak is unknown while it plays), so both paths end at the same level.
+    return soft_ceiling(out, peak_dbfs).astype(np.float32)
+
+
+def soft_ceiling(wave: np.ndarray, peak_dbfs: float, knee: float = 0.8) -> np.ndarray:
+    """Identity below ``knee * ceiling``; above, a smooth monotonic curve that never reaches
+    the ceiling. Only the loudest samples change."""
+    c = 10.0 ** (peak_dbfs / 20.0)
+    k = knee * c
+    a = np.abs(wave)
+    over = a > k
+    if not over.any():
+        return wave
+    out = wave.copy()
+    out[over] = np.sign(wave[over]) * (k + (c - k) * np.tanh((a[over] - k) / (c - k)))
+    return out

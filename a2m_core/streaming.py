@@ -11,8 +11,8 @@ wave:
 - **The loudness gain before the first sample is played.** BS.1770 loudness (K-weighted
   power, 400 ms blocks, absolute and relative gates) is computed here from the mel itself: the
   mel holds the magnitudes the vocoder reproduces. The constant that ties mel power to LUFS
-  is calibrated once per mel convention on white noise measured by pyloudnorm. The peak
-  ceiling, unknown until the end, becomes a soft knee just below it.
+  is calibrated once per mel convention on a music-like signal measured by pyloudnorm. The
+  peak ceiling is the same soft knee as the one-shot path's (``postprocess.soft_ceiling``).
 """
 from __future__ import annotations
 
@@ -109,37 +109,23 @@ def loudness_from_mel(norm_mel: np.ndarray, cfg: MelConfig) -> float:
     return raw + offset if math.isfinite(raw) else -math.inf
 
 
-def soft_ceiling(wave: np.ndarray, peak_dbfs: float, knee: float = 0.8) -> np.ndarray:
-    """Identity below ``knee * ceiling``; above, a smooth curve that never reaches it.
-
-    A streamed clip can't be scaled by its final peak (unknown while it plays); this keeps
-    every sample under the ceiling and changes only the loudest ones.
-    """
-    c = 10.0 ** (peak_dbfs / 20.0)
-    k = knee * c
-    a = np.abs(wave)
-    over = a > k
-    if not over.any():
-        return wave
-    out = wave.copy()
-    out[over] = np.sign(wave[over]) * (k + (c - k) * np.tanh((a[over] - k) / (c - k)))
-    return out
-
-
-def chunk_spans(n_frames: int, chunk: int, context: int) -> list[tuple[int, int, int, int]]:
-    """``(start, end, padded_start, padded_end)`` frame spans covering ``n_frames``."""
-    spans = []
-    for s in range(0, n_frames, chunk):
-        e = min(n_frames, s + chunk)
+def chunk_spans(n_frames: int, chunk: int, context: int, first: int | None = None
+                ) -> list[tuple[int, int, int, int]]:
+    """``(start, end, padded_start, padded_end)`` frame spans covering ``n_frames``; the first
+    span may be shorter (``first``): it is what stands between the call and the first sound."""
+    spans, s = [], 0
+    while s < n_frames:
+        e = min(n_frames, s + (first if first and s == 0 else chunk))
         spans.append((s, e, max(0, s - context), min(n_frames, e + context)))
+        s = e
     return spans
 
 
 def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
-                   hop: int, chunk: int = 64, context: int = 24
+                   hop: int, chunk: int = 64, context: int = 24, first: int | None = None
                    ) -> Iterator[tuple[int, np.ndarray]]:
     """``(first sample, samples)`` of a log-mel ``[1, n_mels, T]`` vocoded chunk by chunk."""
     n = log_mel.shape[-1]
-    for s, e, ps, pe in chunk_spans(n, chunk, context):
+    for s, e, ps, pe in chunk_spans(n, chunk, context, first):
         wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
         yield s * hop, wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()

@@ -8,8 +8,8 @@ import torch
 
 from a2m_core import GenerationCancelled, GenerationRequest
 from a2m_core.audio import MelConfig, denormalize, load_audio, wave_to_mel
-from a2m_core.postprocess import measure_lufs
-from a2m_core.streaming import chunk_spans, loudness_from_mel, soft_ceiling, stream_hifigan
+from a2m_core.postprocess import measure_lufs, soft_ceiling
+from a2m_core.streaming import chunk_spans, loudness_from_mel, stream_hifigan
 
 from .conftest import EXAMPLE_PAINTING
 
@@ -37,7 +37,8 @@ def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
     stages = []
     chunks = list(engine.generate_stream(EXAMPLE_PAINTING, "waves of light", seed=2,
                                          progress=lambda s, f: stages.append((s, f))))
-    assert len(chunks) == 14  # 896 frames / 64
+    assert len(chunks) == 15  # 32 frames first (the first sound), then 864 / 64
+    assert chunks[0].audio.size == 32 * 256 and chunks[1].start == 32 * 256
     assert chunks[0].mel is not None and chunks[0].mel.shape == (80, 896)
     assert all(c.mel is None for c in chunks[1:]) and chunks[-1].clip is not None
     clip = chunks[-1].clip
@@ -87,3 +88,6 @@ def test_chunk_spans_cover_the_clip_once():
     spans = chunk_spans(896, 64, 24)
     assert spans[0] == (0, 64, 0, 88) and spans[-1] == (832, 896, 808, 896)
     assert sum(e - s for s, e, _, _ in spans) == 896
+    short = chunk_spans(896, 64, 24, first=32)
+    assert short[0] == (0, 32, 0, 56) and short[1][:2] == (32, 96)
+    assert sum(e - s for s, e, _, _ in short) == 896

@@ -26,8 +26,8 @@ def temporal_difference_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Te
     """Frequency-weighted L1 between frame-to-frame changes of mels ``[B, T, F]``.
 
     A plain L1 on values is minimised by the time-average of the possible renditions: a
-    smooth, static mel (a drone). Matching the changes too rewards onsets and movement (the
-    starter's extra term; the paper's loss is eq. 2 alone, weight 0).
+    smooth, static mel (a drone). Matching the changes too is meant to reward onsets and
+    movement (``Stage1Config.delta_weight``; the paper's loss is eq. 2 alone, weight 0).
     """
     return frequency_weighted_l1(pred.diff(dim=1), target.diff(dim=1))
 

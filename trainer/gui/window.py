@@ -80,8 +80,7 @@ def _spin(value: int, lo: int, hi: int) -> QSpinBox:
 # and the config fields that go with them.
 STAGE1_PRESETS: dict[str, dict[str, Any]] = {
     "CPU quick": {"sizes": (20, 16, 1e-3, 256, 256, 2),
-                  "fixed": {"frames_per_step": 8, "latent_dim": 16, "keep": "last",
-                            "delta_weight": 1.0}},
+                  "fixed": {"frames_per_step": 8, "latent_dim": 16, "keep": "last"}},
     "Paper (GPU)": {"sizes": (10, 32, 1e-4, 512, 512, 4), "fixed": {}},
 }
 

@@ -55,8 +55,9 @@ class Stage1Config:
     latent_dropout: float = 0.5  # share of steps a sample's latent is replaced by the mean
     latent_lr_scale: float = 10.0  # latents learn faster: each is seen a few times an epoch
     prior_weight: float = 0.1  # weight of the latent prior's regression loss
-    # Weight of the L1 on frame-to-frame mel changes (losses.temporal_difference_l1): 0 is
-    # the paper's loss; the starter uses it against the L1's pull towards a static average.
+    # Weight of an L1 on frame-to-frame mel changes (losses.temporal_difference_l1); 0 is the
+    # paper's loss. Meant against the L1's pull towards a static average, but at 1.0 the
+    # starter measured less movement, not more (benchmarks/README.md): kept as an option.
     delta_weight: float = 0.0
     # "val_loss" keeps the lowest validation L1 (paper). "last" keeps the final epoch: an L1
     # on unseen windows rewards the blurriest (most average) checkpoint, a drone.
