@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from .errors import ModelLoadError
-from .model_store import fetch_model, list_models, remove_model, verify_model
+from .model_store import fetch_model, human_size, list_models, remove_model, verify_model
 from .registry import models_home, registry
 
 # The CLI's exit code for "a check failed" (verify found damage).
@@ -42,20 +42,12 @@ def add_models_parser(sub: Any) -> None:
     d.set_defaults(func=cmd_default)
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""  # pragma: no cover
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     rows = list_models()
     width = max(len(r.name) for r in rows)
     for r in rows:
         mark = "*" if r.is_default else " "
-        state = f"installed, {_size(r.size_bytes)}" if r.installed else \
+        state = f"installed, {human_size(r.size_bytes)}" if r.installed else \
             f"not installed{', ' + r.size_hint if r.size_hint else ''}"
         print(f"{mark} {r.name:<{width}}  {state}\n    {r.description}")
     print(f"(* the default; models live in {models_home()})")
@@ -98,7 +90,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         bar.close()
     if result.fetched_bytes or result.files:
         print(f"{result.name}: {len(result.files)} file(s) verified "
-              f"({_size(result.fetched_bytes)} transferred now)")
+              f"({human_size(result.fetched_bytes)} transferred now)")
     print(f"{result.name}: bundle {result.bundle}")
     default = " (now the default)" if args.set_default else \
         f"; make it the default with `a2m models default {result.name}`"
@@ -123,7 +115,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     freed = remove_model(args.name)
-    print(f"{args.name}: removed ({_size(freed)} freed)")
+    print(f"{args.name}: removed ({human_size(freed)} freed)")
     return 0
 
 

@@ -47,6 +47,20 @@ STAGES = ("encode", "mel", "vocoder", "finish")
 _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
 
 
+def _stage_clock(progress: Progress | None, cancel: CancelCheck
+                 ) -> Callable[..., float]:
+    """``stage(name, fraction=None)``: check cancel, report progress, return the time."""
+
+    def stage(name: str, fraction: float | None = None) -> float:
+        if _cancelled(cancel):
+            raise GenerationCancelled(f"generation cancelled at the {name} stage")
+        if progress:
+            progress(name, _STAGE_START[name] if fraction is None else fraction)
+        return time.perf_counter()
+
+    return stage
+
+
 @dataclass
 class StreamChunk:
     """A piece of a clip being streamed (see :meth:`Art2Music.generate_stream`)."""
@@ -281,24 +295,13 @@ class Art2Music:
         target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
         request = GenerationRequest(image, comment, hints, seed, emotion)
         prompts, images = self._prepare([request])
-
-        def stage(name: str, fraction: float | None = None) -> float:
-            if _cancelled(cancel):
-                raise GenerationCancelled(f"generation cancelled during the {name} stage")
-            if progress:
-                progress(name, _STAGE_START[name] if fraction is None else fraction)
-            return time.perf_counter()
+        stage = _stage_clock(progress, cancel)
 
         with self._lock, torch.inference_mode():
             timings: dict[str, float] = {}
-            t = stage("encode")
-            image_feat = self.encoder.encode_images(images)
-            text_feat = self.encoder.encode_texts(prompts)
-            timings["encode"] = time.perf_counter() - t
-            t = stage("mel")
-            mel = self._mels(image_feat, text_feat, [seed], variation)[0]
+            mel = self._encode_and_decode(images, prompts, [seed], variation, stage,
+                                          timings)[0]
             mel_np = mel.float().cpu().numpy()
-            timings["mel"] = time.perf_counter() - t
 
             t = stage("vocoder")
             gain = 1.0
@@ -403,6 +406,20 @@ class Art2Music:
         fused = self.fuse(image_feat, text_feat, seeds, variation)
         return self.decode_mel(fused, self.latents(fused, seeds, keys))
 
+    def _encode_and_decode(self, images: list[Image.Image], prompts: list[str],
+                           seeds: Sequence[int | None], variation: float,
+                           stage: Callable[..., float], timings: dict[str, float]
+                           ) -> torch.Tensor:
+        """The encode and mel stages (timed, cancellable): normalised mels ``[B, n_mels, T]``."""
+        t = stage("encode")
+        image_feat = self.encoder.encode_images(images)
+        text_feat = self.encoder.encode_texts(prompts)
+        timings["encode"] = time.perf_counter() - t
+        t = stage("mel")
+        mels = self._mels(image_feat, text_feat, seeds, variation)
+        timings["mel"] = time.perf_counter() - t
+        return mels
+
     @torch.inference_mode()
     def generate_mels(self, requests: Sequence[GenerationRequest],
                       variation: float | None = None) -> np.ndarray:
@@ -435,26 +452,13 @@ class Art2Music:
         variation = gen_cfg.variation if variation is None else variation
         target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
         prompts, images = self._prepare(requests)
-
-        def stage(name: str) -> float:
-            if _cancelled(cancel):
-                raise GenerationCancelled(f"generation cancelled before the {name} stage")
-            if progress:
-                progress(name, _STAGE_START[name])
-            return time.perf_counter()
+        stage = _stage_clock(progress, cancel)
 
         with self._lock:
             timings: dict[str, float] = {}
-            t = stage("encode")
-            image_feat = self.encoder.encode_images(images)
-            text_feat = self.encoder.encode_texts(prompts)
-            timings["encode"] = time.perf_counter() - t
-
-            t = stage("mel")
             seeds = [r.seed for r in requests]
-            mels = self._mels(image_feat, text_feat, seeds, variation)
+            mels = self._encode_and_decode(images, prompts, seeds, variation, stage, timings)
             mels_np = mels.float().cpu().numpy()
-            timings["mel"] = time.perf_counter() - t
             if on_mel:
                 for m in mels_np:
                     on_mel(m)

@@ -98,6 +98,15 @@ def file_id(path: str | Path, kind: str) -> str:
     return git_blob_id(path) if kind == "git blob" else sha256_file(path)
 
 
+def human_size(n: float) -> str:
+    """``1234567`` -> ``"1.2 MB"`` (decimal units, as download tools show them)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""  # pragma: no cover
+
+
 def _mb(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.1f} MB"
 

@@ -26,18 +26,16 @@ from PySide6.QtWidgets import (
 )
 
 from a2m_core import A2MError
-from a2m_core.model_store import FetchCancelled, fetch_model, list_models, remove_model
+from a2m_core.model_store import (
+    FetchCancelled,
+    fetch_model,
+    human_size,
+    list_models,
+    remove_model,
+)
 from a2m_core.registry import STARTER_NAME, models_home, set_default_model
 
 log = logging.getLogger(__name__)
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""  # pragma: no cover
 
 
 class FetchWorker(QObject):
