@@ -42,14 +42,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         log.warning("listening on %s: any machine that can reach it may ask for clips "
                     "(images are still limited to the --allow folders)", args.host)
+    # What can be checked at once is (a model that is not installed, a missing file); the
+    # load itself runs behind a socket that already answers (never deaf while loading).
+    from a2m_core.defaults import default_bundle_path
+    from a2m_core.registry import resolve_bundle
+
     try:
-        engine = Art2Music.load(args.model or args.bundle, device=args.device)
+        source = args.model or args.bundle
+        path = resolve_bundle(source) if source else default_bundle_path()
+        if not Path(path).is_file():
+            raise A2MError(f"bundle not found: {path}")
     except A2MError as err:
         print(f"a2m-osc: error: {err}", file=sys.stderr)
         return 1
-    if engine.config.untrained:
-        log.warning("bundle %s is untrained (random weights): clips will not be music",
-                    engine.name)
+
+    def load() -> Art2Music:
+        engine = Art2Music.load(path, device=args.device)
+        if engine.config.untrained:
+            log.warning("bundle %s is untrained (random weights): clips will not be music",
+                        engine.name)
+        return engine
+
     config = BridgeConfig(host=args.host, port=args.port, reply_port=args.reply_port,
                           allow=tuple(Path(a) for a in args.allow), out_dir=Path(args.out),
                           queue_depth=args.queue_depth,
@@ -58,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           reply_to_source_port=args.reply_to_source_port,
                           keep_clips=args.keep_clips, keep_bytes=args.keep_bytes)
     try:
-        bridge = Bridge(engine, config).start()
+        bridge = Bridge(load, config, model_label=Path(path).stem).start()
     except OSError as err:
         print(f"a2m-osc: error: cannot listen on {args.host}:{args.port}: {err}",
               file=sys.stderr)
@@ -71,10 +84,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"a2m-osc: serving {engine.name} on udp://{bridge.address[0]}:{bridge.address[1]} "
-          f"(Ctrl+C to stop)", flush=True)
-    while not stop.wait(0.5):
-        pass
+    print(f"a2m-osc: listening on udp://{bridge.address[0]}:{bridge.address[1]}, loading "
+          f"{Path(path).name} (requests are queued meanwhile)", flush=True)
+    said = False
+    while not stop.wait(0.1):
+        if said:
+            continue
+        if bridge.ready.is_set():
+            print(f"a2m-osc: serving {bridge.engine.name} on udp://{bridge.address[0]}:"
+                  f"{bridge.address[1]} (Ctrl+C to stop)", flush=True)
+            said = True
+        elif bridge.state == "error":  # keeps answering: hosts see the reason in status
+            print(f"a2m-osc: error: the model failed to load: {bridge.load_error}",
+                  file=sys.stderr, flush=True)
+            said = True
     bridge.stop()
     return 0
 

@@ -13,13 +13,17 @@ from typing import Any
 
 GENERATE = "/a2m/generate"  # s:request_id s:image_path s:comment [i:seed] [s:hints]
 CANCEL = "/a2m/cancel"  # s:request_id
-STATUS = "/a2m/status"  # () -> /a2m/status s:bundle s:device i:queue_depth i:busy
+STATUS = "/a2m/status"  # () -> /a2m/status s:bundle s:device i:queue_depth i:busy s:state
 REPLY_TO = "/a2m/reply_to"  # s:host i:port
 
 ACCEPTED = "/a2m/accepted"  # s:request_id i:queue_position
 PROGRESS = "/a2m/progress"  # s:request_id s:stage f:fraction
 DONE = "/a2m/done"  # s:request_id s:wav_path f:duration_s i:sample_rate
 ERROR = "/a2m/error"  # s:request_id s:message i:code
+READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
+
+# /a2m/status's state: the socket answers from launch, the model loads behind it.
+LOADING, READY_STATE, FAILED = "loading", "ready", "error"
 
 MAX_ID_CHARS = 128
 MAX_COMMENT_CHARS = 2000
@@ -61,7 +65,7 @@ def _request_id(value: Any) -> str:
     return value
 
 
-REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR})  # never answered: no reply loops
+REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR, READY})  # never answered: no reply loops
 
 
 def request_id_of(args: tuple[Any, ...]) -> str:

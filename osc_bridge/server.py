@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,10 +132,28 @@ class _Dispatcher(Dispatcher):
 
 
 class Bridge:
-    """The OSC front of one shared engine. ``start()`` returns once it is listening."""
+    """The OSC front of one shared engine. ``start()`` returns once it is listening.
 
-    def __init__(self, engine: Art2Music, config: BridgeConfig | None = None) -> None:
-        self.engine = engine
+    ``engine`` may be a loader (a callable returning the engine): the socket then answers
+    from the start, ``/a2m/status`` says ``loading``, requests are queued and served once the
+    model is ready, and ``/a2m/ready`` goes to every address that has talked to the bridge.
+    A load that fails leaves the bridge answering, in state ``error``, with the reason.
+    """
+
+    def __init__(self, engine: Art2Music | Callable[[], Art2Music],
+                 config: BridgeConfig | None = None, model_label: str = "") -> None:
+        if isinstance(engine, Art2Music):
+            self.engine: Art2Music | None = engine
+            self._loader: Callable[[], Art2Music] | None = None
+            self.state = p.READY_STATE
+        else:
+            self.engine, self._loader, self.state = None, engine, p.LOADING
+        self.model_label = model_label or (self.engine.name if self.engine else "model")
+        self.load_error = ""
+        self.ready = threading.Event()
+        if self.engine is not None:
+            self.ready.set()
+        self._listeners: set[Address] = set()  # who hears /a2m/ready
         self.config = config or BridgeConfig()
         self.allowed = self.config.allowed_folders()
         self.out_dir = Path(self.config.out_dir).expanduser().resolve()
@@ -169,6 +188,9 @@ class Bridge:
                              name="a2m-osc-server", daemon=True),
             threading.Thread(target=self._work, name="a2m-osc-worker", daemon=True),
         ]
+        if self._loader is not None:
+            self._threads.append(threading.Thread(target=self._load, name="a2m-osc-loader",
+                                                  daemon=True))
         for t in self._threads:
             t.start()
         log.info("listening on udp://%s:%d; replies to the sender's host on port %d; clips "
@@ -205,6 +227,32 @@ class Bridge:
                 t.join(timeout)
         self.server.server_close()
         log.info("stopped (%d queued requests cancelled)", len(dropped))
+
+    def _load(self) -> None:
+        assert self._loader is not None
+        t = time.perf_counter()
+        try:
+            engine = self._loader()
+        except Exception as err:  # noqa: BLE001 - every failure is reported, none kills us
+            log.error("the model failed to load: %s", err)
+            with self._cond:
+                self.state, self.load_error = p.FAILED, str(err)
+                dropped = list(self._queue)
+                self._queue.clear()
+                self._cond.notify_all()
+            for job in dropped:
+                self._finish(job, error=(f"the model failed to load: {err}",
+                                         ErrorCode.GENERATION_FAILED))
+            return
+        with self._cond:
+            self.engine, self.state = engine, p.READY_STATE
+            self.model_label = engine.name
+            self._cond.notify_all()
+        self.ready.set()
+        log.info("model %s ready on %s after %.1f s", engine.name, engine.device,
+                 time.perf_counter() - t)
+        for addr in sorted(self._listeners | set(self._reply_to.values())):
+            self.send(addr, p.READY, engine.name, str(engine.device), final=True)
 
     # ------------------------------------------------------------------ replies
     def reply_address(self, client: Address) -> Address:
@@ -260,6 +308,7 @@ class Bridge:
         if error:
             self.send_error(job.reply, job.args.request_id, *error)
         else:
+            assert self.engine is not None  # a clip exists: the model is loaded
             self.send(job.reply, p.DONE, job.args.request_id, str(wav), float(duration),
                       int(self.engine.sample_rate), final=True)
 
@@ -306,11 +355,18 @@ class Bridge:
             return  # a /a2m/status with values is another bridge's reply: not a question
         with self._cond:
             depth, busy = len(self._queue), int(self._current is not None)
-        self.send(self.reply_address(client), p.STATUS, self.engine.name,
-                  str(self.engine.device), depth, busy)
+            engine, state = self.engine, self.state
+        if state == p.LOADING:
+            self._listeners.add(self.reply_address(client))
+        device = str(engine.device) if engine is not None else ""
+        self.send(self.reply_address(client), p.STATUS, self.model_label, device, depth, busy,
+                  state if state != p.FAILED else f"error: {self.load_error}")
 
     def _on_generate(self, client: Address, address: str, *args: Any) -> None:
         req = p.parse_generate(args)
+        if self.state == p.FAILED:
+            raise ProtocolError(ErrorCode.GENERATION_FAILED, f"the model failed to load: "
+                                f"{self.load_error}", req.request_id)
         try:
             data = read_confined(req.image_path, self.allowed, req.request_id)
         except ProtocolError:
@@ -331,6 +387,8 @@ class Bridge:
                 raise ProtocolError(ErrorCode.QUEUE_FULL, f"queue full ({self.config.queue_depth}"
                                     f" waiting); try again later", req.request_id)
             position = len(self._queue) + int(self._current is not None)
+            if self.state == p.LOADING:
+                self._listeners.add(job.reply)
             self._queue.append(job)
             self._jobs[req.request_id] = job
             self._cond.notify()
@@ -356,7 +414,7 @@ class Bridge:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while (not self._queue or self.state != p.READY_STATE) and not self._stopping:
                     self._cond.wait()
                 if not self._queue:
                     return
@@ -375,6 +433,7 @@ class Bridge:
         def progress(stage: str, fraction: float) -> None:
             self.send(job.reply, p.PROGRESS, a.request_id, stage, float(fraction))
 
+        assert self.engine is not None  # the worker waits for the model
         try:
             clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
                                         progress=progress, cancel=job.cancel)

@@ -47,7 +47,7 @@ def test_status_answers_while_a_clip_is_generating(bridge_factory, client, galle
             time.sleep(0.01)  # the worker has taken the job (and is held at the gate)
         client.send("/a2m/status")
         _, status = client.wait_for(lambda r: r[0] == "/a2m/status", timeout=5)
-        assert status == [bridge.engine.name, "cpu", 0, 1]
+        assert status == [bridge.engine.name, "cpu", 0, 1, "ready"]
     finally:
         gate.set()
         del bridge.engine.generate
@@ -142,7 +142,7 @@ def test_cancel_a_queued_and_a_running_request(bridge_factory, client, gallery):
     assert args[2] == ErrorCode.CANCELLED
     client.send("/a2m/cancel", "never-existed")  # ignored: no reply, no crash
     client.send("/a2m/status")
-    assert client.wait_for(lambda r: r[0] == "/a2m/status")[1][2:] == [0, 0]
+    assert client.wait_for(lambda r: r[0] == "/a2m/status")[1][2:] == [0, 0, "ready"]
 
 
 def test_reply_to_redirects_replies(bridge_factory, client, gallery):

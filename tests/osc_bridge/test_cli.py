@@ -30,6 +30,8 @@ def test_serve_send_and_sigterm(tiny_bundle, paintings, tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = server.stdout.readline()
+        assert "listening on udp://127.0.0.1:" in line and "loading tiny" in line, line
+        line = server.stdout.readline()
         assert "serving debug-tiny on udp://127.0.0.1:" in line, server.stderr.read()
         send = subprocess.run(
             [sys.executable, "-m", "osc_bridge.cli", "send", "generate", "gallery-1",
@@ -46,7 +48,7 @@ def test_serve_send_and_sigterm(tiny_bundle, paintings, tmp_path):
             [sys.executable, "-m", "osc_bridge.cli", "send", "status", "--port", str(port),
              "--reply-port", str(reply), "--timeout", "10"],
             capture_output=True, text=True, env=env, timeout=60)
-        assert status.stdout.strip() == "/a2m/status debug-tiny cpu 0 0"
+        assert status.stdout.strip() == "/a2m/status debug-tiny cpu 0 0 ready"
     finally:
         server.send_signal(signal.SIGTERM)
         start = time.monotonic()

@@ -1,0 +1,84 @@
+"""A gallery boots the bridge and its host software together: the bridge is never deaf while
+its model loads, and nothing sent meanwhile is lost."""
+from __future__ import annotations
+
+import threading
+import time
+
+from osc_bridge import Bridge, BridgeConfig, ErrorCode
+
+
+def slow_loader(engine, gate: threading.Event):
+    def load():
+        gate.wait(30)  # the model "loads" until the test lets it
+        return engine
+
+    return load
+
+
+def test_status_says_loading_at_once_and_early_requests_are_served(engine, gallery, tmp_path,
+                                                                   client):
+    gate = threading.Event()
+    started = time.monotonic()
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
+    bridge = Bridge(slow_loader(engine, gate), cfg, model_label="tiny").start()
+    try:
+        client.target = bridge.address
+        client.send("/a2m/status")
+        _, status = client.wait_for(lambda r: r[0] == "/a2m/status", timeout=2)
+        assert status == ["tiny", "", 0, 0, "loading"]
+        assert time.monotonic() - started < 2.0
+        painting = str(next(gallery.glob("*.jpg")))
+        client.send("/a2m/generate", "early", painting, "are you there?", 1)
+        _, accepted = client.wait_for(lambda r: r[0] == "/a2m/accepted", timeout=2)
+        assert accepted == ["early", 0]
+        gate.set()  # the model is ready now
+        _, ready = client.wait_for(lambda r: r[0] == "/a2m/ready", timeout=10)
+        assert ready == [engine.name, "cpu"]
+        assert client.final("early")[0] == "/a2m/done"
+        time.sleep(0.2)
+        client.wait_for(lambda r: True, timeout=0.1)
+        assert len(client.finals_for("early")) == 1
+        client.send("/a2m/status")
+        _, status = client.wait_for(lambda r: r[0] == "/a2m/status" and r[1][-1] == "ready",
+                                    timeout=5)
+        assert status[:2] == [engine.name, "cpu"]
+    finally:
+        gate.set()
+        bridge.stop(timeout=30)
+
+
+def test_a_model_that_fails_to_load_is_reported_and_the_bridge_keeps_answering(
+        gallery, tmp_path, client):
+    def broken():
+        raise RuntimeError("the bundle is torn")
+
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
+    bridge = Bridge(broken, cfg, model_label="torn").start()
+    try:
+        client.target = bridge.address
+        deadline = time.monotonic() + 5
+        while bridge.state == "loading" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client.send("/a2m/status")
+        _, status = client.wait_for(lambda r: r[0] == "/a2m/status", timeout=2)
+        assert status[-1] == "error: the bundle is torn"
+        client.send("/a2m/generate", "late", str(next(gallery.glob("*.jpg"))), "hello")
+        _, args = client.final("late", timeout=5)
+        assert args[2] == ErrorCode.GENERATION_FAILED and "failed to load" in args[1]
+    finally:
+        bridge.stop(timeout=30)
+
+
+def test_a_request_queued_while_loading_is_answered_on_shutdown(engine, gallery, tmp_path,
+                                                                client):
+    gate = threading.Event()
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
+    bridge = Bridge(slow_loader(engine, gate), cfg).start()
+    client.target = bridge.address
+    client.send("/a2m/generate", "waiting", str(next(gallery.glob("*.jpg"))), "soon")
+    client.wait_for(lambda r: r[0] == "/a2m/accepted", timeout=2)
+    bridge.stop(timeout=30)
+    gate.set()
+    _, args = client.final("waiting", timeout=5)
+    assert args[2] == ErrorCode.CANCELLED
