@@ -89,12 +89,50 @@ def cmd_generate(args: argparse.Namespace) -> int:
     note = engine.truncation_note(clip.prompt)
     if note:
         print(f"a2m: note: {note}", file=sys.stderr)
+    if args.loop:
+        from .soundscape import make_loop
+
+        clip.audio = make_loop(clip.audio, clip.sample_rate, args.loop_crossfade)
     saved = clip.save(out)
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
     print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
     if not args.quiet:
         print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device} "
               f"(vocoder: {engine.vocoder_name})", file=sys.stderr)
+    return 0
+
+
+def cmd_soundscape(args: argparse.Namespace) -> int:
+    from .errors import BadInputError
+    from .prompt import check_user_text
+    from .soundscape import join_scenes, read_playlist, write_audio
+
+    # Every scene is checked before the model loads: a typo in row 9 costs nothing.
+    if Path(args.output).suffix.lower() not in (".wav", ".flac"):
+        raise BadInputError(f"unsupported audio format '{Path(args.output).suffix}' in "
+                            f"{args.output}: use .wav or .flac")
+    scenes = read_playlist(args.playlist, args.seconds)
+    from .encoders import load_image
+    from .engine import Art2Music
+
+    for i, scene in enumerate(scenes, start=1):
+        try:
+            check_user_text(scene.comment)
+            load_image(scene.image)
+        except (ValueError, A2MError) as err:
+            raise BadInputError(f"{Path(args.playlist).name} scene {i}: {err}") from err
+    engine = Art2Music.load(args.bundle, device=args.device)
+    from tqdm import tqdm
+
+    clips = []
+    for scene in tqdm(scenes, desc="scenes", unit="scene", file=sys.stderr,
+                      disable=args.quiet):
+        clips.append(engine.generate(scene.image, scene.comment, hints=scene.hints,
+                                     seed=scene.seed).audio)
+    audio = join_scenes(clips, [s.seconds for s in scenes], engine.sample_rate,
+                        args.crossfade)
+    saved = write_audio(args.output, audio, engine.sample_rate)
+    print(f"wrote {saved} ({audio.size / engine.sample_rate:.1f} s, {len(scenes)} scenes)")
     return 0
 
 
@@ -222,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", help="WAV or FLAC path (default: <painting>.wav here, "
                    "never overwriting)")
     g.add_argument("--no-loudness", action="store_true", help="skip loudness normalisation")
+    g.add_argument("--loop", action="store_true", help="write a clip that repeats seamlessly "
+                   "(its tail crossfaded into its head; it is --loop-crossfade shorter)")
+    g.add_argument("--loop-crossfade", type=float, default=0.5, metavar="S",
+                   help="seconds of the loop's crossfade (0.5)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
 
@@ -247,6 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--normalize", action="store_true", help="L2-normalise CLIP features")
     r.add_argument("-o", "--output", required=True, help="bundle file to write")
     r.set_defaults(func=cmd_import_reference)
+
+    sc = sub.add_parser("soundscape", help="one long piece from a playlist of scenes, each "
+                        "looped to its length and crossfaded into the next")
+    sc.add_argument("--playlist", required=True, help="CSV with columns image,comment and "
+                    "optional hints,seed,seconds (paths relative to the CSV)")
+    sc.add_argument("-o", "--output", required=True, help="WAV or FLAC to write")
+    sc.add_argument("--bundle", help="bundle file or installed model name")
+    sc.add_argument("--seconds", type=float, default=20.0, help="a scene's length when the "
+                    "CSV gives none (20)")
+    sc.add_argument("--crossfade", type=float, default=2.0, help="seconds between scenes (2)")
+    sc.add_argument("--device", default="auto")
+    sc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sc.set_defaults(func=cmd_soundscape)
 
     from .cli_models import add_models_parser
 
