@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,11 +51,12 @@ def tile(loop: np.ndarray, samples: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Scene:
-    image: str
+    image: Any  # a path, or the bytes of an image file (the OSC bridge reads files once)
     comment: str
     hints: str | None = None
     seed: int | None = None
     seconds: float = 20.0
+    tag: Any = None  # the caller's own (the bridge: request id and reply address)
 
 
 def read_playlist(path: str | Path, default_seconds: float = 20.0) -> list[Scene]:

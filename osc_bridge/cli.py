@@ -33,11 +33,31 @@ def _setup_logging(verbose: bool, log_file: str | None) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def list_devices() -> int:
+    try:
+        import sounddevice as sd
+
+        devices = [(i, d["name"]) for i, d in enumerate(sd.query_devices())
+                   if d["max_output_channels"] > 0]
+    except Exception as err:  # noqa: BLE001 - OSError without PortAudio, PortAudioError, ...
+        print(f"a2m-osc: no audio output: {err}", file=sys.stderr)
+        return 1
+    if not devices:
+        print("a2m-osc: no audio output device found (the bridge still writes WAV files)",
+              file=sys.stderr)
+        return 1
+    for index, name in devices:
+        print(f"{index:3d}  {name}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from a2m_core import A2MError, Art2Music
 
     from .server import Bridge, BridgeConfig, is_loopback
 
+    if args.list_devices:
+        return list_devices()
     _setup_logging(args.verbose, args.log_file)
     if not is_loopback(args.host):
         log.warning("listening on %s: any machine that can reach it may ask for clips "
@@ -69,7 +89,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           finish_current_on_shutdown=args.finish_current,
                           reply_hosts=tuple(args.reply_hosts),
                           reply_to_source_port=args.reply_to_source_port,
-                          keep_clips=args.keep_clips, keep_bytes=args.keep_bytes)
+                          keep_clips=args.keep_clips, keep_bytes=args.keep_bytes,
+                          audio_device=args.audio_device)
     try:
         bridge = Bridge(load, config, model_label=Path(path).stem).start()
     except OSError as err:
@@ -203,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "none; see the security section of osc_bridge/README.md)")
     s.add_argument("--reply-to-source-port", action="store_true",
                    help="reply to the port each request came from instead of --reply-port")
+    s.add_argument("--audio-device", metavar="DEVICE", help="the live soundscape's output "
+                   "device, by index or name (see --list-devices; default: the system's)")
+    s.add_argument("--list-devices", action="store_true", help="list audio output devices "
+                   "and exit")
     s.add_argument("--keep-clips", type=_positive_int, metavar="N",
                    help="keep at most N clips in --out (oldest removed first)")
     s.add_argument("--keep-bytes", type=_size, metavar="SIZE",

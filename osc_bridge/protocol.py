@@ -22,6 +22,12 @@ DONE = "/a2m/done"  # s:request_id s:wav_path f:duration_s i:sample_rate
 ERROR = "/a2m/error"  # s:request_id s:message i:code
 READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
 
+# Live soundscape on the bridge's own sound device (see a2m_core/live.py).
+STREAM_START = "/a2m/stream/start"  # [s:device]
+STREAM_NEXT = "/a2m/stream/next"  # the arguments of /a2m/generate: queue a scene
+STREAM_STOP = "/a2m/stream/stop"  # ()
+STREAM_STATUS = "/a2m/stream/status"  # () -> s:playing i:queued i:underruns s:device s:state
+
 # /a2m/status's state: the socket answers from launch, the model loads behind it.
 LOADING, READY_STATE, FAILED = "loading", "ready", "error"
 
@@ -65,7 +71,9 @@ def _request_id(value: Any) -> str:
     return value
 
 
-REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR, READY})  # never answered: no reply loops
+# Never answered: no reply loops. (/a2m/status and /a2m/stream/status with values are
+# replies too; their handlers ignore them.)
+REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR, READY})
 
 
 def request_id_of(args: tuple[Any, ...]) -> str:

@@ -55,6 +55,7 @@ class BridgeConfig:
     reply_rate: float = 200.0  # non-final replies per second per destination (burst 2x)
     keep_clips: int | None = None  # keep at most this many clips in out_dir (oldest go)
     keep_bytes: int | None = None  # ... or at most this many bytes of clips
+    audio_device: str | None = None  # the live soundscape's output device (default: system's)
 
     def allowed_folders(self) -> tuple[Path, ...]:
         return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
@@ -141,7 +142,10 @@ class Bridge:
     """
 
     def __init__(self, engine: Art2Music | Callable[[], Art2Music],
-                 config: BridgeConfig | None = None, model_label: str = "") -> None:
+                 config: BridgeConfig | None = None, model_label: str = "",
+                 stream_factory: Callable[..., Any] | None = None) -> None:
+        self._stream_factory = stream_factory  # live output (tests pass a fake)
+        self.soundscape: Any = None
         if isinstance(engine, Art2Music):
             self.engine: Art2Music | None = engine
             self._loader: Callable[[], Art2Music] | None = None
@@ -169,7 +173,11 @@ class Bridge:
         self.stale_removed = remove_stale_temps(self.out_dir)
         dispatcher = _Dispatcher(self)
         for address, handler in ((p.GENERATE, self._on_generate), (p.CANCEL, self._on_cancel),
-                                 (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to)):
+                                 (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to),
+                                 (p.STREAM_START, self._on_stream_start),
+                                 (p.STREAM_NEXT, self._on_stream_next),
+                                 (p.STREAM_STOP, self._on_stream_stop),
+                                 (p.STREAM_STATUS, self._on_stream_status)):
             dispatcher.map(address, self._guard(handler), needs_reply_address=True)
         dispatcher.set_default_handler(self._guard(self._on_unknown), needs_reply_address=True)
         self.server = _Server((self.config.host, self.config.port), dispatcher)
@@ -216,6 +224,9 @@ class Bridge:
             if current is not None and not finish:
                 current.cancel.set()
             self._cond.notify_all()
+        if self.soundscape is not None:
+            self.soundscape.stop()
+            self.soundscape = None
         self.server.shutdown()
         for job in dropped:
             self._finish(job, error=("server shutting down", ErrorCode.CANCELLED))
@@ -395,6 +406,81 @@ class Bridge:
         log.info("accepted %r from %s:%d (position %d): %s", req.request_id, *client[:2],
                  position, image.name)
         self.send(job.reply, p.ACCEPTED, req.request_id, position)
+
+    # ------------------------------------------------------------------ live soundscape
+    def _on_stream_start(self, client: Address, address: str, *args: Any) -> None:
+        from a2m_core.live import Soundscape
+
+        if len(args) > 1 or (args and not isinstance(args[0], str)):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.STREAM_START} takes [s:device]")
+        if self.engine is None:
+            raise ProtocolError(ErrorCode.GENERATION_FAILED, "the model is not loaded yet "
+                                "(see /a2m/status); start the stream when /a2m/ready comes")
+        device = args[0] if args and args[0] else self.config.audio_device
+        if self.soundscape is not None:
+            self.soundscape.stop()
+        live = Soundscape(self._stream_scene, self.engine.sample_rate, self._stream_factory,
+                          on_error=self._stream_failed)
+        try:
+            self.soundscape = live.start(int(device) if device and device.isdigit()
+                                         else device or None)
+        except Exception as err:  # noqa: BLE001 - PortAudio errors vary
+            self.soundscape = None
+            raise ProtocolError(ErrorCode.GENERATION_FAILED, f"cannot open the sound device "
+                                f"{device or '(default)'}: {err}") from err
+        log.info("live soundscape started on %s", device or "the default device")
+        self._on_stream_status(client, p.STREAM_STATUS)
+
+    def _on_stream_next(self, client: Address, address: str, *args: Any) -> None:
+        from a2m_core.soundscape import Scene
+
+        req = p.parse_generate(args)
+        if self.soundscape is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no stream: send {p.STREAM_START} "
+                                "first", req.request_id)
+        data = read_confined(req.image_path, self.allowed, req.request_id)
+        reply = self.reply_address(client)
+        scene = Scene(data, req.comment, req.hints, req.seed,
+                      tag=(req.request_id, reply, req.image_path.name))
+        if not self.soundscape.next(scene):
+            raise ProtocolError(ErrorCode.QUEUE_FULL, "the stream's scene queue is full",
+                                req.request_id)
+        self.send(reply, p.ACCEPTED, req.request_id, self.soundscape.status()["queued"] - 1)
+
+    def _stream_scene(self, scene: Any) -> Any:
+        """Generate a streamed scene; its WAV is written and /a2m/done sent as for any clip,
+        so a host may also play it itself."""
+        rid, reply, _ = scene.tag
+        assert self.engine is not None
+        clip = self.engine.generate(scene.image, scene.comment, hints=scene.hints,
+                                    seed=scene.seed)
+        wav = clip.save(self._clip_path(rid))
+        self._prune(keep=wav)
+        self.send(reply, p.DONE, rid, str(wav), float(clip.duration_s),
+                  int(clip.sample_rate), final=True)
+        return clip.audio
+
+    def _stream_failed(self, scene: Any, err: Exception) -> None:
+        rid, reply, name = scene.tag
+        code = ErrorCode.FILE_REFUSED if isinstance(err, BadInputError) else \
+            ErrorCode.GENERATION_FAILED
+        self.send_error(reply, rid, f"{name[:60]}: {err}", code)
+
+    def _on_stream_stop(self, client: Address, address: str, *args: Any) -> None:
+        if self.soundscape is not None:
+            self.soundscape.stop()
+            self.soundscape = None
+        self._on_stream_status(client, p.STREAM_STATUS)
+
+    def _on_stream_status(self, client: Address, address: str, *args: Any) -> None:
+        if args:
+            return  # values: another bridge's reply
+        live = self.soundscape
+        st = live.status() if live is not None else {"playing": "", "queued": 0,
+                                                     "underruns": 0, "device": ""}
+        self.send(self.reply_address(client), p.STREAM_STATUS, st["playing"], st["queued"],
+                  st["underruns"], str(st["device"] if st["device"] is not None else ""),
+                  "playing" if live is not None else "stopped")
 
     def _on_cancel(self, client: Address, address: str, *args: Any) -> None:
         rid = p.parse_cancel(args)

@@ -58,6 +58,10 @@ def test_max_patch_messages_parse_and_its_objects_are_wired():
     address, *args = shlex.split(generate)
     parsed = p.parse_generate(tuple(int(a) if a.isdigit() else a for a in args))
     assert address == p.GENERATE and parsed.seed == 1
+    scene = next(t for t in texts.values() if t.startswith(p.STREAM_NEXT))
+    address, *args = shlex.split(scene)
+    assert p.parse_generate(tuple(int(a) if a.isdigit() else a for a in args)).seed == 1
+    assert {p.STREAM_START, p.STREAM_STOP} <= set(texts.values())
     assert "udpsend 127.0.0.1 9000" in texts.values() and "udpreceive 9001" in texts.values()
     ids = set(texts)
     for line in patch["lines"]:
@@ -68,9 +72,10 @@ def test_supercollider_and_touchdesigner_use_the_documented_addresses():
     sc = (EXAMPLES / "supercollider" / "a2m_bridge.scd").read_text()
     td = "".join(f.read_text() for f in (EXAMPLES / "touchdesigner").glob("*.py"))
     for text in (sc, td):
-        used = set(re.findall(r"/a2m/[a-z_]+", text))
+        used = set(re.findall(r"/a2m/[a-z_/]+[a-z_]", text))
         assert used <= {p.GENERATE, p.CANCEL, p.STATUS, p.REPLY_TO, p.ACCEPTED, p.PROGRESS,
-                        p.DONE, p.ERROR}
-        assert p.GENERATE in used
+                        p.DONE, p.ERROR, p.READY, p.STREAM_START, p.STREAM_NEXT,
+                        p.STREAM_STOP, p.STREAM_STATUS}, used
+        assert {p.GENERATE, p.STREAM_START, p.STREAM_NEXT, p.STREAM_STOP} <= used
     assert "Buffer.read" in sc and p.DONE in sc
     compile(td, "touchdesigner", "exec")  # valid Python for TouchDesigner's interpreter

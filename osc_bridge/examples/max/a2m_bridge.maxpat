@@ -145,15 +145,17 @@
      "id": "obj-8",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 6,
+     "numoutlets": 8,
      "patching_rect": [
       30,
       210,
       420,
       22
      ],
-     "text": "route /a2m/done /a2m/error /a2m/progress /a2m/accepted /a2m/status",
+     "text": "route /a2m/done /a2m/error /a2m/progress /a2m/accepted /a2m/status /a2m/ready /a2m/stream/status",
      "outlettype": [
+      "",
+      "",
       "",
       "",
       "",
@@ -330,6 +332,60 @@
       22
      ],
      "text": "print a2m-status"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-s1",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      450,
+      70,
+      120,
+      22
+     ],
+     "text": "/a2m/stream/start",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-s2",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      450,
+      100,
+      380,
+      22
+     ],
+     "text": "/a2m/stream/next max-scene-1 /Users/me/Pictures/starry-night.jpg \"a calm night\" 1",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-s3",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      450,
+      130,
+      120,
+      22
+     ],
+     "text": "/a2m/stream/stop",
+     "outlettype": [
+      ""
+     ]
     }
    }
   ],
@@ -510,6 +566,42 @@
      ],
      "destination": [
       "obj-18",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-s1",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-s2",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-s3",
+      0
+     ],
+     "destination": [
+      "obj-5",
       0
      ]
     }

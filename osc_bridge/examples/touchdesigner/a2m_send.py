@@ -21,5 +21,22 @@ def status():
     op('oscout1').sendOSC('/a2m/status', [])
 
 
+# The bridge's own endless soundscape, played on the bridge machine's sound device: start it,
+# queue scenes (each crossfades in when generated), stop it.
+def stream_start(device=''):
+    op('oscout1').sendOSC('/a2m/stream/start', [device])
+
+
+def stream_next(image_path, comment, seed=0, hints=''):
+    request_id = f'td-scene-{next(_counter)}'
+    op('oscout1').sendOSC('/a2m/stream/next', [request_id, image_path, comment, int(seed),
+                                                hints])
+    return request_id
+
+
+def stream_stop():
+    op('oscout1').sendOSC('/a2m/stream/stop', [])
+
+
 if __name__ == '__main__':  # running the DAT directly sends one example request
     generate(project.folder + '/starry-night.jpg', 'the swirling sky feels alive', 1)

@@ -1,0 +1,136 @@
+"""A gallery's endless soundscape, driven by a fake output stream: no gap once the first scene
+plays, a crossfade at each scene change, and a late scene covered by looping."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from a2m_core.live import Soundscape
+from a2m_core.soundscape import Scene
+
+from .conftest import EXAMPLE_PAINTING
+
+SR = 8000
+
+
+class FakeStream:
+    def __init__(self, **kwargs) -> None:
+        self.callback = kwargs["callback"]
+        self.started = self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pull(self, frames: int, status=None) -> np.ndarray:
+        out = np.full((frames, 1), np.nan, np.float32)  # NaN: anything unfilled shows
+        self.callback(out, frames, None, status)
+        return out[:, 0]
+
+
+def tone(freq: float, seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def scene(name: str, freq: float) -> Scene:
+    return Scene(image=name, comment=name, seed=int(freq))
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert predicate()
+
+
+def test_scenes_play_without_a_gap_and_crossfade_into_each_other():
+    streams: list[FakeStream] = []
+    live = Soundscape(lambda s: tone(float(s.seed)), SR, crossfade_s=0.5,
+                      loop_crossfade_s=0.1,
+                      stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1])
+    live.start()
+    try:
+        stream = streams[0]
+        assert not np.any(stream.pull(256))  # silence before the first scene exists
+        live.next(scene("low", 220))
+        wait_until(lambda: live._ready is not None)
+        first = np.concatenate([stream.pull(256) for _ in range(40)])  # 1.28 s
+        assert not np.isnan(first).any() and np.abs(first).max() > 0.2
+        live.next(scene("high", 880))
+        wait_until(lambda: live._ready is not None)
+        change = np.concatenate([stream.pull(256) for _ in range(40)])
+        assert not np.isnan(change).any()
+        # During the 0.5 s crossfade both tones sound; afterwards only the new one.
+        spectrum = np.abs(np.fft.rfft(change[:2000]))
+        freqs = np.fft.rfftfreq(2000, 1 / SR)
+        assert spectrum[np.argmin(abs(freqs - 220))] > 10 and \
+            spectrum[np.argmin(abs(freqs - 880))] > 10
+        tail = np.abs(np.fft.rfft(change[-4096:]))
+        f2 = np.fft.rfftfreq(4096, 1 / SR)
+        assert tail[np.argmin(abs(f2 - 880))] > 20 * tail[np.argmin(abs(f2 - 220))]
+        assert live.status()["playing"] == "high"
+    finally:
+        live.stop()
+    assert streams[0].closed
+
+
+def test_a_late_scene_is_covered_by_looping_the_current_one():
+    gate = threading.Event()
+
+    def slow(s: Scene) -> np.ndarray:
+        if s.comment == "late":
+            gate.wait(10)
+        return tone(float(s.seed), 1.0)
+
+    streams: list[FakeStream] = []
+    live = Soundscape(slow, SR, crossfade_s=0.2, loop_crossfade_s=0.1,
+                      stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1])
+    live.start()
+    try:
+        live.next(scene("first", 330))
+        wait_until(lambda: live._ready is not None)
+        live.next(scene("late", 660))
+        out = np.concatenate([streams[0].pull(512) for _ in range(60)])  # 3.8 s > the clip
+        assert not np.isnan(out).any() and np.abs(out[-2000:]).max() > 0.2  # still playing
+        steps = np.abs(np.diff(out))
+        assert steps.max() <= 1.5 * np.percentile(steps, 99.9)  # the loop wraps cleanly
+        gate.set()
+        wait_until(lambda: live.status()["queued"] == 1 or live._incoming is not None
+                   or live._ready is not None)
+        streams[0].pull(512, status=True)  # the device reports one underflow
+        assert live.status()["underruns"] == 1
+    finally:
+        gate.set()
+        live.stop()
+
+
+def test_a_failing_scene_is_reported_and_the_sound_goes_on(engine):
+    errors = []
+
+    def gen(s: Scene) -> np.ndarray:
+        return engine.generate(s.image, s.comment, seed=s.seed).audio
+
+    streams: list[FakeStream] = []
+    live = Soundscape(gen, engine.sample_rate, crossfade_s=0.2,
+                      on_error=lambda s, e: errors.append(str(e)),
+                      stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1])
+    live.start()
+    try:
+        live.next(Scene(str(EXAMPLE_PAINTING), "the night sky", seed=1))
+        wait_until(lambda: live._ready is not None, timeout=60)
+        streams[0].pull(1024)
+        live.next(Scene("/nowhere/missing.jpg", "lost", seed=2))
+        wait_until(lambda: bool(errors), timeout=60)
+        assert "image not found" in errors[0]
+        after = streams[0].pull(4096)
+        assert not np.isnan(after).any() and np.abs(after).max() > 0
+    finally:
+        live.stop()
