@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           reply_hosts=tuple(args.reply_hosts),
                           reply_to_source_port=args.reply_to_source_port,
                           keep_clips=args.keep_clips, keep_bytes=args.keep_bytes,
-                          audio_device=args.audio_device)
+                          audio_device=args.audio_device, heartbeat_s=args.heartbeat)
     try:
         bridge = Bridge(load, config, model_label=Path(path).stem).start()
     except OSError as err:
@@ -132,9 +132,10 @@ def _build(address: str, args: list) -> bytes:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Send one message and print replies until the final one (or the timeout)."""
-    if args.what == "generate":
+    rid: str | None = None
+    if args.what in ("generate", "stream-next"):
         if len(args.values) < 3:
-            print("a2m-osc: error: send generate REQUEST_ID IMAGE COMMENT [SEED] [HINTS]",
+            print(f"a2m-osc: error: send {args.what} REQUEST_ID IMAGE COMMENT [SEED] [HINTS]",
                   file=sys.stderr)
             return 1
         rid, image, comment, *rest = args.values
@@ -142,10 +143,15 @@ def cmd_send(args: argparse.Namespace) -> int:
         if rest:
             values.append(int(rest[0]) if rest[0].isdigit() else rest[0])
         values += rest[1:2]
-        address, final = p.GENERATE, (p.DONE, p.ERROR)
+        address = p.GENERATE if args.what == "generate" else p.STREAM_NEXT
+        final = (p.DONE, p.ERROR)
     elif args.what == "status":
         address, values, final = p.STATUS, [], (p.STATUS, p.ERROR)
-        rid = None
+    elif args.what in ("stream-start", "stream-stop", "stream-status"):
+        address = {"stream-start": p.STREAM_START, "stream-stop": p.STREAM_STOP,
+                   "stream-status": p.STREAM_STATUS}[args.what]
+        values, final = list(args.values[:1]) if args.what == "stream-start" else [], \
+            (p.STREAM_STATUS, p.ERROR)
     else:  # cancel
         address, values, final = p.CANCEL, [args.values[0]] if args.values else [], ()
         rid = values[0] if values else None
@@ -228,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "device, by index or name (see --list-devices; default: the system's)")
     s.add_argument("--list-devices", action="store_true", help="list audio output devices "
                    "and exit")
+    s.add_argument("--heartbeat", type=float, metavar="S", help="send /a2m/heartbeat every S "
+                   "seconds to every host that has talked to the bridge")
     s.add_argument("--keep-clips", type=_positive_int, metavar="N",
                    help="keep at most N clips in --out (oldest removed first)")
     s.add_argument("--keep-bytes", type=_size, metavar="SIZE",
@@ -238,9 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("send", help="send one message and print the replies")
-    c.add_argument("what", choices=["generate", "status", "cancel"])
-    c.add_argument("values", nargs="*", help="generate: REQUEST_ID IMAGE COMMENT [SEED] "
-                   "[HINTS]; cancel: REQUEST_ID")
+    c.add_argument("what", choices=["generate", "status", "cancel", "stream-start",
+                                    "stream-next", "stream-stop", "stream-status"])
+    c.add_argument("values", nargs="*", help="generate, stream-next: REQUEST_ID IMAGE COMMENT "
+                   "[SEED] [HINTS]; cancel: REQUEST_ID; stream-start: [DEVICE]")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=9000)
     c.add_argument("--reply-port", type=int, default=9001)

@@ -21,6 +21,7 @@ PROGRESS = "/a2m/progress"  # s:request_id s:stage f:fraction
 DONE = "/a2m/done"  # s:request_id s:wav_path f:duration_s i:sample_rate
 ERROR = "/a2m/error"  # s:request_id s:message i:code
 READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
+HEARTBEAT = "/a2m/heartbeat"  # s:state i:queue_depth f:uptime_s, every --heartbeat seconds
 
 # Live soundscape on the bridge's own sound device (see a2m_core/live.py).
 STREAM_START = "/a2m/stream/start"  # [s:device]
@@ -73,7 +74,7 @@ def _request_id(value: Any) -> str:
 
 # Never answered: no reply loops. (/a2m/status and /a2m/stream/status with values are
 # replies too; their handlers ignore them.)
-REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR, READY})
+REPLIES = frozenset({ACCEPTED, PROGRESS, DONE, ERROR, READY, HEARTBEAT})
 
 
 def request_id_of(args: tuple[Any, ...]) -> str:

@@ -56,6 +56,7 @@ class BridgeConfig:
     keep_clips: int | None = None  # keep at most this many clips in out_dir (oldest go)
     keep_bytes: int | None = None  # ... or at most this many bytes of clips
     audio_device: str | None = None  # the live soundscape's output device (default: system's)
+    heartbeat_s: float | None = None  # send /a2m/heartbeat this often to everyone who talked
 
     def allowed_folders(self) -> tuple[Path, ...]:
         return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
@@ -157,7 +158,8 @@ class Bridge:
         self.ready = threading.Event()
         if self.engine is not None:
             self.ready.set()
-        self._listeners: set[Address] = set()  # who hears /a2m/ready
+        self._listeners: set[Address] = set()  # who hears /a2m/ready and heartbeats
+        self._stop_beat = threading.Event()
         self.config = config or BridgeConfig()
         self.allowed = self.config.allowed_folders()
         self.out_dir = Path(self.config.out_dir).expanduser().resolve()
@@ -199,6 +201,10 @@ class Bridge:
         if self._loader is not None:
             self._threads.append(threading.Thread(target=self._load, name="a2m-osc-loader",
                                                   daemon=True))
+        if self.config.heartbeat_s:
+            self._threads.append(threading.Thread(target=self._beat, name="a2m-osc-heartbeat",
+                                                  daemon=True))
+        self._started_at = time.monotonic()  # for the heartbeat's uptime
         for t in self._threads:
             t.start()
         log.info("listening on udp://%s:%d; replies to the sender's host on port %d; clips "
@@ -227,6 +233,7 @@ class Bridge:
         if self.soundscape is not None:
             self.soundscape.stop()
             self.soundscape = None
+        self._stop_beat.set()
         self.server.shutdown()
         for job in dropped:
             self._finish(job, error=("server shutting down", ErrorCode.CANCELLED))
@@ -234,7 +241,8 @@ class Bridge:
             log.info("shutting down: %s request %s", "finishing" if finish else "cancelling",
                      current.args.request_id)
         for t in self._threads:
-            if t is not threading.current_thread():
+            # A model load can't be interrupted: its (daemon) thread is not waited for.
+            if t is not threading.current_thread() and t.name != "a2m-osc-loader":
                 t.join(timeout)
         self.server.server_close()
         log.info("stopped (%d queued requests cancelled)", len(dropped))
@@ -264,6 +272,23 @@ class Bridge:
                  time.perf_counter() - t)
         for addr in sorted(self._listeners | set(self._reply_to.values())):
             self.send(addr, p.READY, engine.name, str(engine.device), final=True)
+
+    def _remember(self, addr: Address) -> None:
+        """Someone to tell about /a2m/ready and heartbeats (bounded: spoofed senders)."""
+        if len(self._listeners) > 256:
+            self._listeners.clear()
+        self._listeners.add(addr)
+
+    def _beat(self) -> None:
+        """``/a2m/heartbeat`` to every address that asked for status, queued a request or set
+        a reply_to: a host can tell a bridge that hangs from one that is just busy."""
+        period = float(self.config.heartbeat_s or 0)
+        while not self._stop_beat.wait(period):
+            with self._cond:
+                depth, state = len(self._queue), self.state
+            for addr in sorted(self._listeners | set(self._reply_to.values())):
+                self.send(addr, p.HEARTBEAT, state, depth,
+                          round(time.monotonic() - self._started_at, 1))
 
     # ------------------------------------------------------------------ replies
     def reply_address(self, client: Address) -> Address:
@@ -367,8 +392,7 @@ class Bridge:
         with self._cond:
             depth, busy = len(self._queue), int(self._current is not None)
             engine, state = self.engine, self.state
-        if state == p.LOADING:
-            self._listeners.add(self.reply_address(client))
+        self._remember(self.reply_address(client))
         device = str(engine.device) if engine is not None else ""
         self.send(self.reply_address(client), p.STATUS, self.model_label, device, depth, busy,
                   state if state != p.FAILED else f"error: {self.load_error}")
@@ -398,8 +422,7 @@ class Bridge:
                 raise ProtocolError(ErrorCode.QUEUE_FULL, f"queue full ({self.config.queue_depth}"
                                     f" waiting); try again later", req.request_id)
             position = len(self._queue) + int(self._current is not None)
-            if self.state == p.LOADING:
-                self._listeners.add(job.reply)
+            self._remember(job.reply)
             self._queue.append(job)
             self._jobs[req.request_id] = job
             self._cond.notify()

@@ -82,3 +82,23 @@ def test_a_request_queued_while_loading_is_answered_on_shutdown(engine, gallery,
     gate.set()
     _, args = client.final("waiting", timeout=5)
     assert args[2] == ErrorCode.CANCELLED
+
+
+def test_heartbeats_reach_whoever_talked_to_the_bridge(engine, gallery, tmp_path, client):
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path,
+                       heartbeat_s=0.2)
+    bridge = Bridge(engine, cfg).start()
+    try:
+        client.target = bridge.address
+        client.send("/a2m/status")
+        client.wait_for(lambda r: r[0] == "/a2m/status", timeout=2)
+        beats = []
+        deadline = time.monotonic() + 3
+        while len(beats) < 2 and time.monotonic() < deadline:
+            _, args = client.wait_for(lambda r: r[0] == "/a2m/heartbeat" and r not in beats,
+                                      timeout=2)
+            beats.append(("/a2m/heartbeat", args))
+        assert [b[1][:2] for b in beats] == [["ready", 0], ["ready", 0]]
+        assert beats[1][1][2] > beats[0][1][2] > 0  # uptime grows
+    finally:
+        bridge.stop(timeout=30)
