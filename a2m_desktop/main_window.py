@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.engine_name = ""
         self._fallback: str | None = None
         self._banner_cause: str | None = None
+        self.installation = None  # the installation-mode window, while open
         self._live = False  # streamed chunks go to the player (until Stop or another Play)
         self.models_dialog = None
 
@@ -278,6 +279,14 @@ class MainWindow(QMainWindow):
         self.save_audio_btn.clicked.connect(lambda: self.save_audio())
         self.save_mel_btn = QPushButton("Save mel PNG…")
         self.save_mel_btn.clicked.connect(lambda: self.save_mel())
+        self.export_scape_btn = QPushButton("Export soundscape…")
+        self.export_scape_btn.setToolTip("Every clip of the history, each looped to 20 s and "
+                                         "crossfaded into the next, as one file")
+        self.export_scape_btn.clicked.connect(lambda: self.export_soundscape())
+        self.install_btn = QPushButton("Installation mode")
+        self.install_btn.setToolTip("Full screen: this painting, a comment field for visitors, "
+                                    "and sound that never stops (Esc leaves)")
+        self.install_btn.clicked.connect(lambda: self.open_installation())
         for w in (self.play_btn, self.stop_btn, self.live_box, self.loop_box, QLabel("Volume"),
                   self.volume,
                   self.output_combo, self.playback_label):
@@ -285,6 +294,8 @@ class MainWindow(QMainWindow):
         play_row.addStretch(1)
         play_row.addWidget(self.save_audio_btn)
         play_row.addWidget(self.save_mel_btn)
+        play_row.addWidget(self.export_scape_btn)
+        play_row.addWidget(self.install_btn)
         outer.addLayout(play_row)
 
         quit_action = QAction("Quit", self)
@@ -306,6 +317,9 @@ class MainWindow(QMainWindow):
             w.setEnabled(self.audio_ok and (has_clip or w is not self.play_btn))
         self.save_audio_btn.setEnabled(has_clip)
         self.save_mel_btn.setEnabled(has_clip)
+        self.export_scape_btn.setEnabled(bool(self.history))
+        self.install_btn.setEnabled(self.audio_ok and self.model_loaded
+                                    and self.painting is not None and not self.busy)
         idle = not self.busy and self.loading is None
         for w in (self.open_bundle_btn, self.device_combo, self.model_combo):
             w.setEnabled(idle)
@@ -563,8 +577,14 @@ class MainWindow(QMainWindow):
         self._live = False
         if self.current is None or not self.audio_ok:
             return
+        clip = self.current.clip
+        audio = clip.audio
+        if self.loop_box.isChecked():  # the seamless version: no click where it wraps
+            from a2m_core.soundscape import make_loop
+
+            audio = make_loop(audio, clip.sample_rate)
         try:
-            self.player.play(self.current.clip.audio, self.current.clip.sample_rate)
+            self.player.play(audio, clip.sample_rate)
         except Exception as err:  # noqa: BLE001 - device errors vary (PortAudioError, ...)
             self.show_error(f"Playback failed: {err}")
             return
@@ -609,6 +629,46 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         return saved
 
+    def export_soundscape(self, path: str | None = None, seconds: float = 20.0
+                          ) -> Path | None:
+        """The history as one long piece: each clip looped to ``seconds``, crossfaded."""
+        from a2m_core.soundscape import join_scenes, write_audio
+
+        if not self.history:
+            return None
+        path = path or self._save_path("Export soundscape", "soundscape.wav",
+                                       "WAV (*.wav);;FLAC (*.flac)")
+        if not path:
+            return None
+        sr = self.history[0].clip.sample_rate
+        audio = join_scenes([g.clip.audio for g in self.history],
+                            [seconds] * len(self.history), sr)
+        try:
+            saved = write_audio(path, audio, sr)
+        except (A2MError, OSError) as err:
+            self.show_error(f"Could not save {path}: {err}")
+            return None
+        self.statusBar().showMessage(f"Saved {saved} ({audio.size / sr:.0f} s)", 5000)
+        return saved
+
+    def open_installation(self, full_screen: bool = True):
+        """Installation mode on the current painting (a separate full-screen window)."""
+        from .installation import InstallationView
+
+        if self.painting is None or self.worker.engine is None or not self.audio_ok:
+            self.show_error("Installation mode needs a painting, a loaded model and an audio "
+                            "output")
+            return None
+        self.stop()
+        view = InstallationView(self.worker.engine, self.painting, self.player._factory,
+                                device=self.player.device)
+        self.installation = view
+        if full_screen:
+            view.showFullScreen()
+        else:
+            view.show()
+        return view
+
     def save_mel(self, path: str | None = None) -> Path | None:
         if self.current is None:
             return None
@@ -640,6 +700,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.models_dialog is not None:
             self.models_dialog.close()  # stops a running fetch (kept for resuming)
+        if self.installation is not None:
+            self.installation.close()
         self.stop()
         self.worker.cancel_event.set()
         self.settings.setValue("volume", self.volume.value())

@@ -357,3 +357,38 @@ def test_playback_starts_on_the_first_chunk_before_the_vocoder_finishes(qtbot, w
     stream = FakeStream.instances[-1]
     played = stream.pull(22050)
     np.testing.assert_allclose(played, window.current.clip.audio[:22050] * 0.8, atol=1e-6)
+
+
+def test_loop_plays_seamlessly_and_the_history_exports_as_a_soundscape(qtbot, window,
+                                                                       paintings, tmp_path):
+    window.open_painting(str(paintings[0]))
+    window.live_box.setChecked(False)
+    for seed in (1, 2):
+        window.comment.setPlainText(f"take {seed}")
+        window.seed.setValue(seed)
+        generate(qtbot, window)
+    window.loop_box.setChecked(True)
+    qtbot.mouseClick(window.play_btn, Qt.MouseButton.LeftButton)
+    assert window.player._audio.size == window.current.clip.audio.size - 22050 // 2
+    out = window.export_soundscape(str(tmp_path / "history.wav"))
+    audio, sr = sf.read(out)
+    assert audio.size / sr == pytest.approx(2 * 20 - 2, abs=0.01)  # 2 scenes, one crossfade
+
+
+def test_installation_mode_turns_a_visitors_comment_into_endless_sound(qtbot, window,
+                                                                       paintings):
+    window.open_painting(str(paintings[0]))
+    FakeStream.instances.clear()
+    view = window.open_installation(full_screen=False)
+    qtbot.addWidget(view)
+    stream = FakeStream.instances[-1]
+    assert not np.any(stream.pull(512))  # silence until the first scene exists
+    qtbot.keyClicks(view.comment, "it feels like a storm is coming")
+    qtbot.keyClick(view.comment, Qt.Key.Key_Return)
+    assert view.comment.text() == "" and "Listening" in view.caption.text()
+    qtbot.waitUntil(lambda: "Now playing" in view.caption.text(), timeout=TIMEOUT_MS)
+    heard = np.concatenate([stream.pull(2048) for _ in range(10)])
+    assert not np.isnan(heard).any() and np.abs(heard).max() > 0
+    qtbot.waitUntil(lambda: view.mel_view.frames == 896, timeout=5000)
+    qtbot.keyClick(view, Qt.Key.Key_Escape)
+    assert not view.isVisible() and stream.closed
