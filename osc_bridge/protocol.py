@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 GENERATE = "/a2m/generate"  # s:request_id s:image_path s:comment [i:seed] [s:hints]
+LOOP = "/a2m/loop"  # as /a2m/generate; the WAV repeats seamlessly (0.5 s shorter)
 CANCEL = "/a2m/cancel"  # s:request_id
 STATUS = "/a2m/status"  # () -> /a2m/status s:bundle s:device i:queue_depth i:busy s:state
 REPLY_TO = "/a2m/reply_to"  # s:host i:port

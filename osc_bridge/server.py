@@ -67,6 +67,7 @@ class Job:
     args: p.GenerateArgs
     reply: Address
     image: bytes = b""  # read once at acceptance (see confine.py): never looked up again
+    loop: bool = False  # /a2m/loop: write the seamless-loop version
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: bool = False
 
@@ -174,7 +175,8 @@ class Bridge:
         self.sent: Counter[Address] = Counter()  # datagrams sent per destination (soak, tests)
         self.stale_removed = remove_stale_temps(self.out_dir)
         dispatcher = _Dispatcher(self)
-        for address, handler in ((p.GENERATE, self._on_generate), (p.CANCEL, self._on_cancel),
+        for address, handler in ((p.GENERATE, self._on_generate), (p.LOOP, self._on_generate),
+                                 (p.CANCEL, self._on_cancel),
                                  (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to),
                                  (p.STREAM_START, self._on_stream_start),
                                  (p.STREAM_NEXT, self._on_stream_next),
@@ -411,7 +413,7 @@ class Bridge:
                                 f"cannot be read: {type(err).__name__}",
                                 req.request_id) from err
         image = req.image_path
-        job = Job(req, self.reply_address(client), image=data)
+        job = Job(req, self.reply_address(client), image=data, loop=address == p.LOOP)
         with self._cond:
             if self._stopping:
                 raise ProtocolError(ErrorCode.CANCELLED, "server shutting down", req.request_id)
@@ -546,6 +548,10 @@ class Bridge:
         try:
             clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
                                         progress=progress, cancel=job.cancel)
+            if job.loop:
+                from a2m_core.soundscape import make_loop
+
+                clip.audio = make_loop(clip.audio, clip.sample_rate)
             wav = clip.save(self._clip_path(a.request_id))
             self._prune(keep=wav)
         except GenerationCancelled:

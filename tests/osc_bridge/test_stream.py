@@ -73,3 +73,14 @@ def test_stream_start_next_status_stop(engine, gallery, tmp_path, client):
         assert stream.closed and bridge.soundscape is None
     finally:
         bridge.stop(timeout=30)
+
+
+def test_a_loop_request_writes_a_clip_that_repeats_seamlessly(bridge_factory, client, gallery):
+    import soundfile as sf
+
+    bridge_factory()
+    client.send("/a2m/loop", "l1", str(next(gallery.glob("*starry*"))), "round and round", 2)
+    address, args = client.final("l1")
+    assert address == "/a2m/done"
+    audio, sr = sf.read(args[1])
+    assert audio.size == 896 * 256 - sr // 2
