@@ -192,6 +192,29 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_own_music(args: argparse.Namespace) -> int:
+    from .own_music import EXAMPLE_MUSIC, EXAMPLES, OwnMusicConfig, build_own_dataset
+    from .starter import starter_encoder
+
+    music = Path(args.music) if args.music else EXAMPLE_MUSIC
+    paintings = Path(args.paintings) if args.paintings else EXAMPLES
+    cfg = OwnMusicConfig(music, paintings, Path(args.work), licence=args.licence,
+                         seed=args.seed)
+    printer = ProgressPrinter(args.json_progress)
+    try:
+        dataset = build_own_dataset(cfg, starter_encoder(), progress=printer)
+    finally:
+        printer.close()
+    work = Path(args.work)
+    print(f"dataset {dataset} (see its report.md). Next:\n"
+          f"  a2m-train stage1 --dataset {dataset} --out {work / 'stage1'} --epochs 20 "
+          f"--batch-size 16 --hidden 256 --decoder-hidden 256 --decoder-layers 2 "
+          f"--frames-per-step 8\n"
+          f"  a2m-train export --stage1 {work / 'stage1' / 'best.pt'} -o "
+          f"{work / (work.name + '.safetensors')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from a2m_core import __version__
 
@@ -310,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--workers", type=int, default=2, help="rendering processes (2)")
     common(co)
     co.set_defaults(func=cmd_corpus)
+
+    om = sub.add_parser("own-music", help="a dataset from your own recordings and paintings",
+                        description="Cut your recordings into captioned windows, crop your "
+                        "paintings, pair them by feeling (the trainer window's 'Your music' "
+                        "tab runs the same). Without --music/--paintings: the example data "
+                        "in examples/.")
+    om.add_argument("--music", help="folder of recordings (.wav .flac .ogg .mp3 ...)")
+    om.add_argument("--paintings", help="folder of painting images (3 or more)")
+    om.add_argument("--work", required=True, help="folder for the corpus, crops and dataset")
+    om.add_argument("--licence", default="mine; for training only",
+                    help="the music's licence, recorded with every window")
+    common(om)
+    om.set_defaults(func=cmd_own_music)
     from a2m_core.cli import verbose_anywhere
 
     verbose_anywhere(ap)

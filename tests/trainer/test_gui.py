@@ -136,3 +136,59 @@ def test_a_newcomer_gets_presets_tooltips_and_readable_words(window):
     assert describe_event({"event": "val", "stage": "stage1", "epoch": 1, "step": 9,
                            "val_loss": 0.2, "improved": True}) == \
         "stage1 epoch 1: validation loss 0.2000 (best so far)"
+
+
+def test_the_guided_flow_on_the_example_data_ends_in_the_desktop_app(qtbot, window, tmp_path):
+    window.own_work.set(tmp_path / "mine")
+    qtbot.mouseClick(window.example_btn, Qt.MouseButton.LeftButton)
+    assert window.own_music.text().endswith("examples/own-music")
+    run(qtbot, window, window.own_btn)  # corpus, crops, pairs
+    assert window.s1_dataset.text() == str(tmp_path / "mine" / "dataset")
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Stage 1"
+    assert "Your dataset" in window.report.toPlainText() and "pairs" in window.status.text()
+    window.s1_epochs.setValue(2)
+    window.s1_batch.setValue(8)
+    window.s1_hidden.setValue(16)
+    window.s1_dec_hidden.setValue(16)
+    window.s1_layers.setValue(1)
+    run(qtbot, window, window.s1_btn)
+    assert window.ex_stage1.text().endswith("best.pt")
+    window.ex_hifigan.setChecked(False)  # Griffin-Lim keeps the test fast
+    run(qtbot, window, window.export_btn)
+    bundle = tmp_path / "mine" / "mine.safetensors"
+    assert window.ex_bundle.text() == str(bundle) and bundle.is_file()
+
+    # What "Open in desktop app" starts: the desktop window on that bundle, generating.
+    from a2m_desktop.main_window import MainWindow
+    from tests.a2m_desktop.test_main_window import FakeStream
+
+    desktop = MainWindow(bundle=str(bundle), settings=QSettings(
+        str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat), stream_factory=FakeStream)
+    qtbot.addWidget(desktop)
+    qtbot.waitUntil(lambda: desktop.model_loaded, timeout=TIMEOUT_MS)
+    assert desktop.engine_name == "mine"
+    desktop.open_painting(str(Path(window.own_paintings.text()) /
+                              "vincent-van-gogh_the-starry-night-1889.jpg"))
+    desktop.comment.setPlainText("my own music")
+    with qtbot.waitSignal(desktop.generationEnded, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(desktop.generate_btn, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["finished"] and desktop.current.clip.audio.size == 896 * 256
+    desktop.close()
+
+
+def test_each_guided_step_says_what_is_missing(window, tmp_path):
+    assert not window.start_own_dataset()
+    assert "Fill in: Music folder, Paintings folder, Work folder" in window.status.text()
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "one.wav").write_bytes(b"RIFF")
+    window.own_music.set(few)
+    window.own_paintings.set(few)
+    window.own_work.set(tmp_path / "work")
+    assert not window.start_own_dataset()
+    assert "holds 1 recording(s); at least 3 are needed" in window.status.text()
+    assert window.running is None
+    window.s1_dataset.set("")
+    assert not window.start_stage1() and "Dataset folder" in window.status.text()
+    window.ex_stage1.set("")
+    assert not window.start_export() and "Stage-1 best.pt" in window.status.text()

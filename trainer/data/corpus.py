@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SOURCES = ("bach", "oneills", "singularity-music")
+# Recordings the corpus reads (what load_audio decodes through libsndfile/audioread).
+AUDIO_SUFFIXES = frozenset({".ogg", ".wav", ".flac", ".mp3", ".oga", ".aiff", ".aif"})
 
 # General MIDI programs we render with -> (program, AudioSet label, phrase in a caption).
 INSTRUMENTS: dict[str, tuple[int, str, str]] = {
@@ -324,10 +326,11 @@ def _render_source(source: str, cfg: CorpusConfig, report: Progress, workers: in
 def _cut_package(name: str, cfg: CorpusConfig, report: Progress) -> None:
     info = cfg.debian[name]
     folder = Path(info["folder"])
-    tracks = sorted(folder.rglob("*.ogg")) if folder.is_dir() else []
+    tracks = sorted(t for t in folder.rglob("*") if t.suffix.lower() in AUDIO_SUFFIXES
+                    and t.is_file()) if folder.is_dir() else []
     if not tracks:
-        raise CorpusError(f"Debian package {name} is not installed (no audio in {folder}): "
-                          f"apt-get install {name}")
+        raise CorpusError(info.get("missing") or f"Debian package {name} is not installed "
+                          f"(no audio in {folder}): apt-get install {name}")
     n = cfg.mel.n_samples
     for k, track in enumerate(tracks):
         report(f"cut {name}", k, len(tracks))
@@ -335,8 +338,8 @@ def _cut_package(name: str, cfg: CorpusConfig, report: Progress) -> None:
         if (cfg.out / "items" / f"{name}-{slug}-w0.json").exists():
             continue
         wave = load_audio(track, cfg.mel.sample_rate)
-        for w, start in enumerate(_windows(wave, n, cfg.windows_per_track,
-                                           tail=5 * cfg.mel.sample_rate)):
+        tail = int(info.get("tail_s", 5) * cfg.mel.sample_rate)
+        for w, start in enumerate(_windows(wave, n, cfg.windows_per_track, tail=tail)):
             seg = _fit(wave[start:], n)
             if np.sqrt(np.mean(seg ** 2)) < 1e-3:
                 continue  # a silent stretch says nothing about the music
@@ -386,7 +389,8 @@ def caption_item(item: dict[str, Any], valence: float, arousal: float,
                    f"and it is {lw}, with {density} note onsets and a {timbre} sound. It "
                    f"seems to be in {d.key} {d.mode}. {mood}")
         labels = list(info["labels"])
-        keywords = ["soundtrack", f"{tw} tempo", lw, timbre, f"{density} onsets", *moods]
+        keywords = [info.get("keyword", "soundtrack"), f"{tw} tempo", lw, timbre,
+                    f"{density} onsets", *moods]
     return caption, keywords, labels
 
 

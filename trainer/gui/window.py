@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSettings, QThread, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -182,7 +183,53 @@ class TrainerWindow(QMainWindow):
         self.tabs = QTabWidget()
         outer.addWidget(self.tabs, 1)
 
-        # Dataset
+        # Your music: the guided flow
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        guide = QLabel(
+            "<b>Train on your own music</b><br>1. Pick a folder of recordings and a folder of "
+            "paintings (3 or more of each), or press <i>Example data</i>.<br>2. <i>Make the "
+            "dataset</i>: each recording is cut into 10-second windows and described from "
+            "what is measured in it; paintings and windows are paired by feeling.<br>3. "
+            "<i>Stage 1</i> tab: the <i>CPU quick</i> preset trains in minutes.<br>4. "
+            "<i>Export &amp; evaluate</i> tab: export, evaluate, then <i>Open in desktop "
+            "app</i>.")
+        guide.setWordWrap(True)
+        lay.addWidget(guide)
+        form = QFormLayout()
+        self.own_music = PathField("own_music", s, folder=True)
+        self.own_paintings = PathField("own_paintings", s, folder=True)
+        self.own_work = PathField("own_work", s, folder=True)
+        self.own_licence = QLineEdit(str(s.value("own_licence", "mine; for training only")))
+        for field, tip in (
+                (self.own_music, "Recordings (.wav .flac .ogg .mp3 ...), searched in "
+                                 "subfolders too; each is cut into 10.4 s windows"),
+                (self.own_paintings, "Images of the paintings (.jpg .png .webp .tif); each "
+                                     "is used whole and as crops"),
+                (self.own_work, "Where the corpus, the crops and the dataset are written "
+                                "(a stopped run continues)"),
+                (self.own_licence, "Recorded with every window in licences.csv and in the "
+                                   "bundle's provenance")):
+            field.setToolTip(tip)
+        for label, w in (("Music folder", self.own_music), ("Paintings folder",
+                         self.own_paintings), ("Work folder", self.own_work),
+                         ("Licence of the music", self.own_licence)):
+            form.addRow(label, w)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.example_btn = QPushButton("Example data")
+        self.example_btn.setToolTip("Six short pieces and four public-domain paintings that "
+                                    "ship with Art2Music: the whole flow in minutes")
+        self.example_btn.clicked.connect(self.use_example_data)
+        self.own_btn = QPushButton("Make the dataset")
+        self.own_btn.clicked.connect(self.start_own_dataset)
+        row.addWidget(self.example_btn)
+        row.addWidget(self.own_btn)
+        lay.addLayout(row)
+        lay.addStretch(1)
+        self.tabs.addTab(tab, "Your music")
+
+        # Dataset (ArtEmis + MusicCaps)
         tab = QWidget()
         form = QFormLayout(tab)
         self.artemis = PathField("artemis", s, folder=False, filter_="CSV (*.csv)")
@@ -218,7 +265,7 @@ class TrainerWindow(QMainWindow):
         self.build_btn = QPushButton("Build dataset")
         self.build_btn.clicked.connect(self.start_build)
         form.addRow(self.build_btn)
-        self.tabs.addTab(tab, "Dataset")
+        self.tabs.addTab(tab, "ArtEmis dataset")
 
         # Stage 1
         tab = QWidget()
@@ -299,11 +346,16 @@ class TrainerWindow(QMainWindow):
         self.ex_bundle = PathField("ex_bundle", s, folder=False, save=True,
                                    filter_="Bundles (*.safetensors)")
         self.ev_dataset = PathField("ev_dataset", s, folder=True)
+        self.ex_hifigan = QCheckBox("No stage-2 generator: use the official HiFi-GAN V1 "
+                                    "universal (packaged)")
+        self.ex_hifigan.setToolTip("Off: the Griffin-Lim fallback (fast, phasey)")
+        self.ex_hifigan.setChecked(True)
         for label, w in (("Stage-1 best.pt", self.ex_stage1),
                          ("Stage-2 generator (empty: Griffin-Lim)", self.ex_generator),
                          ("Bundle file", self.ex_bundle), ("Dataset to evaluate on",
                                                             self.ev_dataset)):
             form.addRow(label, w)
+        form.addRow("", self.ex_hifigan)
         lay.addLayout(form)
         row = QHBoxLayout()
         self.export_btn = QPushButton("Export bundle")
@@ -352,7 +404,8 @@ class TrainerWindow(QMainWindow):
         return True
 
     def _set_busy(self, busy: bool) -> None:
-        for b in (self.build_btn, self.s1_btn, self.s2_btn, self.export_btn, self.eval_btn):
+        for b in (self.own_btn, self.build_btn, self.s1_btn, self.s2_btn, self.export_btn,
+                  self.eval_btn):
             b.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
 
@@ -435,7 +488,13 @@ class TrainerWindow(QMainWindow):
             return False
         stage1, gen, out = self.ex_stage1.text(), self.ex_generator.text() or None, \
             self.ex_bundle.text()
-        return self._start("export", lambda emit, stop: export_bundle(stage1, out, gen))
+        packaged = None
+        if gen is None and self.ex_hifigan.isChecked():
+            from a2m_core.packaged import HIFIGAN_UNIVERSAL_V1
+
+            packaged = HIFIGAN_UNIVERSAL_V1
+        return self._start("export", lambda emit, stop: export_bundle(
+            stage1, out, gen, name=Path(out).stem, packaged_vocoder=packaged))
 
     def start_evaluate(self) -> bool:
         from ..evaluate.table4 import evaluate_table4
@@ -475,6 +534,64 @@ class TrainerWindow(QMainWindow):
             value = e.get("val_loss", e.get("val_mel_l1"))
             if value is not None:
                 plot.add("val", e["step"], float(value))
+
+    def use_example_data(self) -> None:
+        """Fill the guided flow with the example music and paintings in the repository."""
+        from ..own_music import EXAMPLE_MUSIC, EXAMPLES
+
+        self.own_music.set(EXAMPLE_MUSIC)
+        self.own_paintings.set(EXAMPLES)
+        if not self.own_work.text():
+            self.own_work.set(Path.home() / "Art2Music" / "example-model")
+        self.own_licence.setText("CC0 renderings of public-domain music (examples/own-music)")
+        self.status.setText("Example data: 6 pieces, 4 paintings. Press Make the dataset.")
+
+    def start_own_dataset(self) -> bool:
+        from ..own_music import OwnMusicConfig, OwnMusicError, build_own_dataset, check_inputs
+        from ..starter import starter_encoder
+
+        if not self._need(**{"Music folder": self.own_music.text(),
+                             "Paintings folder": self.own_paintings.text(),
+                             "Work folder": self.own_work.text()}):
+            return False
+        cfg = OwnMusicConfig(Path(self.own_music.text()), Path(self.own_paintings.text()),
+                             Path(self.own_work.text()), licence=self.own_licence.text()
+                             or OwnMusicConfig.licence)
+        try:
+            check_inputs(cfg)  # say what is missing now, not after a minute of work
+        except OwnMusicError as err:
+            self.status.setText(str(err))
+            return False
+        self.settings.setValue("own_licence", self.own_licence.text())
+        encoder = starter_encoder()
+
+        def job(emit, stop: threading.Event):
+            return build_own_dataset(cfg, encoder, stop=stop, progress=lambda st, d, t: emit(
+                {"event": "progress", "stage": st, "done": d, "total": t}))
+
+        return self._start("own-dataset", job)
+
+    def _after_own_dataset(self, dataset: Path) -> None:
+        """The next steps' fields point at what was just made; the report is shown."""
+        work = dataset.parent
+        for field, value in ((self.s1_dataset, dataset), (self.s1_out, work / "stage1"),
+                             (self.s2_dataset, dataset), (self.ev_dataset, dataset),
+                             (self.ex_bundle, work / f"{work.name}.safetensors")):
+            field.set(value)
+        self.s1_preset.setCurrentText("CPU quick")
+        manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
+        counts = manifest.get("counts", {})
+        splits = counts.get("splits", {})
+        self.report.setMarkdown(
+            f"## Your dataset\n\n{counts.get('windows', '?')} music windows, "
+            f"{counts.get('paintings', '?')} paintings ({counts.get('crops', '?')} views), "
+            f"{counts.get('pairs', '?')} pairs: train {splits.get('train', 0)}, validation "
+            f"{splits.get('val', 0)}, test {splits.get('test', 0)}.\n\nFeeling agreement "
+            f"of the pairs: valence r = {counts.get('valence_correlation', '?')}, arousal "
+            f"r = {counts.get('arousal_correlation', '?')}.\n\nNext: the Stage 1 tab.")
+        self.status.setText(f"dataset ready: {counts.get('pairs', '?')} pairs. Next: Stage 1 "
+                            "(CPU quick preset)")
+        self.tabs.setCurrentIndex(2)  # Stage 1
 
     def open_in_desktop(self) -> int | None:
         """Launch the desktop app on the bundle as its own process; returns its pid."""
@@ -545,6 +662,8 @@ class TrainerWindow(QMainWindow):
 
             self.report.setMarkdown(render_markdown(result))
             self.status.setText("evaluate: done")
+        elif name == "own-dataset":
+            self._after_own_dataset(Path(result))
         elif name == "build":
             self.status.setText(f"build: {result.pairs} pairs, {result.clips} clips, splits "
                                 f"{result.split_sizes}")

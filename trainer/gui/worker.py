@@ -35,7 +35,7 @@ class JobWorker(QObject):
 
         try:
             result = job(self.event.emit, self.stop_event)
-        except BuildStopped as err:
+        except (BuildStopped, InterruptedError) as err:  # builders stop at a safe point
             self.stopped.emit(name, str(err))
         except Exception as err:  # noqa: BLE001 - every failure becomes a message
             log.exception("%s failed", name)

@@ -1,0 +1,136 @@
+"""Train on your own music: a folder of recordings and a folder of paintings -> a dataset the
+stage-1 trainer reads.
+
+The same pieces as the starter's recipe (``starter.py``), with the user's files in place of
+the registries' music and Debian's paintings:
+
+1. **Corpus** (``data/corpus.py``): each recording is cut into 10.4 s windows and captioned
+   from what is measured in it (tempo, loudness, onsets, brightness, key, mood words by the
+   Juslin & Laukka cue rule); ``licences.csv`` records the licence the user states.
+2. **Paintings**: each image whole plus seeded crops (``paintings.csv``).
+3. **Pairs** (``data/emotion_pairs.py``): windows and crops paired through emotion (music
+   cues and colour), split by piece and by painting.
+
+Then stage 1, export and evaluation are the usual steps (the trainer window's tabs).
+"""
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from a2m_core.encoders import IMAGE_SUFFIXES
+
+from .data.corpus import AUDIO_SUFFIXES, CorpusConfig, build_corpus
+from .data.paintings import Crop
+
+Progress = Callable[[str, int, int], None]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE_MUSIC = EXAMPLES / "own-music"
+SOURCE = "your-music"
+
+
+class OwnMusicError(ValueError):
+    """The folders can't make a dataset; the message says what is missing."""
+
+
+@dataclass
+class OwnMusicConfig:
+    music: Path  # a folder of recordings (searched recursively)
+    paintings: Path  # a folder of images (not recursive)
+    work: Path  # corpus/, paintings/, dataset/ are written here
+    licence: str = "the owner's; used here for training only"
+    windows_per_track: int = 6
+    crops_per_painting: int = 6
+    seed: int = 0
+
+
+def check_inputs(cfg: OwnMusicConfig) -> tuple[list[Path], list[Path]]:
+    """(recordings, paintings), or a one-line reason why they can't make a dataset.
+
+    Raises:
+        OwnMusicError: a folder is missing or holds too few usable files.
+    """
+    if not cfg.music.is_dir():
+        raise OwnMusicError(f"music folder not found: {cfg.music}")
+    if not cfg.paintings.is_dir():
+        raise OwnMusicError(f"paintings folder not found: {cfg.paintings}")
+    tracks = sorted(t for t in cfg.music.rglob("*") if t.suffix.lower() in AUDIO_SUFFIXES)
+    images = sorted(p for p in cfg.paintings.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(tracks) < 3:
+        raise OwnMusicError(f"{cfg.music} holds {len(tracks)} recording(s); at least 3 are "
+                            f"needed (one each to train, validate and test), in "
+                            f"{', '.join(sorted(AUDIO_SUFFIXES))}")
+    if len(images) < 3:
+        raise OwnMusicError(f"{cfg.paintings} holds {len(images)} image(s); at least 3 are "
+                            f"needed (one each to train, validate and test), in "
+                            f"{', '.join(sorted(IMAGE_SUFFIXES))}")
+    return tracks, images
+
+
+def painting_crops(images: list[Path], out: Path, per_painting: int, seed: int) -> list[Crop]:
+    """Each image whole and ``per_painting`` seeded crops, as JPEGs in ``out``."""
+    import io
+
+    from a2m_core.encoders import load_image
+
+    from .data.store import atomic_write_bytes, atomic_write_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    crops: list[Crop] = []
+    for path in images:
+        img = load_image(path)  # upright and 8-bit, as the engine will see it
+        img.thumbnail((1024, 1024))
+        name = "".join(c if c.isalnum() else "-" for c in path.stem)
+        views = [("whole", img)]
+        w, h = img.size
+        for _ in range(per_painting):
+            f = rng.uniform(0.35, 0.6)
+            cw, ch = int(w * f), int(h * f)
+            x, y = rng.randrange(0, w - cw + 1), rng.randrange(0, h - ch + 1)
+            views.append(("crop", img.crop((x, y, x + cw, y + ch))))
+        for k, (kind, view) in enumerate(views):
+            buf = io.BytesIO()
+            view.save(buf, format="JPEG", quality=90)
+            file = out / f"{name}_{k}.jpg"
+            atomic_write_bytes(file, buf.getvalue())
+            crops.append(Crop(file, name, kind))
+    atomic_write_csv(out / "paintings.csv", [
+        {"file": c.path.name, "painting": c.painting, "kind": c.kind, "licence": "yours"}
+        for c in crops])
+    return crops
+
+
+def build_own_dataset(cfg: OwnMusicConfig, encoder: Any, progress: Progress | None = None,
+                      stop: threading.Event | None = None) -> Path:
+    """Corpus -> crops -> emotion pairs; returns the dataset folder (resumable).
+
+    Raises:
+        OwnMusicError: unusable folders. CorpusError: unreadable audio.
+        InterruptedError: ``stop`` was set (run again to continue).
+    """
+    from .data.emotion_pairs import PairingConfig, build_emotion_pairs
+
+    tracks, images = check_inputs(cfg)
+    corpus = cfg.work / "corpus"
+    source = {
+        "folder": str(cfg.music), "licence": cfg.licence,
+        "attribution": f"recordings from {cfg.music}", "labels": ("Music",),
+        "phrase": "a piece from your own collection", "keyword": "recording", "tail_s": 0,
+        "missing": f"no recordings in {cfg.music}",
+    }
+    build_corpus(CorpusConfig(out=corpus, sources=(SOURCE,), debian={SOURCE: source},
+                              windows_per_track=cfg.windows_per_track, seed=cfg.seed),
+                 progress=progress, stop=stop)
+    if stop is not None and stop.is_set():
+        raise InterruptedError("stopped after the corpus; run again to continue")
+    crops = painting_crops(images, cfg.work / "paintings", cfg.crops_per_painting, cfg.seed)
+    dataset = cfg.work / "dataset"
+    if not (dataset / "manifest.json").is_file():
+        build_emotion_pairs(PairingConfig(corpus=corpus, crops=crops, out=dataset,
+                                          encoder=encoder, seed=cfg.seed), progress=progress)
+    return dataset
