@@ -30,9 +30,21 @@ Generate = Callable[[Scene], np.ndarray]
 
 
 def sounddevice_stream(**kwargs: Any) -> Any:
+    """A ``sounddevice.OutputStream`` (the default output of the desktop app and the bridge)."""
     import sounddevice as sd  # only for live output: the runtime never needs it otherwise
 
     return sd.OutputStream(**kwargs)
+
+
+def close_stream(stream: Any, what: str = "audio stream") -> None:
+    """Stop and close an output stream; a vanished device is logged, never raised."""
+    if stream is None:
+        return
+    try:
+        stream.stop()
+        stream.close()
+    except Exception as err:  # noqa: BLE001 - PortAudio errors vary by host API
+        log.warning("closing the %s failed: %s", what, err)
 
 
 @dataclass
@@ -97,12 +109,7 @@ class Soundscape:
             self._queue.clear()
             self._cond.notify_all()
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception as err:  # noqa: BLE001 - a vanished device must not crash us
-                log.warning("closing the soundscape's stream failed: %s", err)
+        close_stream(stream, "soundscape's stream")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from a2m_core.live import close_stream, sounddevice_stream
+
 log = logging.getLogger(__name__)
 
 
@@ -43,10 +45,6 @@ def probe_output() -> tuple[bool, str, list[tuple[int, str]]]:
     return True, "", devices
 
 
-def sounddevice_stream(**kwargs: Any) -> Stream:
-    import sounddevice as sd
-
-    return sd.OutputStream(**kwargs)
 
 
 class Player:
@@ -97,12 +95,7 @@ class Player:
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception as err:  # noqa: BLE001 - a vanished device must not crash us
-                log.warning("closing the audio stream failed: %s", err)
+        close_stream(stream)
 
     @property
     def playing(self) -> bool:
