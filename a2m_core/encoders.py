@@ -346,8 +346,13 @@ class ClipEncoder:
         device: str = "cpu",
         state_dict: dict[str, torch.Tensor] | None = None,
         cache_size: int = 1024,
+        disk_cache: Path | None = None,
     ) -> None:
+        """``disk_cache``: a folder that keeps embeddings between processes (one per encoder
+        identity: the caller names it), so a gallery that loops the same paintings never
+        encodes them again after a restart."""
         self.cfg = cfg
+        self.disk_cache = Path(disk_cache) if disk_cache else None
         self.device = torch.device(device)
         self.model: Any = None
         self.image_model: Any = None
@@ -377,24 +382,54 @@ class ClipEncoder:
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self.stats = {"hits": 0, "misses": 0}
+        self.stats = {"hits": 0, "misses": 0, "disk_hits": 0}
 
     # cache ------------------------------------------------------------------------
+    def _disk_path(self, key: str) -> Path | None:
+        if self.disk_cache is None:
+            return None
+        kind, _, digest = key.partition(":")
+        return self.disk_cache / f"{kind}-{digest}.npy"
+
     def _get(self, key: str) -> torch.Tensor | None:
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 self.stats["hits"] += 1
-            else:
-                self.stats["misses"] += 1
-            return hit
+                return hit
+        path = self._disk_path(key)
+        if path is not None and path.is_file():
+            try:
+                hit = torch.from_numpy(np.load(path, allow_pickle=False))
+            except (OSError, ValueError):
+                hit = None  # a torn or foreign file: encode again (and overwrite it)
+            if hit is not None:
+                with self._lock:
+                    self.stats["disk_hits"] += 1
+                    self._remember(key, hit)
+                return hit
+        with self._lock:
+            self.stats["misses"] += 1
+        return None
+
+    def _remember(self, key: str, value: torch.Tensor) -> None:
+        self._cache[key] = value
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     def _put(self, key: str, value: torch.Tensor) -> None:
         with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._remember(key, value)
+        path = self._disk_path(key)
+        if path is not None:
+            from .fileio import atomic_path
+
+            try:
+                with atomic_path(path, suffix=".npy") as tmp:
+                    np.save(tmp, value.numpy())
+            except OSError as err:  # a full or read-only disk costs speed, not the clip
+                log.warning("cannot keep an embedding in %s: %s", self.disk_cache, err)
 
     def _post(self, feats: torch.Tensor) -> torch.Tensor:
         feats = feats.float().cpu()

@@ -17,8 +17,10 @@ is checked at stage boundaries.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +47,23 @@ CancelCheck = Union[threading.Event, Callable[[], bool], None]
 STAGES = ("encode", "mel", "vocoder", "finish")
 # Rough share of a CPU generation spent before each stage starts (for one progress bar).
 _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
+
+
+def _embedding_cache(bundle: Bundle, weights_in_bundle: bool) -> Path | None:
+    """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
+
+    One folder per encoder identity: its config, and when its weights live in the bundle, the
+    bundle file itself (path, size, time), so no two encoders ever share an entry.
+    """
+    if os.environ.get("A2M_EMBED_CACHE", "1").lower() in ("0", "false", "no"):
+        return None
+    from .defaults import cache_dir
+
+    ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
+    if weights_in_bundle and bundle.path is not None:
+        st = Path(bundle.path).stat()
+        ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return cache_dir() / "embeddings" / hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
 def _stage_clock(progress: Progress | None, cancel: CancelCheck
@@ -156,7 +175,8 @@ class Art2Music:
         self.decoder = mods.decoder.to(self.device)
         self.vocoder = mods.vocoder.to(self.device) if mods.vocoder is not None else None
         enc_state = bundle.part("encoder") if self.config.encoder.weights_in_bundle else None
-        self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state)
+        self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state,
+                                   disk_cache=_embedding_cache(bundle, enc_state is not None))
         self._lock = threading.RLock()
         import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)

@@ -14,10 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import statistics
 import time
 from pathlib import Path
+
+# Time the encoders for real: embeddings kept on disk by an earlier run (the engine's
+# persistent cache) would turn "cold" clips into cache reads.
+os.environ.setdefault("A2M_EMBED_CACHE", "0")
 
 import torch
 

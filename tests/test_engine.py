@@ -205,3 +205,29 @@ def test_the_committed_starter_is_the_default_and_says_so(starry):
     assert defaults.STARTER.stat().st_size < 30_000_000
     clip = engine.generate(starry, "the swirling sky feels alive", seed=1)
     assert clip.audio.shape == (896 * 256,) and np.abs(clip.audio).max() > 0.1
+
+
+def test_a_painting_seen_before_is_not_encoded_again_in_a_new_process(tiny_bundle, tmp_path):
+    """A gallery restarts: the same painting and comment come from the embedding cache."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import EXAMPLE_PAINTING, REPO
+
+    code = ("import json; from a2m_core import Art2Music; "
+            f"e = Art2Music.load({str(tiny_bundle)!r}, device='cpu'); "
+            f"e.generate({str(EXAMPLE_PAINTING)!r}, 'the same night again', seed=1); "
+            "print(json.dumps(e.encoder.stats))")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True, env=env, timeout=300, check=True
+                                      ).stdout.strip().splitlines()[-1]) for _ in range(2)]
+    assert runs[0]["misses"] == 2 and runs[0]["disk_hits"] == 0  # image and text encoded
+    assert runs[1]["misses"] == 0 and runs[1]["disk_hits"] == 2  # neither encoded again
+    env["A2M_EMBED_CACHE"] = "0"
+    off = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                    text=True, env=env, timeout=300, check=True
+                                    ).stdout.strip().splitlines()[-1])
+    assert off["misses"] == 2 and off["disk_hits"] == 0
