@@ -165,6 +165,14 @@ def test_table4_report_has_the_papers_layout(stage1_run, dataset, tmp_path):
     md = (tmp_path / "table4.md").read_text()
     assert "| full input |" in md and "not comparable" in md
     assert json.loads((tmp_path / "table4.json").read_text())["split"] == "val"
+    # The musicality report: the generated clips' figures beside the references', and a
+    # picture of the items that move least and most.
+    m = result["musicality"]
+    assert len(m["items"]) == 3 and set(m["generated"]) == {"band_std", "onsets", "flux",
+                                                             "drift"}
+    assert m["reference"]["band_std"] > 0 and len(m["worst_best"]) == 2
+    assert "## Does it move like music?" in md and "| reference |" in md
+    assert (tmp_path / "musicality.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_stage2_starts_from_official_generator_and_discriminator_files(dataset, tmp_path):

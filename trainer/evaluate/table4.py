@@ -77,6 +77,8 @@ def evaluate_table4(
         mels = engine.decode_mel(engine.fuse(img, txt, [None] * len(pairs), 0.0))
         gen_logmels = [denormalize(m.float().cpu().numpy(), cfg) for m in mels]
         gen_waves = [engine.vocode(m) for m in mels]
+        if name == "full":
+            full_waves, full_mels = gen_waves, [m.float().cpu().numpy() for m in mels]
         fad, cos = fad_and_cosine(embedding, ref_waves, gen_waves, cfg.sample_rate)
         rows[name] = {
             "mcd": float(np.mean([mcd(r, g) for r, g in zip(ref_logmels, gen_logmels)])),
@@ -91,12 +93,56 @@ def evaluate_table4(
         "embedding": embedding.name, "comparable_to_paper": embedding.comparable_to_paper,
         "settings": rows, "paper": {k: dict(zip(("mcd", "fad", "lsd", "cosine"), v))
                                     for k, v in PAPER.items()},
+        "musicality": musicality_report(full_waves, ref_waves, cfg.sample_rate),
     }
     if out is not None:
         out = Path(out)
+        worst_best = result["musicality"]["worst_best"]
+        atomic_write_bytes(out / "musicality.png", mel_pictures(
+            [full_mels[i] for i in worst_best], [ds.mel(pairs[i]) for i in worst_best],
+            ["fewest changes (lowest band std)", "most (highest band std)"]))
         atomic_write_json(out / "table4.json", result)
         atomic_write_bytes(out / "table4.md", render_markdown(result).encode("utf-8"))
     return result
+
+
+def musicality_report(generated: list[np.ndarray], references: list[np.ndarray],
+                      sample_rate: int) -> dict[str, Any]:
+    """The yardstick's figures (``musicality.py``) of the full-input clips against their
+    reference clips, and which generated items move least and most (a drone shows at once)."""
+    from .musicality import mean_figures, musicality
+
+    gen = [musicality(w, sample_rate) for w in generated]
+    ref = [musicality(w, sample_rate) for w in references]
+    order = sorted(range(len(gen)), key=lambda i: gen[i]["band_std"])
+    return {"generated": mean_figures(gen), "reference": mean_figures(ref),
+            "items": [{"generated": g, "reference": r} for g, r in zip(gen, ref)],
+            "worst_best": [order[0], order[-1]] if order else []}
+
+
+def mel_pictures(generated: list[np.ndarray], references: list[np.ndarray],
+                 titles: list[str]) -> bytes:
+    """A PNG: each generated mel beside its reference (normalised mels, low bands down)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = max(1, len(generated))
+    fig, axes = plt.subplots(rows, 2, figsize=(10, 2.2 * rows), squeeze=False)
+    for k, (g, r, title) in enumerate(zip(generated, references, titles)):
+        for ax, mel, what in ((axes[k][0], g, "generated"), (axes[k][1], r, "reference")):
+            ax.imshow(mel, origin="lower", aspect="auto", vmin=-1, vmax=1, cmap="magma")
+            ax.set_title(f"{what}: {title}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def render_markdown(result: dict[str, Any]) -> str:
@@ -112,4 +158,19 @@ def render_markdown(result: dict[str, Any]) -> str:
         r, p = result["settings"][name], PAPER[name]
         lines.append(f"| {LABELS[name]} | {r['mcd']:.2f} | {r['fad']:.2f} | {r['lsd']:.2f} | "
                      f"{r['cosine']:.2f} | {p[0]} / {p[1]} / {p[2]} / {p[3]} |")
+    m = result.get("musicality")
+    if m:
+        g, r = m["generated"], m["reference"]
+        lines += [
+            "", "## Does it move like music?", "",
+            "The yardstick's figures (`shared/tools/musicality.py`) of the full-input clips "
+            "and of their reference clips; a static drone scores about 2 dB band std and 1 dB "
+            "drift.", "",
+            "| clips | band std, dB | onsets /s | flux | drift, dB |", "|---|---|---|---|---|",
+            f"| generated (full input) | {g['band_std']:.2f} | {g['onsets']:.2f} | "
+            f"{g['flux']:.2f} | {g['drift']:.2f} |",
+            f"| reference | {r['band_std']:.2f} | {r['onsets']:.2f} | {r['flux']:.2f} | "
+            f"{r['drift']:.2f} |", "",
+            "![the generated items that move least and most, beside their references]"
+            "(musicality.png)"]
     return "\n".join(lines) + "\n"
