@@ -332,7 +332,7 @@ class Art2Music:
             hop = self.mel_config.hop_length
             total = mel.shape[-1] * hop
             fade_n = min(int(self.sample_rate * gen_cfg.fade_ms / 1000.0), total // 2)
-            ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade_n))).astype(np.float32)
+            ramp = postprocess.fade_ramp(fade_n)
             if self.vocoder is None:  # Griffin-Lim needs the whole spectrogram: one chunk
                 pieces: Iterator[tuple[int, np.ndarray]] = iter([(0, self.vocode(mel, seed))])
             else:

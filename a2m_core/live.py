@@ -36,6 +36,25 @@ def sounddevice_stream(**kwargs: Any) -> Any:
     return sd.OutputStream(**kwargs)
 
 
+def probe_output() -> tuple[bool, str, list[tuple[int, str]]]:
+    """(available, why not, [(device index, name)]) for audio output; sounddevice is
+    imported here only (the desktop app and the bridge both ask)."""
+    try:
+        import sounddevice as sd
+    except OSError as err:  # the PortAudio library itself is missing
+        return False, f"playback unavailable: PortAudio is not installed ({err})", []
+    except ImportError:
+        return False, "playback unavailable: the sounddevice package is not installed", []
+    try:
+        devices = [(i, d["name"]) for i, d in enumerate(sd.query_devices())
+                   if d["max_output_channels"] > 0]
+    except Exception as err:  # noqa: BLE001 - PortAudio errors vary by host API
+        return False, f"playback unavailable: audio devices can't be listed ({err})", []
+    if not devices:
+        return False, "playback unavailable: no audio output device found", []
+    return True, "", devices
+
+
 def close_stream(stream: Any, what: str = "audio stream") -> None:
     """Stop and close an output stream; a vanished device is logged, never raised."""
     if stream is None:

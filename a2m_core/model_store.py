@@ -98,6 +98,10 @@ def file_id(path: str | Path, kind: str) -> str:
     return git_blob_id(path) if kind == "git blob" else sha256_file(path)
 
 
+def _amount(n: int | None) -> str:
+    return "?" if n is None else human_size(n)
+
+
 def human_size(n: float) -> str:
     """``1234567`` -> ``"1.2 MB"`` (decimal units, as download tools show them)."""
     for unit in ("B", "KB", "MB", "GB"):
@@ -105,10 +109,6 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return ""  # pragma: no cover
-
-
-def _mb(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1e6:.1f} MB"
 
 
 # --------------------------------------------------------------------------- sources
@@ -188,8 +188,8 @@ def _download(rel: str, source: str, part: Path, size: int | None,
             last = 0.0
             while True:
                 if cancel is not None and cancel.is_set():
-                    raise FetchCancelled(f"fetch cancelled; {_mb(done)} of {rel} kept for "
-                                         "the next run")
+                    raise FetchCancelled(f"fetch cancelled; {_amount(done)} of {rel} kept "
+                                         "for the next run")
                 block = stream.read(CHUNK)
                 if not block:
                     break
@@ -203,14 +203,14 @@ def _download(rel: str, source: str, part: Path, size: int | None,
             out.flush()
             os.fsync(out.fileno())
     except (OSError, http.client.HTTPException) as err:
-        raise ModelLoadError(f"download of {rel} interrupted at {_mb(done)} of {_mb(total)} "
-                             f"({err or type(err).__name__}); run the same command again to "
-                             "resume") from err
+        raise ModelLoadError(f"download of {rel} interrupted at {_amount(done)} of "
+                             f"{_amount(total)} ({err or type(err).__name__}); run the same "
+                             "command again to resume") from err
     if progress is not None:
         progress(rel, done, total)
     if total is not None and done < total:
-        raise ModelLoadError(f"download of {rel} stopped at {_mb(done)} of {_mb(total)}; run "
-                             "the same command again to resume")
+        raise ModelLoadError(f"download of {rel} stopped at {_amount(done)} of "
+                             f"{_amount(total)}; run the same command again to resume")
     return moved
 
 

@@ -25,12 +25,17 @@ def measure_lufs(wave: np.ndarray, sample_rate: int) -> float:
     return float(pyloudnorm.Meter(sample_rate).integrated_loudness(wave.astype(np.float64)))
 
 
+def fade_ramp(n: int) -> np.ndarray:
+    """The raised-cosine fade-in gains of ``n`` samples (reversed: the fade-out)."""
+    return (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(np.float32)
+
+
 def fade(wave: np.ndarray, sample_rate: int, fade_ms: float) -> np.ndarray:
     """Raised-cosine fade-in and fade-out of ``fade_ms`` each (no click at either end)."""
     n = min(int(sample_rate * fade_ms / 1000.0), wave.size // 2)
     if n <= 0:
         return wave
-    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(wave.dtype)
+    ramp = fade_ramp(n).astype(wave.dtype)
     out = wave.copy()
     out[:n] *= ramp
     out[-n:] *= ramp[::-1]

@@ -35,9 +35,10 @@ from PySide6.QtWidgets import (
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.encoders import load_image
 from a2m_core.fileio import atomic_write_bytes
+from a2m_core.live import probe_output
 from a2m_core.prompt import hint_suggestions
 
-from .player import Player, StreamFactory, probe_output
+from .player import Player, StreamFactory
 from .widgets import DropZone, MelView, mel_png_bytes, pil_to_pixmap
 from .worker import EngineWorker
 

@@ -27,26 +27,6 @@ class Stream(Protocol):
 StreamFactory = Callable[..., Stream]
 
 
-def probe_output() -> tuple[bool, str, list[tuple[int, str]]]:
-    """(available, why not, [(device index, name)]) for audio output."""
-    try:
-        import sounddevice as sd
-    except OSError as err:  # the PortAudio library itself is missing
-        return False, f"playback unavailable: PortAudio is not installed ({err})", []
-    except ImportError:
-        return False, "playback unavailable: the sounddevice package is not installed", []
-    try:
-        devices = [(i, d["name"]) for i, d in enumerate(sd.query_devices())
-                   if d["max_output_channels"] > 0]
-    except Exception as err:  # noqa: BLE001 - PortAudio errors vary by host API
-        return False, f"playback unavailable: audio devices can't be listed ({err})", []
-    if not devices:
-        return False, "playback unavailable: no audio output device found", []
-    return True, "", devices
-
-
-
-
 class Player:
     """Plays one mono clip at a time; position, loop and volume are read by the callback."""
 

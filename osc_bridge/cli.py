@@ -34,17 +34,11 @@ def _setup_logging(verbose: bool, log_file: str | None) -> None:
 
 
 def list_devices() -> int:
-    try:
-        import sounddevice as sd
+    from a2m_core.live import probe_output
 
-        devices = [(i, d["name"]) for i, d in enumerate(sd.query_devices())
-                   if d["max_output_channels"] > 0]
-    except Exception as err:  # noqa: BLE001 - OSError without PortAudio, PortAudioError, ...
-        print(f"a2m-osc: no audio output: {err}", file=sys.stderr)
-        return 1
-    if not devices:
-        print("a2m-osc: no audio output device found (the bridge still writes WAV files)",
-              file=sys.stderr)
+    ok, why, devices = probe_output()
+    if not ok:
+        print(f"a2m-osc: {why} (the bridge still writes WAV files)", file=sys.stderr)
         return 1
     for index, name in devices:
         print(f"{index:3d}  {name}")

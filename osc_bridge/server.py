@@ -272,8 +272,12 @@ class Bridge:
         self.ready.set()
         log.info("model %s ready on %s after %.1f s", engine.name, engine.device,
                  time.perf_counter() - t)
-        for addr in sorted(self._listeners | set(self._reply_to.values())):
+        for addr in self._audience():
             self.send(addr, p.READY, engine.name, str(engine.device), final=True)
+
+    def _audience(self) -> list[Address]:
+        """Whoever hears /a2m/ready and heartbeats: senders seen and reply_to targets."""
+        return sorted(self._listeners | set(self._reply_to.values()))
 
     def _remember(self, addr: Address) -> None:
         """Someone to tell about /a2m/ready and heartbeats (bounded: spoofed senders)."""
@@ -288,7 +292,7 @@ class Bridge:
         while not self._stop_beat.wait(period):
             with self._cond:
                 depth, state = len(self._queue), self.state
-            for addr in sorted(self._listeners | set(self._reply_to.values())):
+            for addr in self._audience():
                 self.send(addr, p.HEARTBEAT, state, depth,
                           round(time.monotonic() - self._started_at, 1))
 

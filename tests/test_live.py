@@ -11,28 +11,9 @@ from a2m_core.live import Soundscape
 from a2m_core.soundscape import Scene
 
 from .conftest import EXAMPLE_PAINTING
+from .fakes import FakeStream
 
 SR = 8000
-
-
-class FakeStream:
-    def __init__(self, **kwargs) -> None:
-        self.callback = kwargs["callback"]
-        self.started = self.closed = False
-
-    def start(self) -> None:
-        self.started = True
-
-    def stop(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pull(self, frames: int, status=None) -> np.ndarray:
-        out = np.full((frames, 1), np.nan, np.float32)  # NaN: anything unfilled shows
-        self.callback(out, frames, None, status)
-        return out[:, 0]
 
 
 def tone(freq: float, seconds: float = 2.0) -> np.ndarray:
@@ -52,13 +33,13 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 
 
 def test_scenes_play_without_a_gap_and_crossfade_into_each_other():
-    streams: list[FakeStream] = []
+    FakeStream.instances.clear()
     live = Soundscape(lambda s: tone(float(s.seed)), SR, crossfade_s=0.5,
                       loop_crossfade_s=0.1,
-                      stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1])
+                      stream_factory=FakeStream)
     live.start()
     try:
-        stream = streams[0]
+        stream = FakeStream.instances[0]
         assert not np.any(stream.pull(256))  # silence before the first scene exists
         live.next(scene("low", 220))
         wait_until(lambda: live._ready is not None)
@@ -79,7 +60,7 @@ def test_scenes_play_without_a_gap_and_crossfade_into_each_other():
         assert live.status()["playing"] == "high"
     finally:
         live.stop()
-    assert streams[0].closed
+    assert FakeStream.instances[0].closed
 
 
 def test_a_late_scene_is_covered_by_looping_the_current_one():
@@ -90,22 +71,23 @@ def test_a_late_scene_is_covered_by_looping_the_current_one():
             gate.wait(10)
         return tone(float(s.seed), 1.0)
 
-    streams: list[FakeStream] = []
+    FakeStream.instances.clear()
     live = Soundscape(slow, SR, crossfade_s=0.2, loop_crossfade_s=0.1,
-                      stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1])
+                      stream_factory=FakeStream)
     live.start()
     try:
         live.next(scene("first", 330))
         wait_until(lambda: live._ready is not None)
         live.next(scene("late", 660))
-        out = np.concatenate([streams[0].pull(512) for _ in range(60)])  # 3.8 s > the clip
+        stream = FakeStream.instances[0]
+        out = np.concatenate([stream.pull(512) for _ in range(60)])  # 3.8 s > the clip
         assert not np.isnan(out).any() and np.abs(out[-2000:]).max() > 0.2  # still playing
         steps = np.abs(np.diff(out))
         assert steps.max() <= 1.5 * np.percentile(steps, 99.9)  # the loop wraps cleanly
         gate.set()
         wait_until(lambda: live.status()["queued"] == 1 or live._incoming is not None
                    or live._ready is not None)
-        streams[0].pull(512, status=True)  # the device reports one underflow
+        stream.pull(512, status=True)  # the device reports one underflow
         assert live.status()["underruns"] == 1
     finally:
         gate.set()
@@ -118,19 +100,19 @@ def test_a_failing_scene_is_reported_and_the_sound_goes_on(engine):
     def gen(s: Scene) -> np.ndarray:
         return engine.generate(s.image, s.comment, seed=s.seed).audio
 
-    streams: list[FakeStream] = []
+    FakeStream.instances.clear()
     live = Soundscape(gen, engine.sample_rate, crossfade_s=0.2,
                       on_error=lambda s, e: errors.append(str(e)),
-                      stream_factory=lambda **kw: streams.append(FakeStream(**kw)) or streams[-1])
+                      stream_factory=FakeStream)
     live.start()
     try:
         live.next(Scene(str(EXAMPLE_PAINTING), "the night sky", seed=1))
         wait_until(lambda: live._ready is not None, timeout=60)
-        streams[0].pull(1024)
+        FakeStream.instances[0].pull(1024)
         live.next(Scene("/nowhere/missing.jpg", "lost", seed=2))
         wait_until(lambda: bool(errors), timeout=60)
         assert "image not found" in errors[0]
-        after = streams[0].pull(4096)
+        after = FakeStream.instances[0].pull(4096)
         assert not np.isnan(after).any() and np.abs(after).max() > 0
     finally:
         live.stop()

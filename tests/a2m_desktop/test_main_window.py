@@ -18,33 +18,9 @@ from a2m_desktop.main_window import MainWindow
 from a2m_desktop.player import Player
 
 from ..conftest import REPO
+from ..fakes import FakeStream
 
 TIMEOUT_MS = 60_000
-
-
-class FakeStream:
-    """Stands in for sounddevice.OutputStream: the test pulls blocks through the callback."""
-
-    instances: list[FakeStream] = []
-
-    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
-        self.samplerate, self.callback, self.device = samplerate, callback, device
-        self.started = self.closed = False
-        FakeStream.instances.append(self)
-
-    def start(self) -> None:
-        self.started = True
-
-    def stop(self) -> None:
-        self.started = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pull(self, frames: int) -> np.ndarray:
-        out = np.full((frames, 1), np.nan, np.float32)
-        self.callback(out, frames, None, None)
-        return out[:, 0]
 
 
 @pytest.fixture
@@ -297,7 +273,8 @@ def test_the_real_sounddevice_path_plays_on_an_alsa_null_device(tmp_path):
     (tmp_path / ".asoundrc").write_text("pcm.!default { type null }\n")
     code = (
         "import numpy as np, time\n"
-        "from a2m_desktop.player import Player, probe_output\n"
+        "from a2m_core.live import probe_output\n"
+        "from a2m_desktop.player import Player\n"
         "ok, why, devices = probe_output()\n"
         "print('devices', ok, why, len(devices))\n"
         "if ok:\n"

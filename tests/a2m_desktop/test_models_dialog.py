@@ -11,7 +11,8 @@ from PySide6.QtCore import QSettings, Qt
 from a2m_core import model_store
 from a2m_core.registry import default_model
 from a2m_desktop.main_window import MainWindow
-from tests.a2m_desktop.test_main_window import TIMEOUT_MS, FakeStream
+from tests.a2m_desktop.test_main_window import TIMEOUT_MS
+from tests.fakes import FakeStream
 from tests.test_models_registry import published, tiny_entry  # noqa: F401 - a fixture
 
 

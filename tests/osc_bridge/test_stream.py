@@ -8,28 +8,7 @@ import numpy as np
 
 from osc_bridge import Bridge, BridgeConfig, ErrorCode
 
-
-class FakeStream:
-    instances: list[FakeStream] = []
-
-    def __init__(self, **kwargs) -> None:
-        self.callback, self.device = kwargs["callback"], kwargs["device"]
-        self.closed = False
-        FakeStream.instances.append(self)
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pull(self, frames: int) -> np.ndarray:
-        out = np.full((frames, 1), np.nan, np.float32)
-        self.callback(out, frames, None, None)
-        return out[:, 0]
+from ..fakes import FakeStream
 
 
 def test_stream_start_next_status_stop(engine, gallery, tmp_path, client):

@@ -160,7 +160,7 @@ def test_the_guided_flow_on_the_example_data_ends_in_the_desktop_app(qtbot, wind
 
     # What "Open in desktop app" starts: the desktop window on that bundle, generating.
     from a2m_desktop.main_window import MainWindow
-    from tests.a2m_desktop.test_main_window import FakeStream
+    from tests.fakes import FakeStream
 
     desktop = MainWindow(bundle=str(bundle), settings=QSettings(
         str(tmp_path / "desktop.ini"), QSettings.Format.IniFormat), stream_factory=FakeStream)
