@@ -82,9 +82,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.set_description(stage)
         bar.update(round(fraction * 100) - bar.n)
 
-    clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
-                           emotion=args.emotion, progress=progress,
-                           loudness_lufs=None if args.no_loudness else "bundle")
+    player = _player_or_note() if args.play else None
+    level = None if args.no_loudness else "bundle"
+    if player is None:
+        clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
+                               emotion=args.emotion, progress=progress, loudness_lufs=level)
+    else:
+        # Play while generating: the first streamed chunk starts the sound, later chunks
+        # arrive ahead of the playhead (the vocoder runs faster than real time).
+        for chunk in engine.generate_stream(image, args.comment, hints=args.hints,
+                                            seed=args.seed, emotion=args.emotion,
+                                            progress=progress, loudness_lufs=level):
+            if chunk.start == 0:
+                player.play_stream(chunk.total, engine.sample_rate)
+            player.feed(chunk.start, chunk.audio)
+            if chunk.clip is not None:
+                clip = chunk.clip
     bar.close()
     note = engine.truncation_note(clip.prompt)
     if note:
@@ -99,7 +112,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device} "
               f"(vocoder: {engine.vocoder_name})", file=sys.stderr)
+    if player is not None:
+        try:
+            player.wait(timeout=clip.duration_s + 10.0)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C stops the sound; the clip is already saved
+        finally:
+            player.stop()
     return 0
+
+
+def _player_or_note():
+    """A player on the default output device, or None with a one-line note (no device, no
+    PortAudio): the clip is still generated and saved."""
+    from .live import probe_output
+
+    ok, why, _ = probe_output()
+    if not ok:
+        print(f"a2m: note: {why}; the clip is saved without playing", file=sys.stderr)
+        return None
+    from .playback import Player
+
+    return Player()
 
 
 def cmd_soundscape(args: argparse.Namespace) -> int:
@@ -264,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(its tail crossfaded into its head; it is --loop-crossfade shorter)")
     g.add_argument("--loop-crossfade", type=float, default=0.5, metavar="S",
                    help="seconds of the loop's crossfade (0.5)")
+    g.add_argument("--play", action="store_true", help="play on the default sound device "
+                   "while generating (starts on the first streamed chunk)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
 

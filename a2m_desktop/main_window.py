@@ -36,9 +36,9 @@ from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.encoders import load_image
 from a2m_core.fileio import atomic_write_bytes
 from a2m_core.live import probe_output
+from a2m_core.playback import Player, StreamFactory
 from a2m_core.prompt import hint_suggestions
 
-from .player import Player, StreamFactory
 from .widgets import DropZone, MelView, mel_png_bytes, pil_to_pixmap
 from .worker import EngineWorker
 

@@ -84,7 +84,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           reply_hosts=tuple(args.reply_hosts),
                           reply_to_source_port=args.reply_to_source_port,
                           keep_clips=args.keep_clips, keep_bytes=args.keep_bytes,
-                          audio_device=args.audio_device, heartbeat_s=args.heartbeat)
+                          audio_device=args.audio_device, heartbeat_s=args.heartbeat,
+                          progress_per_chunk=args.progress_per_chunk)
     try:
         bridge = Bridge(load, config, model_label=Path(path).stem).start()
     except OSError as err:
@@ -230,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and exit")
     s.add_argument("--heartbeat", type=float, metavar="S", help="send /a2m/heartbeat every S "
                    "seconds to every host that has talked to the bridge")
+    s.add_argument("--progress-per-chunk", action="store_true",
+                   help="send /a2m/progress for every vocoder chunk (about 15 a clip) "
+                   "instead of once per stage")
     s.add_argument("--keep-clips", type=_positive_int, metavar="N",
                    help="keep at most N clips in --out (oldest removed first)")
     s.add_argument("--keep-bytes", type=_size, metavar="SIZE",

@@ -57,6 +57,10 @@ class BridgeConfig:
     keep_bytes: int | None = None  # ... or at most this many bytes of clips
     audio_device: str | None = None  # the live soundscape's output device (default: system's)
     heartbeat_s: float | None = None  # send /a2m/heartbeat this often to everyone who talked
+    # /a2m/progress for every vocoder chunk (the engine's streaming path: ~15 per clip; the
+    # clip's level is then estimated from its mel, within 1 dB of the one-shot -14 LUFS)
+    # instead of once per stage.
+    progress_per_chunk: bool = False
 
     def allowed_folders(self) -> tuple[Path, ...]:
         return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
@@ -550,8 +554,16 @@ class Bridge:
 
         assert self.engine is not None  # the worker waits for the model
         try:
-            clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
-                                        progress=progress, cancel=job.cancel)
+            if self.config.progress_per_chunk:
+                clip = None
+                for chunk in self.engine.generate_stream(job.image, a.comment, hints=a.hints,
+                                                         seed=a.seed, progress=progress,
+                                                         cancel=job.cancel):
+                    clip = chunk.clip or clip
+                assert clip is not None
+            else:
+                clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
+                                            progress=progress, cancel=job.cancel)
             if job.loop:
                 from a2m_core.soundscape import make_loop
 

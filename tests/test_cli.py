@@ -142,3 +142,85 @@ def test_a_comment_longer_than_the_encoder_reads_gets_a_note(tiny_bundle, tmp_pa
     assert res.returncode == 0, res.stderr
     assert "a2m: note: the text encoder reads the first 77 tokens of the prompt and this " \
            "one has" in res.stderr
+
+
+class _PullingStream:
+    """An output device that pulls blocks on its own thread, faster than real time, and
+    records when sound (non-zero samples) first came out."""
+
+    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
+        import threading
+
+        self.callback, self.played, self.first_sound_at = callback, [], None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        _PullingStream.last = self
+
+    def _run(self) -> None:
+        import numpy as np
+
+        while not self._stop.is_set():
+            out = np.zeros((512, 1), np.float32)
+            self.callback(out, 512, None, None)
+            if self.first_sound_at is None and np.abs(out).max() > 0:
+                self.first_sound_at = time.perf_counter()
+            self.played.append(out[:, 0].copy())
+            time.sleep(0.001)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def close(self) -> None:
+        pass
+
+
+def test_play_starts_the_sound_before_the_clip_is_finished_and_plays_it_all(
+        tiny_bundle, tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    import a2m_core.engine
+    import a2m_core.live
+    import a2m_core.playback
+
+    monkeypatch.setattr(a2m_core.live, "probe_output", lambda: (True, "", [(0, "fake")]))
+    monkeypatch.setattr(a2m_core.playback, "sounddevice_stream", _PullingStream)
+    chunk_times = []
+    real_stream = a2m_core.engine.Art2Music.generate_stream
+
+    def timed_stream(self, *a, **kw):
+        for chunk in real_stream(self, *a, **kw):
+            yield chunk
+            chunk_times.append(time.perf_counter())
+
+    monkeypatch.setattr(a2m_core.engine.Art2Music, "generate_stream", timed_stream)
+    out = tmp_path / "played.wav"
+    assert main(["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "a calm night",
+                 "--bundle", str(tiny_bundle), "--play", "-q", "-o", str(out)]) == 0
+    stream = _PullingStream.last
+    assert len(chunk_times) > 2
+    assert stream.first_sound_at is not None and stream.first_sound_at < chunk_times[-1]
+    # The player got the whole clip that was saved (16-bit rounding aside) and played it
+    # to its end; while the vocoder was behind, it waited silently at the edge.
+    player = stream.callback.__self__
+    saved, _ = sf.read(out, dtype="float32")
+    assert player.reached_end and np.allclose(player._audio, saved, atol=1e-4)
+    played = np.concatenate(stream.played)
+    assert np.count_nonzero(played) >= 0.99 * np.count_nonzero(saved)
+
+
+def test_play_without_a_sound_device_still_saves_the_clip(tiny_bundle, tmp_path,
+                                                          monkeypatch, capsys):
+    import a2m_core.live
+
+    monkeypatch.setattr(a2m_core.live, "probe_output",
+                        lambda: (False, "playback unavailable: no audio output device found", []))
+    out = tmp_path / "quiet.wav"
+    assert main(["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "a calm night",
+                 "--bundle", str(tiny_bundle), "--play", "-q", "-o", str(out)]) == 0
+    assert "no audio output device found; the clip is saved without playing" in \
+        capsys.readouterr().err
+    assert out.is_file()

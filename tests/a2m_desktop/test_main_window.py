@@ -14,8 +14,8 @@ import soundfile as sf
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from a2m_core.playback import Player
 from a2m_desktop.main_window import MainWindow
-from a2m_desktop.player import Player
 
 from ..conftest import REPO
 from ..fakes import FakeStream
@@ -274,7 +274,7 @@ def test_the_real_sounddevice_path_plays_on_an_alsa_null_device(tmp_path):
     code = (
         "import numpy as np, time\n"
         "from a2m_core.live import probe_output\n"
-        "from a2m_desktop.player import Player\n"
+        "from a2m_core.playback import Player\n"
         "ok, why, devices = probe_output()\n"
         "print('devices', ok, why, len(devices))\n"
         "if ok:\n"

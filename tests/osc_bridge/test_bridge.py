@@ -185,3 +185,17 @@ def test_shutdown_cancels_the_queue_visibly(engine, gallery, tmp_path, client):
     client.send("/a2m/status")  # the socket is closed: nobody answers any more
     with pytest.raises(AssertionError, match="no matching reply"):
         client.wait_for(lambda r: r[0] == "/a2m/status", timeout=0.5)
+
+
+def test_progress_per_chunk_reports_the_vocoder_as_it_goes(bridge_factory, client, gallery):
+    bridge_factory(progress_per_chunk=True)
+    client.send("/a2m/generate", "c1", str(next(gallery.glob("*starry*"))), "the sky is alive")
+    address, args = client.final("c1")
+    assert address == "/a2m/done", args
+    progress = [args for addr, args in client.replies if addr == "/a2m/progress"]
+    stages = [a[1] for a in progress]
+    assert stages[:2] == ["encode", "mel"] and stages[-1] == "done"
+    vocoder = [a[2] for a in progress if a[1] == "vocoder"]
+    assert len(vocoder) >= 10 and vocoder == sorted(vocoder)  # one per chunk, rising
+    data, _ = sf.read(args[1])
+    assert len(data) == 896 * 256

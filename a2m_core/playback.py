@@ -1,4 +1,5 @@
-"""Clip playback through sounddevice, testable without a sound card.
+"""Clip playback through sounddevice, testable without a sound card: one player for the
+desktop app and ``a2m generate --play``, both of which start on the first streamed chunk.
 
 The stream callback only copies samples (and applies the volume): it never allocates, logs,
 touches Qt or stops its own stream. When a non-looping clip runs out it writes silence and
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from a2m_core.live import close_stream, sounddevice_stream
+from .live import close_stream, sounddevice_stream
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,18 @@ class Player:
     @property
     def playing(self) -> bool:
         return self._stream is not None and not self.reached_end
+
+    def wait(self, timeout: float | None = None, poll_s: float = 0.05) -> bool:
+        """Block until a non-looping clip has played to its end (True) or ``timeout`` s
+        passed (False). For scripts and the CLI; the GUI polls :attr:`playing` instead."""
+        import time
+
+        end = None if timeout is None else time.monotonic() + timeout
+        while self._stream is not None and not self.reached_end:
+            if end is not None and time.monotonic() >= end:
+                return False
+            time.sleep(poll_s)
+        return True
 
     @property
     def position(self) -> float:
