@@ -11,12 +11,14 @@ STAMP := $(VENV)/.installed
 system-deps:
 	@bash scripts/system-deps.sh
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-eval.txt pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch and torchvision pinned in the same command (see requirements.txt)
 	$(BIN)/pip install -q -r requirements-dev.txt
+	# musicnn's metadata pins a 2019 numpy; it runs on ours (requirements-eval.txt)
+	$(BIN)/pip install -q --no-deps musicnn==0.1.0
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -78,6 +78,9 @@ class GenerationConfig:
     loudness_lufs: float | None = -14.0  # integrated loudness target; None = leave as is
     peak_dbfs: float = -1.0  # sample-peak ceiling after loudness normalisation
     fade_ms: float = 10.0  # raised-cosine fade in and out (no clicks)
+    # Spread of the performance latent's draw around its prior, in units of the learned
+    # latents' own spread (decoders with a latent only): 1 draws like the training windows.
+    latent_temperature: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

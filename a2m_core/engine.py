@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 
 from . import postprocess
+from .acceleration import RuntimeOptions
 from .audio import MelConfig, denormalize, griffin_lim
 from .bundle import Bundle, BundleConfig, VocoderConfig, load_bundle
 from .encoders import ClipEncoder, ImageInput, load_image
@@ -49,7 +50,8 @@ STAGES = ("encode", "mel", "vocoder", "finish")
 _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
 
 
-def _embedding_cache(bundle: Bundle, weights_in_bundle: bool) -> Path | None:
+def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False
+                     ) -> Path | None:
     """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
 
     One folder per encoder identity: its config, and when its weights live in the bundle, the
@@ -60,6 +62,8 @@ def _embedding_cache(bundle: Bundle, weights_in_bundle: bool) -> Path | None:
     from .defaults import cache_dir
 
     ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
+    if int8:  # int8 embeddings differ a little from float ones: never mix the two
+        ident += "|int8"
     if weights_in_bundle and bundle.path is not None:
         st = Path(bundle.path).stat()
         ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
@@ -156,7 +160,7 @@ class Art2Music:
     """A loaded model bundle ready to generate. Create with :meth:`load`."""
 
     def __init__(self, bundle: Bundle, device: str | None = "auto",
-                 vocoder: str | None = None) -> None:
+                 vocoder: str | None = None, runtime: RuntimeOptions | None = None) -> None:
         if vocoder not in (None, "auto", "bundle", "griffin-lim"):
             raise BadInputError(f"unknown vocoder '{vocoder}': use bundle (the bundle's own) "
                                 f"or griffin-lim (fast, phasey)")
@@ -170,13 +174,35 @@ class Art2Music:
         self.bundle = bundle
         self.config: BundleConfig = bundle.config
         self.device = resolve_device(device)
+        self.runtime = runtime or RuntimeOptions()
+        on_cpu = self.device.type == "cpu"
+        if self.runtime.threads:
+            torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()
         self.projector = mods.projector.to(self.device)
         self.decoder = mods.decoder.to(self.device)
         self.vocoder = mods.vocoder.to(self.device) if mods.vocoder is not None else None
+        # What turns a log-mel into samples: the vocoder module, or its ONNX Runtime twin.
+        self._vocoder_fn: Callable[[torch.Tensor], torch.Tensor] | None = self.vocoder
+        if self.vocoder is not None and self.runtime.vocoder_backend == "onnx" and on_cpu:
+            from .acceleration import onnx_vocoder
+            from .defaults import cache_dir
+
+            fast = onnx_vocoder(self.vocoder, self.mel_config.n_mels, cache_dir() / "onnx",
+                                self.runtime.threads)
+            self._vocoder_fn = fast or self.vocoder
+        int8 = self.runtime.encoder_int8 and on_cpu
         enc_state = bundle.part("encoder") if self.config.encoder.weights_in_bundle else None
         self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state,
-                                   disk_cache=_embedding_cache(bundle, enc_state is not None))
+                                   disk_cache=_embedding_cache(bundle, enc_state is not None,
+                                                               int8))
+        if int8 and self.encoder.model is not None:
+            from .acceleration import quantize_int8
+
+            # The image tower only: it is most of the encoder's time, and open_clip's text
+            # tower reads its Linear weights' dtype, which quantised layers don't expose.
+            model = self.encoder.model
+            model.visual = quantize_int8(model.visual)
         self._lock = threading.RLock()
         import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)
@@ -184,12 +210,14 @@ class Art2Music:
     # ------------------------------------------------------------------ construction
     @classmethod
     def load(cls, bundle: str | Path | Bundle | None = None, device: str | None = "auto",
-             vocoder: str | None = None) -> Art2Music:
+             vocoder: str | None = None, runtime: RuntimeOptions | None = None) -> Art2Music:
         """Load a bundle file, an installed model by name (``"starter"``, ``"paper"``; see
         ``a2m models``), or the default bundle when None, onto a device.
 
         ``vocoder="griffin-lim"`` swaps the bundle's neural vocoder for the fast Griffin-Lim
-        fallback (no vocoder weights are loaded); None keeps the bundle's own.
+        fallback (no vocoder weights are loaded); None keeps the bundle's own. ``runtime``
+        picks faster ways to run the same weights (``acceleration.RuntimeOptions``: ONNX
+        Runtime for the vocoder, int8 encoder, threads).
 
         Raises:
             ModelLoadError: the bundle or the encoder weights can't be loaded.
@@ -204,7 +232,7 @@ class Art2Music:
 
             bundle = resolve_bundle(bundle)
             bundle = load_bundle(bundle)
-        return cls(bundle, device, vocoder)
+        return cls(bundle, device, vocoder, runtime)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -221,8 +249,11 @@ class Art2Music:
 
     @property
     def vocoder_name(self) -> str:
-        """Which vocoder makes the sound: "HiFi-GAN" or "Griffin-Lim"."""
-        return "Griffin-Lim" if self.vocoder is None else "HiFi-GAN"
+        """Which vocoder makes the sound: "HiFi-GAN" (", ONNX Runtime" when it runs there)
+        or "Griffin-Lim"."""
+        if self.vocoder is None:
+            return "Griffin-Lim"
+        return "HiFi-GAN" if self._vocoder_fn is self.vocoder else "HiFi-GAN, ONNX Runtime"
 
     # ------------------------------------------------------------------ stages
     def fuse(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
@@ -253,7 +284,8 @@ class Art2Music:
             if seed is None:
                 seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
             gens.append(torch.Generator().manual_seed(int(seed)))
-        return self.decoder.sample_latents(fused, gens)
+        return self.decoder.sample_latents(fused, gens,
+                                           self.config.generation.latent_temperature)
 
     def truncation_note(self, prompt: str) -> str | None:
         """A sentence for the user when the text encoder will read only part of a composite
@@ -270,13 +302,15 @@ class Art2Music:
         Without latents a latent decoder gives its average rendition."""
         return self.decoder(fused, latents).transpose(1, 2).clamp(-1.0, 1.0)
 
+    @torch.inference_mode()
     def vocode(self, mel: torch.Tensor, seed: int | None = None) -> np.ndarray:
         """Normalised mel ``[n_mels, T]`` -> raw wave ``[T * hop]`` (before loudness/fades)."""
         if self.vocoder is None:
             return griffin_lim(mel.float().cpu(), self.mel_config,
                                n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
         log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
-        return self.vocoder(log_mel).squeeze().float().cpu().numpy()
+        assert self._vocoder_fn is not None
+        return self._vocoder_fn(log_mel).squeeze().float().cpu().numpy()
 
     # ------------------------------------------------------------------ streaming
     def generate_stream(
@@ -337,7 +371,8 @@ class Art2Music:
                 pieces: Iterator[tuple[int, np.ndarray]] = iter([(0, self.vocode(mel, seed))])
             else:
                 log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
-                pieces = stream_hifigan(self.vocoder, log_mel, hop, chunk_frames,
+                assert self._vocoder_fn is not None
+                pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, chunk_frames,
                                         first=first_chunk_frames)
             parts, first = [], True
             for start, wave in pieces:

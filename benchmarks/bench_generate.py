@@ -1,13 +1,20 @@
-"""Time per stage for one 10.4 s clip at the paper's size, on this machine.
+"""Time per stage for one 10.4 s clip at the paper's size, on this machine, against
+MusicGen-small measured in the same run.
 
 Paper size: OpenCLIP ViT-H-14 (986 M parameters), projector 2048->512, a 4-layer x 512
 BiLSTM decoder over T=896 frames, HiFi-GAN V1. Weights are random (trained ones cost the
-same); nothing is downloaded. Baselines measured in the same run, for ratios:
-- the Griffin-Lim fallback vocoder (32 iterations) against HiFi-GAN V1;
-- a warm generation (embeddings cached: same painting and comment) against a cold one;
-- real time: 10.4 s of audio against the wall time of a cold generation.
+same); nothing is downloaded. Measured in one run, for ratios:
+- ``full_clip_s``: a cold clip (nothing cached) with the engine's default runtime, and the
+  same with each faster runtime (``acceleration.RuntimeOptions``: ONNX Runtime vocoder,
+  int8 encoder), with the error each one makes (largest sample difference; embedding cosine
+  and mel change in dB for int8);
+- ``first_sound_s``: a warm streamed generation, from the call to the first chunk;
+- ``load_s``: building the engine; warm clips (embeddings cached); Griffin-Lim;
+- ``musicgen_small_s``: MusicGen-small (random weights, published size) for 10 s of audio
+  (``musicgen_baseline.py``; timed on ``--musicgen-tokens`` steps and scaled, saying so).
 
     python benchmarks/bench_generate.py [--runs 3] [--threads N] [--encoder ViT-H-14]
+        [--musicgen-tokens 64 | 0 to skip] [--device cpu|cuda] [--json FILE]
 """
 from __future__ import annotations
 
@@ -24,8 +31,10 @@ from pathlib import Path
 # persistent cache) would turn "cold" clips into cache reads.
 os.environ.setdefault("A2M_EMBED_CACHE", "0")
 
+import numpy as np
 import torch
 
+from a2m_core.acceleration import RuntimeOptions
 from a2m_core.audio import MelConfig, griffin_lim
 from a2m_core.bundle import Bundle, BundleConfig, VocoderConfig, build_modules
 from a2m_core.encoders import EncoderConfig
@@ -36,7 +45,11 @@ PAINTING = Path(__file__).resolve().parents[1] / "examples" / \
     "vincent-van-gogh_the-starry-night-1889.jpg"
 
 
-def paper_engine(encoder: str, embed_dim: int) -> tuple[Art2Music, float]:
+def paper_engine(encoder: str, embed_dim: int, runtime: RuntimeOptions | None = None,
+                 device: str = "cpu") -> tuple[Art2Music, float]:
+    """A paper-size engine with random weights; seeded, so two calls hold the same weights
+    (the runtimes' errors are measured between them)."""
+    torch.manual_seed(0)
     cfg = BundleConfig(
         name=f"paper-size-random ({encoder})",
         encoder=EncoderConfig(name=encoder, pretrained=None, embed_dim=embed_dim),
@@ -49,8 +62,40 @@ def paper_engine(encoder: str, embed_dim: int) -> tuple[Art2Music, float]:
                (("projector", mods.projector), ("decoder", mods.decoder),
                 ("vocoder", mods.vocoder)) for k, v in m.state_dict().items()}
     start = time.perf_counter()
-    engine = Art2Music(Bundle(cfg, tensors), device="cpu")
+    torch.manual_seed(1)  # the encoder's random init
+    engine = Art2Music(Bundle(cfg, tensors), device=device, runtime=runtime)
     return engine, time.perf_counter() - start
+
+
+def cold_clip(engine: Art2Music, runs: int) -> tuple[dict[str, float], object]:
+    """Median per-stage seconds of ``runs`` cold generations (encoder cache cleared)."""
+    engine.generate(PAINTING, "warm-up run", seed=0)  # first-call allocations, lazy imports
+    cold = []
+    for i in range(runs):
+        engine.encoder.clear_cache()
+        t = time.perf_counter()
+        clip = engine.generate(PAINTING, f"the swirling sky feels alive, take {i}", seed=i)
+        cold.append({**clip.timings, "total": time.perf_counter() - t})
+    return {k: statistics.median(r[k] for r in cold) for k in cold[0]}, clip
+
+
+@torch.inference_mode()
+def runtime_errors(plain: Art2Music, fast: Art2Music, clip_mel) -> dict[str, float]:
+    """What a faster runtime changes: the vocoder's largest sample difference on one mel,
+    and for an int8 encoder the embeddings' cosine and the mel's change in dB."""
+    from trainer.evaluate.musicality import mel_db_change
+
+    mel = torch.from_numpy(clip_mel)
+    out = {"vocoder_max_abs_diff": float(np.abs(plain.vocode(mel) - fast.vocode(mel)).max())}
+    if fast.runtime.encoder_int8:
+        a = plain.encoder.encode_images([PAINTING]), plain.encoder.encode_texts(["a storm"])
+        b = fast.encoder.encode_images([PAINTING]), fast.encoder.encode_texts(["a storm"])
+        out["image_embedding_cosine"] = float(torch.cosine_similarity(a[0], b[0]).item())
+        out["text_embedding_cosine"] = float(torch.cosine_similarity(a[1], b[1]).item())
+        ma = plain._mels(a[0], a[1], [None], 0.0)[0].numpy()
+        mb = fast._mels(b[0], b[1], [None], 0.0)[0].numpy()
+        out["mel_change_db"] = mel_db_change(ma, mb, plain.mel_config)
+    return out
 
 
 def main() -> None:
@@ -59,27 +104,28 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--encoder", default="ViT-H-14", help="OpenCLIP architecture")
     ap.add_argument("--embed-dim", type=int, default=1024)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (fails clearly without CUDA)")
+    ap.add_argument("--musicgen-tokens", type=int, default=64,
+                    help="MusicGen decoder steps to time, scaled to 10 s (0: skip MusicGen)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     logging.disable(logging.WARNING)  # open_clip's "random weights" notice is expected here
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    engine, load_s = paper_engine(args.encoder, args.embed_dim)
+    from a2m_core.errors import BadInputError
+
+    try:
+        engine, load_s = paper_engine(args.encoder, args.embed_dim, device=args.device)
+    except BadInputError as err:  # e.g. --device cuda on a machine without CUDA
+        raise SystemExit(f"bench_generate: {err}") from None
     n_params = {
         "encoder": sum(p.numel() for p in engine.encoder.model.parameters()),
         "projector": sum(p.numel() for p in engine.projector.parameters()),
         "decoder": sum(p.numel() for p in engine.decoder.parameters()),
         "vocoder": sum(p.numel() for p in engine.vocoder.parameters()),
     }
-    engine.generate(PAINTING, "warm-up run", seed=0)  # first-call allocations, lazy imports
-
-    cold = []
-    for i in range(args.runs):
-        engine.encoder.clear_cache()
-        t = time.perf_counter()
-        clip = engine.generate(PAINTING, f"the swirling sky feels alive, take {i}", seed=i)
-        cold.append({**clip.timings, "total": time.perf_counter() - t})
+    med, clip = cold_clip(engine, args.runs)
     warm = []
     for _ in range(args.runs):
         t = time.perf_counter()
@@ -100,10 +146,31 @@ def main() -> None:
         griffin_lim(clip.mel, MelConfig(), n_iter=32)
         gl.append(time.perf_counter() - t)
 
-    med = {k: statistics.median(r[k] for r in cold) for k in cold[0]}
+    # The faster runtimes, one at a time and together, on the same weights.
+    runtimes = {}
+    if args.device == "cpu":
+        for name, opts in (("onnx_vocoder", RuntimeOptions(vocoder_backend="onnx")),
+                           ("int8_encoder", RuntimeOptions(encoder_int8=True)),
+                           ("onnx+int8", RuntimeOptions(vocoder_backend="onnx",
+                                                        encoder_int8=True))):
+            fast, fast_load = paper_engine(args.encoder, args.embed_dim, opts)
+            stages, _ = cold_clip(fast, args.runs)
+            runtimes[name] = {"cold_stage_s": {k: round(v, 3) for k, v in stages.items()},
+                              "full_clip_s": round(stages["total"], 3),
+                              "load_s": round(fast_load, 2), "vocoder": fast.vocoder_name,
+                              "errors": runtime_errors(engine, fast, clip.mel)}
+            del fast
+
+    musicgen = None
+    if args.musicgen_tokens:
+        from musicgen_baseline import time_musicgen
+
+        musicgen = time_musicgen(args.musicgen_tokens)
+
     figures = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-                   f"torch {torch.__version__}",
+                   f"torch {torch.__version__}"
+                   + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else ""),
         "params_millions": {k: round(v / 1e6, 2) for k, v in n_params.items()},
         "load_s": round(load_s, 2),
         "cold_stage_s": {k: round(v, 3) for k, v in med.items()},
@@ -111,6 +178,9 @@ def main() -> None:
         "full_clip_s": round(med["total"], 3),
         "first_sound_s": round(statistics.median(first), 3),
         "griffin_lim_32_s": round(statistics.median(gl), 3),
+        "runtimes": runtimes,
+        "musicgen": musicgen,
+        "musicgen_small_s": musicgen["musicgen_small_s"] if musicgen else None,
         "ratios": {
             "realtime_factor_cold": round(clip.duration_s / med["total"], 3),
             "warm_over_cold": round(statistics.median(warm) / med["total"], 3),
@@ -118,6 +188,12 @@ def main() -> None:
             "hifigan_v1_over_griffin_lim": round(med["vocoder"] / statistics.median(gl), 2),
         },
     }
+    if musicgen:
+        figures["ratios"]["musicgen_over_full_clip"] = round(
+            musicgen["musicgen_small_s"] / med["total"], 1)
+        for name, r in runtimes.items():
+            figures["ratios"][f"musicgen_over_full_clip_{name}"] = round(
+                musicgen["musicgen_small_s"] / r["full_clip_s"], 1)
     print(f"Art2Music generation at paper size, {args.runs} runs (median), {figures['machine']}")
     print("parameters (M): " + ", ".join(f"{k} {v}" for k, v in
                                          figures["params_millions"].items()))
@@ -129,10 +205,23 @@ def main() -> None:
     print(f"first sound, warm streamed (32-frame first chunk): {figures['first_sound_s']:.3f} s "
           f"({figures['ratios']['first_sound_over_full_clip']:.1%} of the cold full clip)")
     print(f"Griffin-Lim fallback, 32 iterations: {figures['griffin_lim_32_s']:.3f} s")
+    for name, r in runtimes.items():
+        st = r["cold_stage_s"]
+        print(f"runtime {name}: cold clip {r['full_clip_s']:.3f} s (encode {st['encode']:.3f}, "
+              f"vocoder {st['vocoder']:.3f}); {r['vocoder']}; errors " + ", ".join(
+                  f"{k} {v:.3g}" for k, v in r["errors"].items()))
+    if musicgen:
+        print(f"MusicGen-small ({musicgen['params_millions']} M, random weights): "
+              f"{musicgen['seconds_per_step']:.3f} s/step, EnCodec decode "
+              f"{musicgen['decode_10s_s']:.2f} s -> {musicgen['musicgen_small_s']:.1f} s for "
+              f"10 s" + (f" (timed on {musicgen['steps_timed']} steps, scaled to 503)"
+                         if musicgen["scaled"] else ""))
     r = figures["ratios"]
     print(f"ratios: {r['realtime_factor_cold']}x real time (10.4 s of audio / cold wall time); "
           f"warm/cold {r['warm_over_cold']}; HiFi-GAN V1 / Griffin-Lim "
-          f"{r['hifigan_v1_over_griffin_lim']}")
+          f"{r['hifigan_v1_over_griffin_lim']}" + "".join(
+              f"; {k.replace('musicgen_over_full_clip', 'MusicGen/clip')} {v}"
+              for k, v in r.items() if k.startswith("musicgen")))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

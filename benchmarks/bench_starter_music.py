@@ -36,7 +36,13 @@ import torch
 
 from a2m_core.engine import Art2Music
 from trainer.data.dataset import ArtiCaps
-from trainer.evaluate.musicality import copy_distance, mean_figures, mel_db_change, musicality
+from trainer.evaluate.musicality import (
+    copy_distance,
+    envelope_correlation,
+    mean_figures,
+    mel_db_change,
+    musicality,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Written for this benchmark: (painting, energetic or joyful comment, calm or sad comment).
@@ -130,12 +136,16 @@ def main() -> int:
                                  for a, b in itertools.combinations(range(len(comments)), 2))
 
     # 3. feeling follows the comment -----------------------------------------------------
-    feeling = []
-    for painting, lively, calm in FEELING_PAIRS:
-        fl = [musicality(engine.generate(image_of[painting], c).audio, cfg.sample_rate)["flux"]
-              for c in (lively, calm)]
-        feeling.append({"painting": painting, "lively_flux": fl[0], "calm_flux": fl[1],
-                        "follows": fl[0] > fl[1]})
+    feeling, pair_figures = [], {"lively": [], "calm": []}
+    for k, (painting, lively, calm) in enumerate(FEELING_PAIRS):
+        figs = []
+        for kind, c in (("lively", lively), ("calm", calm)):
+            clip = engine.generate(image_of[painting], c)
+            clip.save(out / f"pair{k}-{kind}.wav")
+            figs.append(musicality(clip.audio, cfg.sample_rate))
+            pair_figures[kind].append(figs[-1])
+        feeling.append({"painting": painting, "lively_flux": figs[0]["flux"],
+                        "calm_flux": figs[1]["flux"], "follows": figs[0]["flux"] > figs[1]["flux"]})
 
     # 4. copy distance against the training windows --------------------------------------
     copy = None
@@ -148,6 +158,10 @@ def main() -> int:
         real = float(copy_distance(np.asarray(ds.mels[test_rows], dtype=np.float32),
                                    train).mean())
         copy = {"generated": gen, "held_out_real": real, "ratio": gen / real}
+        # One form for every clip? Envelope correlation against held-out real windows.
+        copy["envelope_correlation"] = envelope_correlation(np.stack([c.mel for c in clips]))
+        copy["envelope_correlation_real"] = envelope_correlation(
+            np.asarray(ds.mels[test_rows[:len(clips)]], dtype=np.float32))
 
     # 5. time per clip with each vocoder -------------------------------------------------
     image, comment = image_of[paintings[0]], comments[0]
@@ -165,6 +179,8 @@ def main() -> int:
               "musicality": figures, "painting_change_db": painting_db,
               "comment_change_db": comment_db, "feeling_pairs": feeling,
               "feeling_follows": sum(f["follows"] for f in feeling), "copy": copy,
+              # the 8 comments of the feeling pairs are unseen too: do lively ones drone?
+              "pair_clips_musicality": {k: mean_figures(v) for k, v in pair_figures.items()},
               "seconds_per_clip": timing}
     print(f"\nmean over {len(clips)} unseen clips: " + ", ".join(
         f"{k} {v:.2f}" + (f" (target >= {TARGETS[k]})" if k in TARGETS else "")
@@ -174,9 +190,15 @@ def main() -> int:
     print(f"feeling follows the comment in {result['feeling_follows']} of {len(feeling)} "
           f"pairs (target >= 3): " + ", ".join(f"{f['lively_flux']:.2f}>{f['calm_flux']:.2f}"
                                                for f in feeling))
+    for kind, m in result["pair_clips_musicality"].items():
+        print(f"the 4 {kind} comments of the pairs: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in m.items()))
     if copy:
         print(f"copy distance: generated {copy['generated']:.3f}, held-out real "
               f"{copy['held_out_real']:.3f}, ratio {copy['ratio']:.2f} (target >= 0.5)")
+        print(f"envelope correlation between clips (one form for all?): generated "
+              f"{copy['envelope_correlation']:.2f}, held-out real "
+              f"{copy['envelope_correlation_real']:.2f}")
     print("seconds per clip (2-core CPU here): " + ", ".join(
         f"{k} {v:.2f} s" for k, v in timing.items()))
     print(f"clips and mels.png in {out}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian/Ubuntu system libraries the project needs: PortAudio (sounddevice) and what Qt needs
 # to render offscreen and under Xvfb. Idempotent; a no-op when everything is present.
+# `system-deps.sh corpus-extra` adds the optional corpus source wesnoth-music.
 set -euo pipefail
 # From ldd of PySide6 QtCore/QtGui/QtWidgets/offscreen plugin and of libportaudio (apt pulls
 # the rest in as their dependencies).
@@ -12,6 +13,9 @@ pkgs=(libportaudio2 libsndfile1 libegl1 libgl1 libglib2.0-0 libx11-6 libxkbcommo
       # the starter's sources (make starter) and the corpus tests: MIDI rendering, its GM
       # soundfont (MIT), public-domain paintings, CC BY-SA game music
       fluidsynth fluid-soundfont-gm gcompris-qt-data singularity-music)
+if [ "${1:-}" = "corpus-extra" ]; then
+  pkgs+=(wesnoth-1.16-music)  # GPL-2+ orchestral game music, 150 MB (a2m-train corpus)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -154,3 +154,20 @@ def test_gan_losses_by_hand():
     assert generator_loss([torch.full((4,), 0.5)])[0].item() == pytest.approx(0.25)
     fm = feature_loss([[torch.ones(3), torch.zeros(2)]], [[torch.zeros(3), torch.zeros(2)]])
     assert fm.item() == pytest.approx(2.0)  # 2 * (mean|1-0| + mean|0-0|)
+
+
+def test_the_movement_loss_prefers_a_retimed_rendition_to_a_drone():
+    from a2m_core.models.losses import movement_statistics_l1
+
+    torch.manual_seed(0)
+    notes = torch.nn.functional.avg_pool1d(torch.rand(2, 80, 896) * 3 - 1.5, 5, 1, 2)
+    target = notes.transpose(1, 2)  # [B, T, F]
+    retimed = torch.roll(target, 137, dims=1)  # the same music, its notes elsewhere
+    drone = torch.nn.functional.avg_pool1d(notes, 33, 1, 16).transpose(1, 2)
+    loud_end = drone.clone()
+    loud_end[:, -16:] = 1.0  # a few loud frames raise a std, not a whole distribution
+    assert movement_statistics_l1(target, target).item() == pytest.approx(0.0, abs=1e-6)
+    # The frame-aligned L1 prefers the drone; the movement loss prefers the rendition.
+    assert frequency_weighted_l1(drone, target) < frequency_weighted_l1(retimed, target)
+    assert movement_statistics_l1(retimed, target) < 0.25 * movement_statistics_l1(drone, target)
+    assert movement_statistics_l1(loud_end, target) > 0.9 * movement_statistics_l1(drone, target)

@@ -111,7 +111,8 @@ def cmd_stage1(args: argparse.Namespace) -> int:
     cfg = Stage1Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
                        decoder_layers=args.decoder_layers, gate_input=args.gate,
-                       frames_per_step=args.frames_per_step,
+                       frames_per_step=args.frames_per_step, latent_dim=args.latent_dim,
+                       movement_weight=args.movement_weight, keep=args.keep,
                        checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
                        device=args.device, amp=not args.no_amp)
     best = train_stage1(args.dataset, args.out, cfg, callback=_event_printer(args))
@@ -136,10 +137,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate.table4 import evaluate_table4, render_markdown
 
     embedding = None
-    if args.vggish:
+    if args.vggish or args.embedding == "vggish":
+        if not args.vggish:
+            raise ValueError("--embedding vggish needs the weights: --vggish "
+                             "vggish-10086976.pth")
         from .evaluate.vggish import VGGishEmbedding
 
         embedding = VGGishEmbedding(args.vggish)
+    elif args.embedding == "musicnn":
+        from .evaluate.musicnn_embed import MusicnnEmbedding
+
+        embedding = MusicnnEmbedding(args.musicnn_model)
     result = evaluate_table4(args.bundle, args.dataset, split=args.split, embedding=embedding,
                              seed=args.seed, out=args.out, device=args.device)
     print(render_markdown(result))
@@ -161,7 +169,8 @@ def cmd_starter(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(args.json_progress)
     try:
         result = build_starter(Path(args.output), Path(args.work),
-                               StarterConfig(seed=args.seed, epochs=args.epochs),
+                               StarterConfig(seed=args.seed, **(
+                                   {"epochs": args.epochs} if args.epochs else {})),
                                progress=printer)
     finally:
         printer.close()
@@ -215,6 +224,62 @@ def cmd_own_music(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rate(args: argparse.Namespace) -> int:
+    from a2m_core.fileio import atomic_write_bytes
+
+    from .data.store import atomic_write_csv
+    from .evaluate.rating import (
+        Rater,
+        RaterConfig,
+        load_inputs,
+        mean_score,
+        rate_batch,
+        read_items,
+    )
+
+    rater = Rater(RaterConfig(provider=args.provider, model=args.model, endpoint=args.endpoint,
+                              api_key_env=args.api_key_env, timeout_s=args.timeout,
+                              retries=args.retries,
+                              cache=Path(args.cache) if args.cache else None))
+    if args.batch:
+        printer = ProgressPrinter(args.json_progress)
+        try:
+            items = rate_batch(rater, read_items(Path(args.batch)), progress=printer)
+        finally:
+            printer.close()
+        table = Path(args.table) if args.table else (
+            Path(args.batch) / "ratings.csv" if Path(args.batch).is_dir()
+            else Path(args.batch).with_name(Path(args.batch).stem + "-ratings.csv"))
+        atomic_write_csv(table, [i.row() for i in items])
+        mean = mean_score(items)
+        failed = sum(i.score is None for i in items)
+        summary = {"items": len(items), "rated": len(items) - failed, "failed": failed,
+                   "mean_feeling_alignment": mean, "provider": args.provider,
+                   "model": args.model, "table": str(table)}
+        if args.json:
+            atomic_write_bytes(Path(args.json), json.dumps(summary, indent=2).encode())
+        print(f"rated {len(items) - failed} of {len(items)} items with {args.model}: mean "
+              f"Feeling_alignment {'-' if mean is None else f'{mean:.2f}'} / 10 "
+              f"(paper: 9, 8 and 6 on its three samples); table {table}")
+        for i in items:
+            if i.error:
+                print(f"  not rated: {Path(i.image).name}: {i.error}", file=sys.stderr)
+        return 0 if failed < len(items) else 1
+    if not (args.image and args.comment and args.audio):
+        raise ValueError("give --image, --comment and --audio (or --batch CSV_OR_FOLDER)")
+    rating, cached = rater.rate(load_inputs(args.image, args.comment, args.audio, args.hints))
+    print(f"Feeling_alignment {rating.feeling_alignment} / 10"
+          + (" (from the cache)" if cached else ""))
+    for m, words in rating.keywords.items():
+        print(f"  {m:<6} {', '.join(words)}")
+    print(f"  overall: {rating.explanations['overall']}")
+    if args.json:
+        atomic_write_bytes(Path(args.json), json.dumps(
+            {**rating.to_json(), "provider": args.provider, "model": args.model,
+             "cached": cached}, indent=2).encode())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from a2m_core import __version__
 
@@ -264,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     s1.add_argument("--decoder-layers", type=int, default=4)
     s1.add_argument("--frames-per-step", type=int, default=1,
                     help="mel frames per LSTM step (paper 1; 8 trains ~8x faster on a CPU)")
+    s1.add_argument("--latent-dim", type=int, default=0,
+                    help="seeded performance latent size (paper 0; the starter uses 16)")
+    s1.add_argument("--movement-weight", type=float, default=0.0,
+                    help="weight of the movement-distribution loss against drones (paper 0; "
+                    "the starter uses 2)")
+    s1.add_argument("--keep", choices=["val_loss", "last"], default="val_loss",
+                    help="best.pt = lowest validation L1 (paper) or the last epoch")
     s1.add_argument("--gate", choices=["ref", "paper"], default="ref")
     s1.add_argument("--checkpoint-every", type=int, default=200)
     s1.add_argument("--max-steps", type=int)
@@ -293,9 +365,49 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--vggish", help="VGGish weights (vggish-10086976.pth) for paper-"
                     "comparable FAD; default: mel statistics (not comparable)")
-    ev.add_argument("--out", help="folder for table4.json and table4.md")
+    ev.add_argument("--embedding", choices=["mel-stats", "musicnn", "vggish"],
+                    default="mel-stats", help="audio embedding for FAD and cosine: mel-stats "
+                    "(no weights), musicnn (the [eval] extra; adds the feeling agreement), "
+                    "vggish (needs --vggish)")
+    ev.add_argument("--musicnn-model", default="MSD_musicnn",
+                    choices=["MSD_musicnn", "MTT_musicnn"])
+    ev.add_argument("--out", help="folder for table4.json, table4.md, the clips and "
+                    "items.csv (what `a2m-train rate --batch` reads)")
     common(ev)
     ev.set_defaults(func=cmd_evaluate)
+
+    from .evaluate.rating import PROVIDERS
+
+    ra = sub.add_parser("rate", help="the paper's LLM feeling-consistency rating (0-10) of "
+                        "image + comment + audio",
+                        description="Send the painting, the composite text and the clip to "
+                        "a multimodal LLM with the paper's Table VIII prompt and validate its "
+                        "Table IX JSON. The API key is read from an environment variable "
+                        "(--api-key-env; default OPENAI_API_KEY or GEMINI_API_KEY), never "
+                        "from the command line. Ratings are cached by the inputs' hashes.")
+    ra.add_argument("--image", help="the painting")
+    ra.add_argument("--comment", help="the viewer's comment")
+    ra.add_argument("--audio", help="the generated clip (WAV, FLAC, OGG)")
+    ra.add_argument("--hints", help="music hints that went into the composite text")
+    ra.add_argument("--batch", help="a CSV with columns image, comment, audio[, hints], or an "
+                    "`a2m-train evaluate --out` folder (its items.csv)")
+    ra.add_argument("--table", help="batch: where to write the ratings table "
+                    "(default: ratings.csv beside the items)")
+    ra.add_argument("--provider", choices=PROVIDERS, default="openai",
+                    help="openai: any OpenAI-compatible chat-completions server; gemini: "
+                    "generateContent")
+    ra.add_argument("--endpoint", help="API base URL, e.g. http://127.0.0.1:8000/v1 "
+                    "(default: the provider's public API)")
+    ra.add_argument("--model", required=True, help="model name, e.g. gpt-4o-audio-preview "
+                    "or gemini-2.5-flash")
+    ra.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the "
+                    "API key")
+    ra.add_argument("--timeout", type=float, default=120.0, help="seconds per request (120)")
+    ra.add_argument("--retries", type=int, default=3, help="retries after a failed try (3)")
+    ra.add_argument("--cache", help="rating cache folder (default: ~/.cache/art2music/ratings)")
+    ra.add_argument("--json", help="write the rating (or the batch summary) here")
+    ra.add_argument("--json-progress", action="store_true", help="JSON lines on stdout")
+    ra.set_defaults(func=cmd_rate)
 
     ex = sub.add_parser("export", help="stage-1 best.pt (+ stage-2 generator) -> bundle")
     ex.add_argument("--stage1", required=True, help="stage-1 best.pt")
@@ -313,12 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                   / "a2m_core" / "assets" /
                                                   "starter.safetensors"))
     st.add_argument("--work", default="build/starter", help="scratch folder")
-    st.add_argument("--epochs", type=int, default=80)
+    st.add_argument("--epochs", type=int, help="stage-1 epochs (default: the recipe's, "
+                    "StarterConfig.epochs)")
     st.add_argument("--report", help="also write the Table IV markdown here")
     common(st)
     st.set_defaults(func=cmd_starter)
 
-    from .data.corpus import SOURCES
+    from .data.corpus import ALL_SOURCES, SOURCES
 
     co = sub.add_parser("corpus", help="build a music corpus with true captions",
                         description="Render music21's Bach chorales and O'Neill's folk tunes "
@@ -327,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(audio/<ytid>_<start>-<end>.wav, read by `a2m-train build`), a licence "
                         "table and NOTICE.md. Resumable.")
     co.add_argument("--out", required=True, help="corpus folder to create or resume")
-    co.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
+    co.add_argument("--sources", nargs="+", default=list(SOURCES), choices=ALL_SOURCES,
+                    help=f"default: {' '.join(SOURCES)}; wesnoth-music needs apt-get install "
+                    "wesnoth-1.16-music")
     co.add_argument("--chorales", type=int, default=90, help="Bach chorales to render (90)")
     co.add_argument("--folk-tunes", type=int, default=110, help="folk tunes to render (110)")
     co.add_argument("--workers", type=int, default=2, help="rendering processes (2)")
@@ -360,11 +475,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data.builder import BuildConflict
     from .data.sources import SourceError
+    from .evaluate.rating import RatingError
 
     try:
         return args.func(args)
-    except (A2MError, SourceError, BuildConflict, RuntimeError, FileNotFoundError,
-            ValueError) as err:
+    except (A2MError, SourceError, BuildConflict, RatingError, RuntimeError,
+            FileNotFoundError, ValueError) as err:
         if args.verbose:
             log.exception("failed")
         print(f"a2m-train: error: {err}", file=sys.stderr)

@@ -69,11 +69,13 @@ class MelDecoder(nn.Module):
             # spread of the learned latents around the prior, set by stage 1
             self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
 
-    def sample_latents(self, fused: torch.Tensor, generators: list[torch.Generator]
-                       ) -> torch.Tensor:
-        """``[B, latent_dim]``: the prior of each fused vector plus seeded noise."""
+    def sample_latents(self, fused: torch.Tensor, generators: list[torch.Generator],
+                       temperature: float = 1.0) -> torch.Tensor:
+        """``[B, latent_dim]``: the prior of each fused vector plus seeded noise, scaled by
+        the learned latents' spread times ``temperature``."""
         noise = torch.stack([torch.randn(self.cfg.latent_dim, generator=g) for g in generators])
-        return self.latent_prior(fused) + self.latent_std * noise.to(fused.device, fused.dtype)
+        return self.latent_prior(fused) + temperature * self.latent_std * noise.to(
+            fused.device, fused.dtype)
 
     def forward(self, fused: torch.Tensor, latent: torch.Tensor | None = None) -> torch.Tensor:
         # fused [B, input_dim], latent [B, latent_dim] or None (the prior: the average

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 
 from trainer.gui.window import TrainerWindow
 
-TIMEOUT_MS = 120_000
+TIMEOUT_MS = 300_000  # a job on 2 busy cores (the evaluation vocodes 12 clips with HiFi-GAN V1)
 
 
 @pytest.fixture
@@ -77,8 +77,21 @@ def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_pa
     run(qtbot, window, window.export_btn)
     assert Path(window.ex_bundle.text()).exists()
     window.ev_dataset.set(tmp_path / "ds")
-    run(qtbot, window, window.eval_btn)
-    assert "full input" in window.report.toPlainText()
+    # With an LLM rater configured (a fake OpenAI-compatible server here), the evaluation
+    # also rates each full-input clip and shows the scores beside Table IV.
+    from .test_rating import GOOD, FakeProvider
+
+    rater = FakeProvider([GOOD])
+    try:
+        window.rate_endpoint.setText(rater.url)
+        window.rate_model.setText("judge")
+        run(qtbot, window, window.eval_btn)
+    finally:
+        rater.close()
+    report = window.report.toPlainText()
+    assert "full input" in report
+    assert "LLM feeling rating" in report and "Mean Feeling_alignment 8.00" in report
+    assert len(rater.requests) == 3  # the three val items
 
     from trainer.gui.window import desktop_command
 

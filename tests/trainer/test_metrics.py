@@ -74,3 +74,18 @@ def test_vggish_loads_the_ports_layout_and_embeds(tmp_path):
     assert emb.shape == (10, 128) and np.all(emb >= 0)
     with pytest.raises(FileNotFoundError, match="vggish"):
         VGGishEmbedding(tmp_path / "missing.pth")
+
+
+def test_envelope_correlation_catches_one_form_for_every_clip():
+    from trainer.evaluate.musicality import envelope_correlation
+
+    rng = np.random.default_rng(0)
+    t = np.arange(896)
+    template = np.sin(2 * np.pi * t / 300)[None, :]  # one loud-quiet form
+    same_form = np.stack([0.5 * template + 0.05 * rng.standard_normal((80, 896))
+                          for _ in range(6)])
+    own_forms = np.stack([0.5 * np.sin(2 * np.pi * t / rng.uniform(150, 600)
+                                       + rng.uniform(0, 6.3))[None, :]
+                          + 0.05 * rng.standard_normal((80, 896)) for _ in range(6)])
+    assert envelope_correlation(same_form) > 0.95
+    assert envelope_correlation(own_forms) < 0.5

@@ -218,3 +218,28 @@ def test_refused_checkpoints_are_one_line_and_kept(dataset, tiny_bundle, tmp_pat
         assert "\n" not in err and "Traceback" not in err, err
     assert (run / "last.pt").read_bytes() == bad.read_bytes()  # nothing was overwritten
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_table4_with_musicnn_names_its_embedding_and_says_if_music_feels_like_comments(
+        stage1_run, dataset, tmp_path, capsys):
+    pytest.importorskip("musicnn", reason="the [eval] extra (musicnn) is not installed")
+    from trainer.cli import main as train_main
+
+    bundle = export_bundle(stage1_run / "best.pt", tmp_path / "b.safetensors")
+    out = tmp_path / "eval"
+    assert train_main(["evaluate", "--bundle", str(bundle), "--dataset", str(dataset),
+                       "--split", "val", "--embedding", "musicnn", "--out", str(out),
+                       "--device", "cpu"]) == 0
+    md = (out / "table4.md").read_text()
+    assert "FAD-musicnn" in md and "cosine-musicnn" in md and "musicnn MSD_musicnn" in md
+    assert "## Does the music feel like the comment?" in md and "| valence |" in md
+    assert "## Does it move like music?" in md
+    result = json.loads((out / "table4.json").read_text())
+    assert result["embedding_label"] == "musicnn" and result["feeling"]["items"] == 3
+    assert all(np.isfinite(v) for row in result["settings"].values() for v in row.values())
+    # The full-input clips and their items, ready for `a2m-train rate --batch OUT`.
+    import csv
+
+    rows = list(csv.DictReader((out / "items.csv").open()))
+    assert len(rows) == 3 and all((out / r["audio"]).is_file() for r in rows)
+    assert {"image", "comment", "audio"} <= set(rows[0])

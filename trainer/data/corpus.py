@@ -17,6 +17,9 @@ Sources (each a free licence, recorded per file):
   ABC transcriptions in music21's corpus, rendered the same way.
 - ``singularity-music``: the Debian package's 16 soundtrack pieces by Max McCracken
   (CC BY-SA 3.0), cut into windows.
+- ``wesnoth-music``: the 41 pieces of The Battle for Wesnoth's soundtrack (Debian
+  ``wesnoth-1.16-music``, GPL-2+ like the game; mostly orchestral, from battle themes to
+  laments), cut into windows.
 
 Captions are true by construction: a rendering states what it used (piece, instrument,
 tempo, key from the score, dynamic), a recording what was measured (``music_feeling``), and
@@ -58,7 +61,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+# The default sources; "wesnoth-music" is there on request (apt-get install
+# wesnoth-1.16-music, 150 MB).
 SOURCES = ("bach", "oneills", "singularity-music")
+ALL_SOURCES = (*SOURCES, "wesnoth-music")
 # Recordings the corpus reads (what load_audio decodes through libsndfile/audioread).
 AUDIO_SUFFIXES = frozenset({".ogg", ".wav", ".flac", ".mp3", ".oga", ".aiff", ".aif"})
 
@@ -96,6 +102,16 @@ DEBIAN_MUSIC = {
                        "singularity-music)",
         "labels": ("Soundtrack music", "Video game music"),
         "phrase": "an instrumental piece from the soundtrack of the game Endgame: Singularity",
+    },
+    "wesnoth-music": {
+        "folder": "/usr/share/games/wesnoth/1.16/data/core/music",
+        "package": "wesnoth-1.16-music",
+        "licence": "GPL-2+",
+        "attribution": "the composers of The Battle for Wesnoth's music (credited in the "
+                       "game; Debian wesnoth-1.16-music)",
+        "labels": ("Soundtrack music", "Video game music"),
+        "phrase": "an instrumental piece from the soundtrack of the game The Battle for "
+                  "Wesnoth",
     },
 }
 MUSIC21_LICENCE = ("public-domain composition; encoding from the music21 corpus "
@@ -318,6 +334,11 @@ def _render_source(source: str, cfg: CorpusConfig, report: Progress, workers: in
             render_piece(piece, cfg)
             report(f"render {source}", k + 1, len(pieces))
         return
+    # Compile librosa's numba kernels here, once, before forking: on a fresh machine two
+    # workers compiling and writing numba's cache at the same time crashed one of them
+    # (a segfault that killed the pool). Forked workers inherit the compiled functions.
+    sr = cfg.mel.sample_rate
+    measure(np.sin(np.arange(2 * sr) * 2 * np.pi * 440 / sr).astype(np.float32), sr)
     with ProcessPoolExecutor(workers) as pool:
         for k, _ in enumerate(pool.map(render_piece, pieces, [cfg] * len(pieces))):
             report(f"render {source}", k + 1, len(pieces))
@@ -329,8 +350,9 @@ def _cut_package(name: str, cfg: CorpusConfig, report: Progress) -> None:
     tracks = sorted(t for t in folder.rglob("*") if t.suffix.lower() in AUDIO_SUFFIXES
                     and t.is_file()) if folder.is_dir() else []
     if not tracks:
-        raise CorpusError(info.get("missing") or f"Debian package {name} is not installed "
-                          f"(no audio in {folder}): apt-get install {name}")
+        package = info.get("package", name)
+        raise CorpusError(info.get("missing") or f"Debian package {package} is not installed "
+                          f"(no audio in {folder}): apt-get install {package}")
     n = cfg.mel.n_samples
     for k, track in enumerate(tracks):
         report(f"cut {name}", k, len(tracks))
@@ -348,7 +370,8 @@ def _cut_package(name: str, cfg: CorpusConfig, report: Progress) -> None:
                               "source": name, "piece": slug, "title": track.stem,
                               "instrument": "", "dynamic": "", "rendered": False,
                               "descriptors": measure(seg, cfg.mel.sample_rate).to_dict(),
-                              "licence": info["licence"], "package": name,
+                              "licence": info["licence"],
+                              "package": info.get("package", name),
                               "file": str(track.relative_to(folder)),
                               "attribution": info["attribution"]})
     report(f"cut {name}", len(tracks), len(tracks))

@@ -102,6 +102,7 @@ class MelStatsEmbedding:
     """
 
     name = "mel-stats (not comparable to the paper's VGGish FAD)"
+    label = "mel-stats"
     comparable_to_paper = False
 
     def __init__(self, mel_config=None) -> None:

@@ -90,20 +90,54 @@ def evaluate_table4(
         progress("evaluate", len(SETTINGS), len(SETTINGS))
     result = {
         "bundle": engine.name, "dataset": str(ds.root), "split": split, "pairs": len(pairs),
-        "embedding": embedding.name, "comparable_to_paper": embedding.comparable_to_paper,
+        "embedding": embedding.name, "embedding_label": getattr(embedding, "label", ""),
+        "comparable_to_paper": embedding.comparable_to_paper,
         "settings": rows, "paper": {k: dict(zip(("mcd", "fad", "lsd", "cosine"), v))
                                     for k, v in PAPER.items()},
         "musicality": musicality_report(full_waves, ref_waves, cfg.sample_rate),
     }
+    if hasattr(embedding, "tags"):  # an embedding with mood tags (musicnn): feeling agreement
+        from .feeling import feeling_agreement
+
+        result["feeling"] = {
+            "tags": embedding.name,
+            **feeling_agreement([(ds.pairs[i]["utterance"], ds.pairs[i].get("emotion") or None)
+                                 for i in pairs], embedding.tags(full_waves, cfg.sample_rate))}
     if out is not None:
         out = Path(out)
         worst_best = result["musicality"]["worst_best"]
         atomic_write_bytes(out / "musicality.png", mel_pictures(
             [full_mels[i] for i in worst_best], [ds.mel(pairs[i]) for i in worst_best],
             ["fewest changes (lowest band std)", "most (highest band std)"]))
+        write_items(out, [ds.pairs[i] for i in pairs], full_waves, cfg.sample_rate)
         atomic_write_json(out / "table4.json", result)
         atomic_write_bytes(out / "table4.md", render_markdown(result).encode("utf-8"))
     return result
+
+
+def write_items(out: Path, pairs: list[dict[str, Any]], waves: list[np.ndarray],
+                sample_rate: int) -> None:
+    """The full-input clips (``clips/full-NNN.wav``, at the player's level) and
+    ``items.csv`` (image, comment, audio, reference): what ``a2m-train rate --batch OUT``
+    sends to an LLM rater."""
+    import io
+
+    import soundfile as sf
+
+    from a2m_core import postprocess
+
+    from ..data.store import atomic_write_csv
+
+    rows = []
+    for k, (pair, wave) in enumerate(zip(pairs, waves)):
+        name = f"clips/full-{k:03d}.wav"
+        buf = io.BytesIO()
+        sf.write(buf, postprocess.finish(wave, sample_rate), sample_rate, format="WAV",
+                 subtype="PCM_16")
+        atomic_write_bytes(out / name, buf.getvalue())
+        rows.append({"image": pair["image"], "comment": pair["utterance"], "audio": name,
+                     "reference": pair.get("ytid", "")})
+    atomic_write_csv(out / "items.csv", rows)
 
 
 def musicality_report(generated: list[np.ndarray], references: list[np.ndarray],
@@ -146,14 +180,17 @@ def mel_pictures(generated: list[np.ndarray], references: list[np.ndarray],
 
 
 def render_markdown(result: dict[str, Any]) -> str:
+    label = result.get("embedding_label", "")
+    fad, cos = (f"FAD-{label}", f"cosine-{label}") if label else ("FAD", "cosine")
     lines = [
         f"# Table IV: {result['bundle']} on {result['pairs']} {result['split']} pairs", "",
         f"FAD/cosine embedding: {result['embedding']}"
         + ("" if result["comparable_to_paper"] else
            " — FAD and cosine are **not comparable** with the paper's (VGGish) numbers."), "",
-        "| setting | MCD ↓ | FAD ↓ | LSD ↓ | cosine ↑ | paper MCD / FAD / LSD / cosine |",
+        f"| setting | MCD ↓ | {fad} ↓ | LSD ↓ | {cos} ↑ | paper MCD / FAD / LSD / cosine |",
         "|---|---|---|---|---|---|",
     ]
+    f = result.get("feeling")
     for name in SETTINGS:
         r, p = result["settings"][name], PAPER[name]
         lines.append(f"| {LABELS[name]} | {r['mcd']:.2f} | {r['fad']:.2f} | {r['lsd']:.2f} | "
@@ -173,4 +210,17 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{r['drift']:.2f} |", "",
             "![the generated items that move least and most, beside their references]"
             "(musicality.png)"]
+    if f:
+        def share(key: str) -> str:
+            return "-" if f[key] != f[key] else f"{f[key]:.0%}"
+
+        lines += [
+            "", "## Does the music feel like the comment?", "",
+            f"Comment feeling (ArtEmis emotion, else its words) against the full-input clips' "
+            f"mood from {f['tags']} tags, in the valence/arousal plane "
+            "(`trainer/evaluate/feeling.py`); chance is 50 % per axis, 25 % for both.", "",
+            "| axis | items | agreement |", "|---|---|---|",
+            f"| valence | {f['valence_items']} | {share('valence_agreement')} |",
+            f"| arousal | {f['arousal_items']} | {share('arousal_agreement')} |",
+            f"| both (quadrant) | {f['quadrant_items']} | {share('quadrant_agreement')} |"]
     return "\n".join(lines) + "\n"

@@ -87,6 +87,7 @@ class VGGishEmbedding:
     """Per-0.96 s VGGish embeddings ``[n_i, 128]`` for each clip."""
 
     name = "VGGish"
+    label = "VGGish"
     comparable_to_paper = True
 
     def __init__(self, weights: str | Path, device: str = "cpu") -> None:

@@ -356,6 +356,30 @@ class TrainerWindow(QMainWindow):
                                                             self.ev_dataset)):
             form.addRow(label, w)
         form.addRow("", self.ex_hifigan)
+        # The paper's LLM feeling rating of the full-input clips, when a rater is configured.
+        self.rate_endpoint = QLineEdit(str(s.value("rate_endpoint", "") or ""))
+        self.rate_endpoint.setPlaceholderText("empty: no LLM rating; e.g. "
+                                              "http://127.0.0.1:8000/v1")
+        self.rate_endpoint.setToolTip("An OpenAI-compatible chat-completions server (or "
+                                      "Gemini's API): it rates how well each clip's feeling "
+                                      "matches its painting and comment, 0-10")
+        self.rate_provider = QComboBox()
+        self.rate_provider.addItems(["openai", "gemini"])
+        self.rate_provider.setCurrentText(str(s.value("rate_provider", "openai")))
+        self.rate_model = QLineEdit(str(s.value("rate_model", "") or ""))
+        self.rate_model.setPlaceholderText("e.g. gpt-4o-audio-preview")
+        self.rate_key_env = QLineEdit(str(s.value("rate_key_env", "") or ""))
+        self.rate_key_env.setPlaceholderText("OPENAI_API_KEY / GEMINI_API_KEY")
+        self.rate_key_env.setToolTip("The environment variable holding the API key (the key "
+                                     "itself is never typed here, saved or logged)")
+        for w, key in ((self.rate_endpoint, "rate_endpoint"), (self.rate_model, "rate_model"),
+                       (self.rate_key_env, "rate_key_env")):
+            w.textChanged.connect(lambda t, k=key: s.setValue(k, t))
+        self.rate_provider.currentTextChanged.connect(lambda t: s.setValue("rate_provider", t))
+        rate_row = QHBoxLayout()
+        for w in (self.rate_provider, self.rate_endpoint, self.rate_model, self.rate_key_env):
+            rate_row.addWidget(w, 2 if w is self.rate_endpoint else 1)
+        form.addRow("LLM feeling rating", rate_row)
         lay.addLayout(form)
         row = QHBoxLayout()
         self.export_btn = QPushButton("Export bundle")
@@ -503,9 +527,36 @@ class TrainerWindow(QMainWindow):
                              "Dataset": self.ev_dataset.text()}):
             return False
         bundle, dataset = self.ex_bundle.text(), self.ev_dataset.text()
-        return self._start("evaluate", lambda emit, stop: evaluate_table4(
-            bundle, dataset, progress=lambda st, d, t: emit(
-                {"event": "progress", "stage": st, "done": d, "total": t})))
+        out = Path(bundle).with_name(Path(bundle).stem + "-eval")
+        rater = None
+        if self.rate_endpoint.text().strip():
+            from ..evaluate.rating import Rater, RaterConfig, RatingError
+
+            if not self.rate_model.text().strip():
+                self.status.setText("LLM rating: give the model name (or clear the endpoint)")
+                return False
+            try:
+                rater = Rater(RaterConfig(provider=self.rate_provider.currentText(),
+                                          model=self.rate_model.text().strip(),
+                                          endpoint=self.rate_endpoint.text().strip(),
+                                          api_key_env=self.rate_key_env.text().strip() or None))
+            except RatingError as err:
+                self.status.setText(f"LLM rating: {err}")
+                return False
+
+        def job(emit, stop):
+            def progress(st, d, t):
+                emit({"event": "progress", "stage": st, "done": d, "total": t})
+
+            result = evaluate_table4(bundle, dataset, out=out, progress=progress)
+            if rater is not None and not stop.is_set():
+                from ..evaluate.rating import rate_batch, read_items
+
+                items = rate_batch(rater, read_items(out), progress=progress)
+                result["ratings"] = [i.row() for i in items]
+            return result
+
+        return self._start("evaluate", job)
 
     def stop(self) -> None:
         if self.running:
@@ -658,9 +709,11 @@ class TrainerWindow(QMainWindow):
         self._done()
         self.progress.setValue(100)
         if name == "evaluate":
+            from ..evaluate.rating import ratings_markdown
             from ..evaluate.table4 import render_markdown
 
-            self.report.setMarkdown(render_markdown(result))
+            self.report.setMarkdown(render_markdown(result)
+                                    + ratings_markdown(result.get("ratings", [])))
             self.status.setText("evaluate: done")
         elif name == "own-dataset":
             self._after_own_dataset(Path(result))
