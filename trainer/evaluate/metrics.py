@@ -124,9 +124,12 @@ class MelStatsEmbedding:
 
 
 def fad_and_cosine(emb: AudioEmbedding, ref_waves: list[np.ndarray],
-                   gen_waves: list[np.ndarray], sample_rate: int) -> tuple[float, float]:
-    """FAD over all segments and mean per-clip cosine, with one embedding model."""
-    ref, gen = emb(ref_waves, sample_rate), emb(gen_waves, sample_rate)
+                   gen_waves: list[np.ndarray], sample_rate: int,
+                   ref: list[np.ndarray] | None = None) -> tuple[float, float]:
+    """FAD over all segments and mean per-clip cosine, with one embedding model. ``ref``:
+    the references' embeddings when already computed (one pass serves several settings)."""
+    ref = ref if ref is not None else emb(ref_waves, sample_rate)
+    gen = emb(gen_waves, sample_rate)
     fad = frechet_distance(np.concatenate(ref), np.concatenate(gen))
     cos = mean_cosine(np.stack([r.mean(0) for r in ref]), np.stack([g.mean(0) for g in gen]))
     return fad, cos
