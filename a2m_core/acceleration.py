@@ -1,23 +1,32 @@
 """Faster ways to run the same weights on a CPU, each one measured before it is a default.
 
-- **ONNX Runtime vocoder** (``vocoder_backend="onnx"``): the HiFi-GAN generator is exported to
-  ONNX once (dynamic length), cached under the user cache keyed by the weights' hash, checked
+- **ONNX Runtime vocoder** (``vocoder_backend``: ``"auto"``, the default, uses it on a CPU
+  when ``onnxruntime`` and ``onnx`` are installed, as they are by ``requirements.txt``;
+  ``"onnx"`` asks for it, ``"torch"`` refuses it): the HiFi-GAN generator is exported to ONNX
+  once (dynamic length), cached under the user cache keyed by the weights' hash, checked
   against the eager module on its first use (largest sample difference, stated in the log),
   and then run by ONNX Runtime. A failed export or a difference over ``ONNX_TOLERANCE`` falls
   back to PyTorch with a warning: faster must never mean different.
-- **int8 encoder** (``encoder_int8=True``): PyTorch's dynamic quantisation of the OpenCLIP
-  image tower's Linear layers (weights int8, activations quantised on the fly). The embeddings move
-  a little; ``benchmarks/bench_generate.py`` prints how much, and the mel that follows.
+- **int8 encoder** (``encoder_int8=True``, opt-in): PyTorch's dynamic quantisation of the
+  Linear layers of OpenCLIP's image and text transformers (weights int8, activations
+  quantised on the fly). The embeddings move a little; ``benchmarks/bench_generate.py``
+  prints how much, and how much the mel that follows moves (0.005 dB at paper size:
+  inaudible). Not a default: quantising ViT-H-14 costs 14.5 s at every engine load on our
+  2-core machine, and saves ~1.1 s per cold clip, so it pays only after a dozen new
+  paintings, and never for a gallery whose paintings come from the embedding cache. Other
+  image models (the starter's EfficientNet) are left as they are.
 - **threads**: torch's intra-op threads (None: torch's default, one per core).
 
-``benchmarks/bench_generate.py`` measures each against the plain path in the same run; the
-engine's defaults are the ones that won on our 2-core machines.
+``benchmarks/bench_generate.py`` measures each against the plain path (``RuntimeOptions.
+plain()``) in the same run; the defaults are the ones that won on our 2-core machines.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,16 +42,45 @@ ONNX_TOLERANCE = 1e-3  # largest |sample difference| accepted from the ONNX voco
 @dataclass(frozen=True)
 class RuntimeOptions:
     """How the engine runs its models (never what they compute beyond float tolerance,
-    except ``encoder_int8``, whose error the benchmark states)."""
+    except int8, whose error the benchmark states)."""
 
-    vocoder_backend: str = "torch"  # "torch" or "onnx" (ONNX Runtime; CPU only)
-    encoder_int8: bool = False  # dynamic int8 Linear layers in OpenCLIP (CPU only)
+    vocoder_backend: str = "auto"  # "auto" (ONNX Runtime where installed), "onnx", "torch"
+    encoder_int8: bool = False  # int8 Linear layers in OpenCLIP (CPU; costs load time)
     threads: int | None = None  # torch intra-op threads (None: torch's default)
+    # Autocast for the PyTorch stages (encoders, decoder, vocoder): "fp32" (none), "fp16",
+    # "bf16". Meant for GPUs; opt-in until a GPU run of bench_generate.py measures it.
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        if self.vocoder_backend not in ("torch", "onnx"):
-            raise ValueError(f"vocoder_backend must be 'torch' or 'onnx', got "
+        if self.vocoder_backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"vocoder_backend must be 'auto', 'torch' or 'onnx', got "
                              f"{self.vocoder_backend!r}")
+        if self.precision not in ("fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'fp16' or 'bf16', got "
+                             f"{self.precision!r}")
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision)
+
+    @classmethod
+    def plain(cls) -> RuntimeOptions:
+        """Eager PyTorch in float32: the reference the faster runtimes are measured on."""
+        return cls(vocoder_backend="torch", encoder_int8=False)
+
+    def wants_onnx(self, on_cpu: bool) -> bool:
+        """Whether to try the ONNX Runtime vocoder: asked for, or "auto" with both packages
+        installed (a missing package then means PyTorch, without a warning)."""
+        if not on_cpu or self.vocoder_backend == "torch":
+            return False
+        if self.vocoder_backend == "onnx":
+            return True
+        from importlib.util import find_spec
+
+        return find_spec("onnxruntime") is not None and find_spec("onnx") is not None
+
+    def wants_int8(self, on_cpu: bool) -> bool:
+        return self.encoder_int8 and on_cpu
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +122,11 @@ def _export(vocoder: torch.nn.Module, n_mels: int, path: Path) -> None:
 
     vocoder = vocoder.eval().cpu()
     example = torch.zeros(1, n_mels, 64)
-    with atomic_path(path, suffix=".onnx") as tmp, torch.inference_mode():
+    # The TorchScript exporter (dynamo=False): the torch.export one needs onnxscript and
+    # gains nothing for a plain conv net; its deprecation notices say nothing to a user.
+    with atomic_path(path, suffix=".onnx") as tmp, torch.inference_mode(), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(vocoder, (example,), str(tmp), input_names=["mel"],
                           output_names=["wave"], opset_version=17, dynamo=False,
                           dynamic_axes={"mel": {2: "frames"}, "wave": {2: "samples"}})
@@ -102,11 +144,15 @@ def onnx_vocoder(vocoder: torch.nn.Module, n_mels: int, cache: Path,
                     "onnxruntime): using PyTorch")
         return None
     path = cache / f"hifigan-{weights_digest(vocoder)}.onnx"
+    verified = path.with_suffix(".verified.json")
     try:
         if not path.is_file():
             log.info("exporting the vocoder to ONNX once: %s", path)
+            verified.unlink(missing_ok=True)
             _export(vocoder, n_mels, path)
         runner = OnnxVocoder(path, threads)
+        if verified.is_file():  # checked on its first use; the file is keyed by the weights
+            return runner
         # First use: the same mel through both, a length that is not the export's.
         mel = torch.from_numpy(np.random.default_rng(0).normal(-4.0, 2.0, (1, n_mels, 48))
                                .astype(np.float32))
@@ -117,12 +163,21 @@ def onnx_vocoder(vocoder: torch.nn.Module, n_mels: int, cache: Path,
         log.warning("the ONNX vocoder could not be used (%s): using PyTorch",
                     str(err).splitlines()[0] if str(err) else type(err).__name__)
         path.unlink(missing_ok=True)
+        verified.unlink(missing_ok=True)
         return None
     if diff > ONNX_TOLERANCE:
         log.warning("the ONNX vocoder differs from PyTorch by %.2e (> %.0e): using PyTorch",
                     diff, ONNX_TOLERANCE)
         return None
     log.info("vocoder on ONNX Runtime (largest sample difference to PyTorch %.1e)", diff)
+    try:
+        from .fileio import atomic_path
+
+        with atomic_path(verified, suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps({"max_abs_diff": diff,
+                                             "tolerance": ONNX_TOLERANCE}))
+    except OSError as err:  # a read-only cache: verify again next time
+        log.debug("cannot record the ONNX check: %s", err)
     return runner
 
 
@@ -130,4 +185,20 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """Dynamic int8 quantisation of a model's Linear layers (CPU inference only)."""
     from torch.ao.quantization import quantize_dynamic
 
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    with warnings.catch_warnings():
+        # torch's notice that its quantised tensor creators will move: says nothing to a user
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def quantize_openclip_int8(model: torch.nn.Module) -> None:
+    """Both OpenCLIP towers' Linear layers to int8, in place. The text tower reads its
+    compute dtype from ``mlp.c_fc.weight``, which a quantised layer no longer has; open_clip
+    looks for ``int8_original_dtype`` first (its own int8 hook), so it is set to float32."""
+    model.visual = quantize_int8(model.visual)
+    transformer = getattr(model, "transformer", None)
+    if transformer is not None and hasattr(transformer, "resblocks"):
+        model.transformer = quantize_int8(transformer)
+        for block in model.transformer.resblocks:
+            block.mlp.c_fc.int8_original_dtype = torch.float32

@@ -11,8 +11,12 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import A2MError
+
+if TYPE_CHECKING:
+    from .bundle import BundleConfig
 
 log = logging.getLogger("a2m")
 
@@ -170,6 +174,22 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runtime_line(cfg: BundleConfig) -> str:
+    """What the default CPU runtime (acceleration.RuntimeOptions()) does with this bundle."""
+    from importlib.util import find_spec
+
+    parts = []
+    if cfg.vocoder.kind == "hifigan":
+        onnx = find_spec("onnxruntime") is not None and find_spec("onnx") is not None
+        parts.append("HiFi-GAN through ONNX Runtime (exported once per machine)" if onnx
+                     else "HiFi-GAN in PyTorch (install onnxruntime and onnx for ~1.3x)")
+    if cfg.encoder.name != "none":
+        parts.append("OpenCLIP in float32 (RuntimeOptions(encoder_int8=True): faster "
+                     "encodes, slower loads)")
+    return "runtime     on a CPU: " + ("; ".join(parts) or "PyTorch") + \
+        " (RuntimeOptions.plain() for eager float32)"
+
+
 def _param_count(tensors: dict, prefix: str) -> int:
     return sum(v.numel() for k, v in tensors.items() if k.startswith(prefix + "."))
 
@@ -223,8 +243,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"{m.win_length}, {m.n_mels} bands {m.fmin:g}-{m.fmax:g} Hz, log clamp "
         f"{m.clamp_min:g}, [-1,1] <- [{m.log_min:.3f}, {m.log_max:.3f}], pad {m.pad_value:g}, "
         f"T={m.n_frames} ({m.duration_s:.2f} s)",
-        f"generation  variation {cfg.generation.variation}, loudness "
+        f"generation  variation {cfg.generation.variation}, latent temperature "
+        f"{cfg.generation.latent_temperature}, loudness "
         f"{cfg.generation.loudness_lufs} LUFS, peak {cfg.generation.peak_dbfs} dBFS",
+        _runtime_line(cfg),
     ]
     speed = cfg.provenance.get("cpu_seconds_per_clip")
     if speed:

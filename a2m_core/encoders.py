@@ -198,11 +198,29 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
 
 
 def _register_config(name: str, model_config: dict[str, Any]) -> None:
+    """Make ``name`` known to open_clip. open_clip only takes configs as files and rescans
+    them later, so the file must outlive this call: it lives in the user cache under the
+    hash of its text (one file per distinct config; a fresh temp folder per engine load
+    left hundreds behind in /tmp)."""
     import open_clip
 
-    folder = Path(tempfile.mkdtemp(prefix="a2m_openclip_cfg_"))
-    (folder / f"{name}.json").write_text(json.dumps(model_config))
-    open_clip.add_model_config(folder / f"{name}.json")
+    from .defaults import cache_dir
+    from .fileio import atomic_path
+
+    text = json.dumps(model_config, sort_keys=True)
+    digest = hashlib.sha256(f"{name}\n{text}".encode()).hexdigest()[:16]
+    try:
+        folder = cache_dir() / "openclip-configs" / digest
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.json"
+        if not path.is_file() or path.read_text() != text:
+            with atomic_path(path) as tmp:
+                Path(tmp).write_text(text)
+    except OSError:  # a read-only home: a temp folder for this process
+        folder = Path(tempfile.mkdtemp(prefix="a2m_openclip_cfg_"))
+        path = folder / f"{name}.json"
+        path.write_text(text)
+    open_clip.add_model_config(path)
 
 
 def _create(cfg: EncoderConfig, pretrained: str | None, device: str) -> tuple[Any, Any]:

@@ -50,8 +50,19 @@ STAGES = ("encode", "mel", "vocoder", "finish")
 _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
 
 
-def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False
-                     ) -> Path | None:
+class _Autocast:
+    """A module called under ``torch.autocast`` (the vocoder at reduced precision)."""
+
+    def __init__(self, module: torch.nn.Module, device_type: str, dtype: torch.dtype) -> None:
+        self.module, self.device_type, self.dtype = module, device_type, dtype
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.module(x).float()
+
+
+def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False,
+                     precision: str = "fp32") -> Path | None:
     """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
 
     One folder per encoder identity: its config, and when its weights live in the bundle, the
@@ -64,6 +75,8 @@ def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False
     ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
     if int8:  # int8 embeddings differ a little from float ones: never mix the two
         ident += "|int8"
+    if precision != "fp32":
+        ident += f"|{precision}"
     if weights_in_bundle and bundle.path is not None:
         st = Path(bundle.path).stat()
         ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
@@ -176,6 +189,12 @@ class Art2Music:
         self.device = resolve_device(device)
         self.runtime = runtime or RuntimeOptions()
         on_cpu = self.device.type == "cpu"
+        if self.runtime.autocast_dtype is not None and self.device.type != "cuda":
+            # measured here: oneDNN has no bf16/fp16 LSTM on AVX2 CPUs ("could not create a
+            # primitive descriptor"), and int8 + ONNX Runtime are the CPU's faster paths
+            raise BadInputError(f"precision '{self.runtime.precision}' is for CUDA devices; "
+                                f"on {self.device} use the default runtime (int8 encoder, "
+                                f"ONNX Runtime vocoder)")
         if self.runtime.threads:
             torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()
@@ -184,25 +203,30 @@ class Art2Music:
         self.vocoder = mods.vocoder.to(self.device) if mods.vocoder is not None else None
         # What turns a log-mel into samples: the vocoder module, or its ONNX Runtime twin.
         self._vocoder_fn: Callable[[torch.Tensor], torch.Tensor] | None = self.vocoder
-        if self.vocoder is not None and self.runtime.vocoder_backend == "onnx" and on_cpu:
+        if self.vocoder is not None and self.runtime.wants_onnx(on_cpu):
             from .acceleration import onnx_vocoder
             from .defaults import cache_dir
 
             fast = onnx_vocoder(self.vocoder, self.mel_config.n_mels, cache_dir() / "onnx",
                                 self.runtime.threads)
             self._vocoder_fn = fast or self.vocoder
-        int8 = self.runtime.encoder_int8 and on_cpu
         enc_state = bundle.part("encoder") if self.config.encoder.weights_in_bundle else None
-        self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state,
-                                   disk_cache=_embedding_cache(bundle, enc_state is not None,
-                                                               int8))
-        if int8 and self.encoder.model is not None:
-            from .acceleration import quantize_int8
+        self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state)
+        # int8 applies to OpenCLIP towers only; where it applies, its embeddings (a little
+        # different from float ones) get their own persistent cache.
+        int8 = self.runtime.wants_int8(on_cpu) and self.encoder.model is not None
+        if int8:
+            from .acceleration import quantize_openclip_int8
 
-            # The image tower only: it is most of the encoder's time, and open_clip's text
-            # tower reads its Linear weights' dtype, which quantised layers don't expose.
-            model = self.encoder.model
-            model.visual = quantize_int8(model.visual)
+            quantize_openclip_int8(self.encoder.model)
+        self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8)
+        dtype = self.runtime.autocast_dtype
+        if dtype is not None:
+            # reduced-precision embeddings differ a little too: their own cache
+            self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8,
+                                                       self.runtime.precision)
+            if self._vocoder_fn is self.vocoder and self.vocoder is not None:
+                self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
         self._lock = threading.RLock()
         import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)
@@ -253,7 +277,14 @@ class Art2Music:
         or "Griffin-Lim"."""
         if self.vocoder is None:
             return "Griffin-Lim"
+        if isinstance(self._vocoder_fn, _Autocast):
+            return f"HiFi-GAN, {self.runtime.precision}"
         return "HiFi-GAN" if self._vocoder_fn is self.vocoder else "HiFi-GAN, ONNX Runtime"
+
+    def _autocast(self) -> torch.autocast:
+        """The runtime's autocast for the PyTorch stages (a no-op at fp32)."""
+        dtype = self.runtime.autocast_dtype
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
     # ------------------------------------------------------------------ stages
     def fuse(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
@@ -301,6 +332,17 @@ class Art2Music:
         """Fused ``[B, hidden]`` (+ latents) -> normalised mel ``[B, n_mels, T]`` in [-1, 1].
         Without latents a latent decoder gives its average rendition."""
         return self.decoder(fused, latents).transpose(1, 2).clamp(-1.0, 1.0)
+
+    def _vocode_many(self, mels: torch.Tensor, seeds: Sequence[int | None]) -> list[np.ndarray]:
+        """Raw waves for mels ``[B, n_mels, T]``: one batched vocoder call on a GPU (where a
+        batch is what pays), one clip at a time elsewhere (the same samples, less memory)."""
+        if self.vocoder is None or self.device.type == "cpu" or len(mels) == 1:
+            return [self.vocode(mels[i], seeds[i]) for i in range(len(mels))]
+        assert self._vocoder_fn is not None
+        log_mel = denormalize(mels, self.mel_config)  # [B, n_mels, T]
+        with torch.inference_mode():
+            waves = self._vocoder_fn(log_mel).float().cpu().numpy()  # [B, 1, N]
+        return [w.reshape(-1) for w in waves]
 
     @torch.inference_mode()
     def vocode(self, mel: torch.Tensor, seed: int | None = None) -> np.ndarray:
@@ -467,11 +509,13 @@ class Art2Music:
                            ) -> torch.Tensor:
         """The encode and mel stages (timed, cancellable): normalised mels ``[B, n_mels, T]``."""
         t = stage("encode")
-        image_feat = self.encoder.encode_images(images)
-        text_feat = self.encoder.encode_texts(prompts)
+        with self._autocast():
+            image_feat = self.encoder.encode_images(images).float()
+            text_feat = self.encoder.encode_texts(prompts).float()
         timings["encode"] = time.perf_counter() - t
         t = stage("mel")
-        mels = self._mels(image_feat, text_feat, seeds, variation)
+        with self._autocast():
+            mels = self._mels(image_feat, text_feat, seeds, variation).float()
         timings["mel"] = time.perf_counter() - t
         return mels
 
@@ -484,9 +528,9 @@ class Art2Music:
             return np.zeros((0, self.mel_config.n_mels, self.mel_config.n_frames), np.float32)
         variation = self.config.generation.variation if variation is None else variation
         prompts, images = self._prepare(requests)
-        with self._lock:
-            mels = self._mels(self.encoder.encode_images(images),
-                              self.encoder.encode_texts(prompts),
+        with self._lock, self._autocast():
+            mels = self._mels(self.encoder.encode_images(images).float(),
+                              self.encoder.encode_texts(prompts).float(),
                               [r.seed for r in requests], variation)
         return mels.float().cpu().numpy()
 
@@ -519,7 +563,7 @@ class Art2Music:
                     on_mel(m)
 
             t = stage("vocoder")
-            waves = [self.vocode(mels[i], seeds[i]) for i in range(len(requests))]
+            waves = self._vocode_many(mels, seeds)
             timings["vocoder"] = time.perf_counter() - t
 
             t = stage("finish")

@@ -4,17 +4,18 @@ MusicGen-small measured in the same run.
 Paper size: OpenCLIP ViT-H-14 (986 M parameters), projector 2048->512, a 4-layer x 512
 BiLSTM decoder over T=896 frames, HiFi-GAN V1. Weights are random (trained ones cost the
 same); nothing is downloaded. Measured in one run, for ratios:
-- ``full_clip_s``: a cold clip (nothing cached) with the engine's default runtime, and the
-  same with each faster runtime (``acceleration.RuntimeOptions``: ONNX Runtime vocoder,
-  int8 encoder), with the error each one makes (largest sample difference; embedding cosine
-  and mel change in dB for int8);
+- ``full_clip_s``: a cold clip (nothing cached) with the engine's default runtime
+  (``acceleration.RuntimeOptions()``: the ONNX Runtime vocoder on a CPU), and the same on the
+  plain path (eager PyTorch, float32), with the opt-in int8 encoder, and with both, with the
+  error each one makes against plain (largest sample difference; embedding cosine and mel
+  change in dB for int8) and its engine load time;
 - ``first_sound_s``: a warm streamed generation, from the call to the first chunk;
 - ``load_s``: building the engine; warm clips (embeddings cached); Griffin-Lim;
 - ``musicgen_small_s``: MusicGen-small (random weights, published size) for 10 s of audio
   (``musicgen_baseline.py``; timed on ``--musicgen-tokens`` steps and scaled, saying so).
 
     python benchmarks/bench_generate.py [--runs 3] [--threads N] [--encoder ViT-H-14]
-        [--musicgen-tokens 64 | 0 to skip] [--device cpu|cuda] [--json FILE]
+        [--musicgen-tokens 64 | 0 to skip] [--device cpu|cuda] [--batch 32] [--json FILE]
 """
 from __future__ import annotations
 
@@ -67,6 +68,13 @@ def paper_engine(encoder: str, embed_dim: int, runtime: RuntimeOptions | None = 
     return engine, time.perf_counter() - start
 
 
+def _encoder_params(encoder: str) -> int:
+    import open_clip
+
+    model = open_clip.create_model(encoder, pretrained=None, device="meta")
+    return sum(p.numel() for p in model.parameters())
+
+
 def cold_clip(engine: Art2Music, runs: int) -> tuple[dict[str, float], object]:
     """Median per-stage seconds of ``runs`` cold generations (encoder cache cleared)."""
     engine.generate(PAINTING, "warm-up run", seed=0)  # first-call allocations, lazy imports
@@ -87,7 +95,7 @@ def runtime_errors(plain: Art2Music, fast: Art2Music, clip_mel) -> dict[str, flo
 
     mel = torch.from_numpy(clip_mel)
     out = {"vocoder_max_abs_diff": float(np.abs(plain.vocode(mel) - fast.vocode(mel)).max())}
-    if fast.runtime.encoder_int8:
+    if fast.runtime.wants_int8(True):
         a = plain.encoder.encode_images([PAINTING]), plain.encoder.encode_texts(["a storm"])
         b = fast.encoder.encode_images([PAINTING]), fast.encoder.encode_texts(["a storm"])
         out["image_embedding_cosine"] = float(torch.cosine_similarity(a[0], b[0]).item())
@@ -107,6 +115,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (fails clearly without CUDA)")
     ap.add_argument("--musicgen-tokens", type=int, default=64,
                     help="MusicGen decoder steps to time, scaled to 10 s (0: skip MusicGen)")
+    ap.add_argument("--batch", type=int, default=32,
+                    help="clips per generate_batch call for the GPU throughput figure")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     logging.disable(logging.WARNING)  # open_clip's "random weights" notice is expected here
@@ -120,7 +130,8 @@ def main() -> None:
     except BadInputError as err:  # e.g. --device cuda on a machine without CUDA
         raise SystemExit(f"bench_generate: {err}") from None
     n_params = {
-        "encoder": sum(p.numel() for p in engine.encoder.model.parameters()),
+        # int8 layers keep their weights packed, outside parameters(): count the float model
+        "encoder": _encoder_params(args.encoder),
         "projector": sum(p.numel() for p in engine.projector.parameters()),
         "decoder": sum(p.numel() for p in engine.decoder.parameters()),
         "vocoder": sum(p.numel() for p in engine.vocoder.parameters()),
@@ -146,26 +157,58 @@ def main() -> None:
         griffin_lim(clip.mel, MelConfig(), n_iter=32)
         gl.append(time.perf_counter() - t)
 
-    # The faster runtimes, one at a time and together, on the same weights.
+    # The plain path and each faster runtime alone, on the same weights; errors against plain.
     runtimes = {}
+    default_errors = {}
     if args.device == "cpu":
-        for name, opts in (("onnx_vocoder", RuntimeOptions(vocoder_backend="onnx")),
-                           ("int8_encoder", RuntimeOptions(encoder_int8=True)),
-                           ("onnx+int8", RuntimeOptions(vocoder_backend="onnx",
-                                                        encoder_int8=True))):
-            fast, fast_load = paper_engine(args.encoder, args.embed_dim, opts)
+        plain, plain_load = paper_engine(args.encoder, args.embed_dim, RuntimeOptions.plain())
+        for name, opts in (("plain", None),
+                           ("int8_encoder", RuntimeOptions(vocoder_backend="torch",
+                                                           encoder_int8=True)),
+                           ("onnx+int8", RuntimeOptions(encoder_int8=True))):
+            fast, fast_load = (plain, plain_load) if opts is None else \
+                paper_engine(args.encoder, args.embed_dim, opts)
+            stages, _ = cold_clip(fast, args.runs)
+            runtimes[name] = {"cold_stage_s": {k: round(v, 3) for k, v in stages.items()},
+                              "full_clip_s": round(stages["total"], 3),
+                              "load_s": round(fast_load, 2), "vocoder": fast.vocoder_name,
+                              "errors": {} if opts is None else
+                              runtime_errors(plain, fast, clip.mel)}
+            if opts is not None:
+                del fast
+        default_errors = runtime_errors(plain, engine, clip.mel)
+        del plain
+    batched = None
+    if args.device != "cpu":
+        # A GPU: reduced precision on the same weights, and clips per minute in batches
+        # (issue #12's targets: < 100 ms per clip, >= 1,000 clips per minute).
+        for name in ("fp16", "bf16"):
+            fast, fast_load = paper_engine(args.encoder, args.embed_dim,
+                                           RuntimeOptions(precision=name), device=args.device)
             stages, _ = cold_clip(fast, args.runs)
             runtimes[name] = {"cold_stage_s": {k: round(v, 3) for k, v in stages.items()},
                               "full_clip_s": round(stages["total"], 3),
                               "load_s": round(fast_load, 2), "vocoder": fast.vocoder_name,
                               "errors": runtime_errors(engine, fast, clip.mel)}
             del fast
+        from a2m_core import GenerationRequest
+
+        reqs = [GenerationRequest(PAINTING, f"the swirling sky, take {i}", seed=i)
+                for i in range(args.batch)]
+        engine.generate_batch(reqs[:2])  # warm-up
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        engine.generate_batch(reqs)
+        torch.cuda.synchronize()
+        dt = time.perf_counter() - t
+        batched = {"clips": args.batch, "seconds": round(dt, 3),
+                   "clips_per_minute": round(60 * args.batch / dt, 1)}
 
     musicgen = None
     if args.musicgen_tokens:
         from musicgen_baseline import time_musicgen
 
-        musicgen = time_musicgen(args.musicgen_tokens)
+        musicgen = time_musicgen(args.musicgen_tokens, device=args.device)
 
     figures = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
@@ -178,7 +221,11 @@ def main() -> None:
         "full_clip_s": round(med["total"], 3),
         "first_sound_s": round(statistics.median(first), 3),
         "griffin_lim_32_s": round(statistics.median(gl), 3),
+        "runtime": engine.runtime.to_dict(),
+        "vocoder": engine.vocoder_name,
+        "errors_against_plain": default_errors,
         "runtimes": runtimes,
+        "batched": batched,
         "musicgen": musicgen,
         "musicgen_small_s": musicgen["musicgen_small_s"] if musicgen else None,
         "ratios": {
@@ -188,6 +235,9 @@ def main() -> None:
             "hifigan_v1_over_griffin_lim": round(med["vocoder"] / statistics.median(gl), 2),
         },
     }
+    if "plain" in runtimes:
+        figures["ratios"]["plain_over_default"] = round(
+            runtimes["plain"]["full_clip_s"] / med["total"], 2)
     if musicgen:
         figures["ratios"]["musicgen_over_full_clip"] = round(
             musicgen["musicgen_small_s"] / med["total"], 1)
@@ -198,6 +248,9 @@ def main() -> None:
     print("parameters (M): " + ", ".join(f"{k} {v}" for k, v in
                                          figures["params_millions"].items()))
     print(f"engine load (random {args.encoder}): {load_s:.2f} s")
+    print(f"default runtime: {engine.vocoder_name}, int8 encoder "
+          f"{engine.runtime.wants_int8(args.device == 'cpu')}; errors against plain: "
+          + (", ".join(f"{k} {v:.6g}" for k, v in default_errors.items()) or "-"))
     print("cold clip (nothing cached), seconds per stage:")
     for k, v in med.items():
         print(f"  {k:<8} {v:7.3f}")
@@ -208,8 +261,11 @@ def main() -> None:
     for name, r in runtimes.items():
         st = r["cold_stage_s"]
         print(f"runtime {name}: cold clip {r['full_clip_s']:.3f} s (encode {st['encode']:.3f}, "
-              f"vocoder {st['vocoder']:.3f}); {r['vocoder']}; errors " + ", ".join(
-                  f"{k} {v:.3g}" for k, v in r["errors"].items()))
+              f"vocoder {st['vocoder']:.3f}); {r['vocoder']}; errors " + (", ".join(
+                  f"{k} {v:.6g}" for k, v in r["errors"].items()) or "-"))
+    if batched:
+        print(f"batched on {args.device}: {batched['clips']} clips in {batched['seconds']} s "
+              f"= {batched['clips_per_minute']} clips per minute")
     if musicgen:
         print(f"MusicGen-small ({musicgen['params_millions']} M, random weights): "
               f"{musicgen['seconds_per_step']:.3f} s/step, EnCodec decode "
@@ -219,7 +275,9 @@ def main() -> None:
     r = figures["ratios"]
     print(f"ratios: {r['realtime_factor_cold']}x real time (10.4 s of audio / cold wall time); "
           f"warm/cold {r['warm_over_cold']}; HiFi-GAN V1 / Griffin-Lim "
-          f"{r['hifigan_v1_over_griffin_lim']}" + "".join(
+          f"{r['hifigan_v1_over_griffin_lim']}"
+          + (f"; plain/default {r['plain_over_default']}" if "plain_over_default" in r else "")
+          + "".join(
               f"; {k.replace('musicgen_over_full_clip', 'MusicGen/clip')} {v}"
               for k, v in r.items() if k.startswith("musicgen")))
     if args.json:

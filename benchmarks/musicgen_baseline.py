@@ -50,11 +50,12 @@ def musicgen_small(seed: int = 0) -> Any:
 
 
 @torch.inference_mode()
-def time_musicgen(tokens: int = 64, seed: int = 0) -> dict[str, Any]:
-    """Seconds for 10 s of MusicGen-small audio on this machine (see the module doc)."""
-    model = musicgen_small(seed)
+def time_musicgen(tokens: int = 64, seed: int = 0, device: str = "cpu") -> dict[str, Any]:
+    """Seconds for 10 s of MusicGen-small audio on this machine (see the module doc), on
+    ``device`` (a GPU run compares GPU with GPU)."""
+    model = musicgen_small(seed).to(device)
     params = sum(p.numel() for p in model.parameters())
-    ids = torch.randint(0, 32128, (1, 16))
+    ids = torch.randint(0, 32128, (1, 16), device=device)
     mask = torch.ones_like(ids)
     kw = dict(input_ids=ids, attention_mask=mask, do_sample=True, guidance_scale=3.0,
               min_new_tokens=None)
@@ -65,9 +66,12 @@ def time_musicgen(tokens: int = 64, seed: int = 0) -> dict[str, Any]:
     gen_s = time.perf_counter() - t
     per_step = gen_s / (steps + 1)
     # Decode a full 10 s of codes (random ones: EnCodec costs the same for any codes).
-    frames = torch.randint(0, 2048, (1, 1, 4, 500))
+    frames = torch.randint(0, 2048, (1, 1, 4, 500), device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     t = time.perf_counter()
     model.audio_encoder.decode(frames, [None])
+    sync()
     decode_s = time.perf_counter() - t
     del codes
     return {"params_millions": round(params / 1e6, 1), "steps_timed": steps + 1,

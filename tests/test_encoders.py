@@ -134,3 +134,19 @@ def test_a_sentence_encoder_can_embed_the_texts(tiny_weights):
     with pytest.raises(ModelLoadError, match="text_dim"):
         ClipEncoder(EncoderConfig(**{**cfg.to_dict(), "text_dim": 100}),
                     state_dict=tiny_weights[1])
+
+
+def test_loading_a_bundle_leaves_nothing_behind_in_the_temp_folder(tiny_bundle):
+    # a gallery reloads its engine for months: each load used to leave a config folder
+    import tempfile
+    from pathlib import Path
+
+    from a2m_core import Art2Music
+
+    def leftovers() -> set[str]:
+        return {p.name for p in Path(tempfile.gettempdir()).glob("a2m_openclip_cfg_*")}
+
+    before = leftovers()
+    for _ in range(2):
+        Art2Music.load(tiny_bundle, device="cpu")
+    assert leftovers() == before

@@ -171,3 +171,17 @@ def test_the_movement_loss_prefers_a_retimed_rendition_to_a_drone():
     assert frequency_weighted_l1(drone, target) < frequency_weighted_l1(retimed, target)
     assert movement_statistics_l1(retimed, target) < 0.25 * movement_statistics_l1(drone, target)
     assert movement_statistics_l1(loud_end, target) > 0.9 * movement_statistics_l1(drone, target)
+
+
+def test_the_form_loss_refuses_one_loud_quiet_form_for_every_clip():
+    from a2m_core.models.losses import form_correlation_l1
+
+    torch.manual_seed(0)
+    # six real-like windows, each with its own slow loudness curve
+    curves = torch.nn.functional.avg_pool1d(torch.randn(6, 1, 896) * 4, 129, 1, 64)
+    target = curves.transpose(1, 2) + 0.3 * torch.randn(6, 896, 80)
+    shared = curves[:1].transpose(1, 2).expand(6, -1, -1) + 0.3 * torch.randn(6, 896, 80)
+    own = torch.roll(target, 3, dims=1)  # each clip keeps its own form
+    assert form_correlation_l1(target, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert form_correlation_l1(own, target) < 0.2 * form_correlation_l1(shared, target)
+    assert form_correlation_l1(shared[:1], target[:1]).item() == 0.0  # one clip: no pairs

@@ -81,7 +81,7 @@ def test_a_bundle_references_its_vocoder_by_sha256_and_stores_none_of_it(
     assert not bundle.part("vocoder")  # nothing copied into the file
     assert bundle.config.vocoder.packaged == ref
     engine = Art2Music.load(path, device="cpu")
-    assert engine.vocoder_name == "HiFi-GAN"
+    assert engine.vocoder_name.startswith("HiFi-GAN")
     clip = engine.generate(starry, "a bright and lively sky", seed=1)
     assert clip.audio.size == 896 * 256 and np.isfinite(clip.audio).all()
 

@@ -112,7 +112,8 @@ def cmd_stage1(args: argparse.Namespace) -> int:
                        seed=args.seed, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
                        decoder_layers=args.decoder_layers, gate_input=args.gate,
                        frames_per_step=args.frames_per_step, latent_dim=args.latent_dim,
-                       movement_weight=args.movement_weight, keep=args.keep,
+                       movement_weight=args.movement_weight,
+                       form_weight=args.form_weight, keep=args.keep,
                        checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
                        device=args.device, amp=not args.no_amp)
     best = train_stage1(args.dataset, args.out, cfg, callback=_event_printer(args))
@@ -333,7 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seeded performance latent size (paper 0; the starter uses 16)")
     s1.add_argument("--movement-weight", type=float, default=0.0,
                     help="weight of the movement-distribution loss against drones (paper 0; "
-                    "the starter uses 2)")
+                    "tried at 2 for the starter, see benchmarks/README.md)")
+    s1.add_argument("--form-weight", type=float, default=0.0,
+                    help="weight of the loss that keeps clips' loud-quiet forms as different "
+                    "as real windows' (paper 0; tried at 0.5 for the starter, see "
+                    "benchmarks/README.md)")
     s1.add_argument("--keep", choices=["val_loss", "last"], default="val_loss",
                     help="best.pt = lowest validation L1 (paper) or the last epoch")
     s1.add_argument("--gate", choices=["ref", "paper"], default="ref")

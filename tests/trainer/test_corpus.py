@@ -3,6 +3,7 @@ captions, a MusicCaps-format table the ArtiCaps builder reads, and a licence man
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -98,6 +99,12 @@ def test_the_corpus_has_true_captions_a_licence_row_per_window_and_resumes(
     build_corpus(cfg)
     assert {p.name: p.stat().st_mtime_ns for p in (cfg.out / "items").iterdir()} == before
 
+    # The same folder asked for fewer sources: the tables hold only those.
+    fewer = build_corpus(dataclasses.replace(cfg, sources=("oneills",)))
+    assert set(fewer.by_source) == {"oneills"}
+    with open(cfg.out / "licences.csv", newline="") as f:
+        assert {r["source"] for r in csv.DictReader(f)} == {"oneills"}
+
 
 def test_the_articaps_builder_reads_the_corpus_table(tmp_path, shared_data):
     """The corpus table is in MusicCaps' format: ``a2m-train build`` takes it as is."""
@@ -125,3 +132,14 @@ def test_a_missing_package_or_source_is_named(tmp_path):
                                      "attribution": "", "labels": (), "phrase": ""}})
     with pytest.raises(CorpusError, match="apt-get install x"):
         build_corpus(cfg)
+
+
+def test_a_starter_work_folder_refuses_a_recipe_with_other_music(tmp_path):
+    # its paired dataset is built once: other sources would train on the old music
+    from trainer.starter import StarterConfig, _check_work_folder
+
+    work = tmp_path / "starter"
+    _check_work_folder(work, StarterConfig())
+    _check_work_folder(work, StarterConfig(epochs=3))  # training settings may change
+    with pytest.raises(ValueError, match=r"other settings \(sources .*wesnoth-music"):
+        _check_work_folder(work, StarterConfig(sources=("bach", "wesnoth-music")))

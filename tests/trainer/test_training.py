@@ -97,6 +97,14 @@ def test_resume_refuses_another_architecture(dataset, stage1_run):
         train_stage1(dataset, stage1_run, Stage1Config(epochs=1, **{**TINY_S1, "hidden": 8}))
 
 
+def test_resume_refuses_another_recipe_but_not_more_epochs(dataset, stage1_run):
+    # a finished run asked for with other losses must not come back as the new model
+    with pytest.raises(ValueError, match=r"other settings \(movement_weight 0.0 -> 2.0"):
+        train_stage1(dataset, stage1_run, Stage1Config(epochs=40, movement_weight=2.0,
+                                                       **TINY_S1))
+    train_stage1(dataset, stage1_run, Stage1Config(epochs=40, **{**TINY_S1, "log_every": 5}))
+
+
 def test_torchrun_with_two_cpu_processes(dataset, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     res = subprocess.run(

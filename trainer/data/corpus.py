@@ -428,6 +428,9 @@ def finish_tables(cfg: CorpusConfig) -> dict[str, int]:
     """Captions (which need the whole corpus for the z-scores), the MusicCaps-format table,
     the licence table and NOTICE.md. Returns the window count per source."""
     items = [json.loads(p.read_text()) for p in sorted((cfg.out / "items").glob("*.json"))]
+    # A folder built earlier with more sources keeps their records: the tables hold only
+    # the sources asked for now.
+    items = [i for i in items if i["source"] in cfg.sources]
     if not items:
         raise CorpusError(f"no music windows were made in {cfg.out}")
     va = valence_arousal([Descriptors(**i["descriptors"]) for i in items])

@@ -34,6 +34,7 @@ from a2m_core.models import (
     ProjectorConfig,
 )
 from a2m_core.models.losses import (
+    form_correlation_l1,
     frequency_weighted_l1,
     movement_statistics_l1,
     temporal_difference_l1,
@@ -66,8 +67,12 @@ class Stage1Config:
     # Weight of losses.movement_statistics_l1: the distributions of each band's values and
     # changes over time, at note, phrase and bar scales, matched to the target's without
     # aligning frames (with a latent: on the samples that use their window's latent). 0 is
-    # the paper's loss; the starter uses 2 against the L1's blur (see the loss).
+    # the paper's loss; tried at 2 for the starter (benchmarks/README.md).
     movement_weight: float = 0.0
+    # Weight of losses.form_correlation_l1 on the same samples: the clips of a batch must
+    # differ in loud-quiet form as much as their targets do, so the movement loss can't be
+    # met by one form for every input. 0: off.
+    form_weight: float = 0.0
     # "val_loss" keeps the lowest validation L1 (paper). "last" keeps the final epoch: an L1
     # on unseen windows rewards the blurriest (most average) checkpoint, a drone.
     keep: str = "val_loss"
@@ -247,6 +252,18 @@ def train_stage1(
         if any(saved[k] != getattr(cfg, k) for k in arch):
             raise ValueError(f"{last} was trained with another architecture: use another "
                              f"output folder or delete it")
+        # A resumed run must train the same recipe: resuming a finished run whose losses
+        # differ would silently hand back the old model as the new one. Only how long and
+        # where it runs may change.
+        free = {"epochs", "max_steps", "checkpoint_every", "log_every", "device", "amp",
+                "keep"}
+        changed = sorted(k for k, v in cfg.to_dict().items()
+                         if k not in free and k in saved and saved[k] != v)
+        if changed:
+            raise ValueError(f"{last} was trained with other settings ("
+                             + ", ".join(f"{k} {saved[k]!r} -> {getattr(cfg, k)!r}"
+                                         for k in changed)
+                             + "): use another output folder or delete it")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, start_batch = ckpt["epoch"], ckpt["batch"]
@@ -305,6 +322,10 @@ def train_stage1(
                 sel = keep if model.latents is not None else slice(None)
                 loss = loss + cfg.movement_weight * movement_statistics_l1(
                     pred[sel].float(), target[sel])
+            if cfg.form_weight and (model.latents is None or int(keep.sum()) > 1):
+                sel = keep if model.latents is not None else slice(None)
+                loss = loss + cfg.form_weight * form_correlation_l1(pred[sel].float(),
+                                                                     target[sel])
             if model.latents is not None:
                 loss = loss + cfg.prior_weight * model.prior_loss
             opt.zero_grad(set_to_none=True)
