@@ -176,11 +176,11 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
 
 def _runtime_line(cfg: BundleConfig) -> str:
     """What the default CPU runtime (acceleration.RuntimeOptions()) does with this bundle."""
-    from importlib.util import find_spec
+    from .acceleration import RuntimeOptions
 
     parts = []
     if cfg.vocoder.kind == "hifigan":
-        onnx = find_spec("onnxruntime") is not None and find_spec("onnx") is not None
+        onnx = RuntimeOptions().wants_onnx(on_cpu=True)
         parts.append("HiFi-GAN through ONNX Runtime (exported once per machine)" if onnx
                      else "HiFi-GAN in PyTorch (install onnxruntime and onnx for ~1.3x)")
     if cfg.encoder.name != "none":
