@@ -11,8 +11,8 @@
   Linear layers of OpenCLIP's image and text transformers (weights int8, activations
   quantised on the fly). The embeddings move a little; ``benchmarks/bench_generate.py``
   prints how much, and how much the mel that follows moves (0.005 dB at paper size:
-  inaudible). Not a default: quantising ViT-H-14 costs 14.5 s at every engine load on our
-  2-core machine, and saves ~1.1 s per cold clip, so it pays only after a dozen new
+  inaudible). Not a default: quantising ViT-H-14 costs 8.6-11 s at every engine load on
+  our 2-core machine and saves 1-2 s per new painting, so it pays only after several new
   paintings, and never for a gallery whose paintings come from the embedding cache. Other
   image models (the starter's EfficientNet) are left as they are.
 - **threads**: torch's intra-op threads (None: torch's default, one per core).

@@ -193,8 +193,8 @@ class Art2Music:
             # measured here: oneDNN has no bf16/fp16 LSTM on AVX2 CPUs ("could not create a
             # primitive descriptor"), and int8 + ONNX Runtime are the CPU's faster paths
             raise BadInputError(f"precision '{self.runtime.precision}' is for CUDA devices; "
-                                f"on {self.device} use the default runtime (int8 encoder, "
-                                f"ONNX Runtime vocoder)")
+                                f"on {self.device} the CPU's faster paths are the ONNX Runtime "
+                                f"vocoder (default) and encoder_int8")
         if self.runtime.threads:
             torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()
@@ -219,14 +219,12 @@ class Art2Music:
             from .acceleration import quantize_openclip_int8
 
             quantize_openclip_int8(self.encoder.model)
-        self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8)
+        # reduced-precision embeddings differ a little too: their own cache
+        self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8,
+                                                   self.runtime.precision)
         dtype = self.runtime.autocast_dtype
-        if dtype is not None:
-            # reduced-precision embeddings differ a little too: their own cache
-            self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8,
-                                                       self.runtime.precision)
-            if self._vocoder_fn is self.vocoder and self.vocoder is not None:
-                self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
+        if dtype is not None and self.vocoder is not None and self._vocoder_fn is self.vocoder:
+            self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
         self._lock = threading.RLock()
         import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)
@@ -333,6 +331,7 @@ class Art2Music:
         Without latents a latent decoder gives its average rendition."""
         return self.decoder(fused, latents).transpose(1, 2).clamp(-1.0, 1.0)
 
+    @torch.inference_mode()
     def _vocode_many(self, mels: torch.Tensor, seeds: Sequence[int | None]) -> list[np.ndarray]:
         """Raw waves for mels ``[B, n_mels, T]``: one batched vocoder call on a GPU (where a
         batch is what pays), one clip at a time elsewhere (the same samples, less memory)."""
@@ -340,8 +339,7 @@ class Art2Music:
             return [self.vocode(mels[i], seeds[i]) for i in range(len(mels))]
         assert self._vocoder_fn is not None
         log_mel = denormalize(mels, self.mel_config)  # [B, n_mels, T]
-        with torch.inference_mode():
-            waves = self._vocoder_fn(log_mel).float().cpu().numpy()  # [B, 1, N]
+        waves = self._vocoder_fn(log_mel).float().cpu().numpy()  # [B, 1, N]
         return [w.reshape(-1) for w in waves]
 
     @torch.inference_mode()

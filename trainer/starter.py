@@ -42,6 +42,7 @@ from .data.emotion_pairs import PairingConfig, build_emotion_pairs
 from .data.paintings import extract_gcompris
 from .evaluate.table4 import evaluate_table4, render_markdown
 from .export import export_bundle
+from .train.common import refuse_other_settings
 from .train.stage1 import Stage1Config, train_stage1
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class StarterConfig:
     # committed recipe. Tried with Debian's Wesnoth music added (benchmarks/README.md): the
     # movement loss alone gave every clip one loud-quiet form; with the form loss the forms
     # differed as real windows' do, but the clips turned into wide-band textures without the
-    # committed starter's pitch lines, band std 4.2-4.6 dB. So the recipe keeps 0.
+    # committed starter's pitch lines, band std 4.2-4.8 dB. So the recipe keeps 0.
     movement_weight: float = 0.0
     form_weight: float = 0.0
     latent_temperature: float = 1.0  # generation: spread of the drawn performance latents
@@ -117,13 +118,8 @@ def _check_work_folder(work: Path, cfg: StarterConfig) -> None:
             "folk_tunes": cfg.folk_tunes, "seed": cfg.seed}
     record = work / "recipe-data.json"
     if record.is_file():
-        old = json.loads(record.read_text())
-        changed = sorted(k for k in data if old.get(k) != data[k])
-        if changed:
-            raise ValueError(f"{work} holds data built with other settings ("
-                             + ", ".join(f"{k} {old.get(k)!r} -> {data[k]!r}"
-                                         for k in changed)
-                             + "): delete it or pass another --work folder")
+        refuse_other_settings(f"{work} holds data built", json.loads(record.read_text()),
+                              data, data, "delete it or pass another --work folder")
         return
     if (work / "dataset" / "manifest.json").is_file():
         log.warning("%s has a dataset from before its recipe was recorded: reusing it "

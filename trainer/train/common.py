@@ -69,6 +69,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+def refuse_other_settings(what: str, saved: dict[str, Any], wanted: dict[str, Any],
+                          keys: Any, fix: str) -> None:
+    """Raise one ValueError line naming each of ``keys`` whose saved value differs from the
+    wanted one (a key the saved record lacks counts as unchanged: older records)."""
+    changed = sorted(k for k in keys if k in saved and saved[k] != wanted[k])
+    if changed:
+        raise ValueError(f"{what} with other settings ("
+                         + ", ".join(f"{k} {saved[k]!r} -> {wanted[k]!r}" for k in changed)
+                         + f"): {fix}")
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)

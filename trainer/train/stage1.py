@@ -41,7 +41,15 @@ from a2m_core.models.losses import (
 )
 
 from ..data.dataset import ArtiCaps
-from .common import Callback, Dist, RunLog, load_checkpoint, pick_device, save_checkpoint
+from .common import (
+    Callback,
+    Dist,
+    RunLog,
+    load_checkpoint,
+    pick_device,
+    refuse_other_settings,
+    save_checkpoint,
+)
 
 CHECKPOINT_KIND = "art2music-stage1"
 
@@ -257,13 +265,10 @@ def train_stage1(
         # where it runs may change.
         free = {"epochs", "max_steps", "checkpoint_every", "log_every", "device", "amp",
                 "keep"}
-        changed = sorted(k for k, v in cfg.to_dict().items()
-                         if k not in free and k in saved and saved[k] != v)
-        if changed:
-            raise ValueError(f"{last} was trained with other settings ("
-                             + ", ".join(f"{k} {saved[k]!r} -> {getattr(cfg, k)!r}"
-                                         for k in changed)
-                             + "): use another output folder or delete it")
+        wanted = cfg.to_dict()
+        refuse_other_settings(f"{last} was trained", saved, wanted,
+                              [k for k in wanted if k not in free],
+                              "use another output folder or delete it")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start_epoch, start_batch = ckpt["epoch"], ckpt["batch"]
@@ -314,16 +319,17 @@ def train_stage1(
             loss = frequency_weighted_l1(pred.float(), target)
             if cfg.delta_weight:
                 loss = loss + cfg.delta_weight * temporal_difference_l1(pred.float(), target)
-            if cfg.movement_weight and (model.latents is None or bool(keep.any())):
-                # With a latent, only where the window's own latent is used: there the timing
-                # is knowable, so the loss asks for real detail instead of a blur. On the
-                # prior's samples (no timing to know) it taught one fixed loud-quiet envelope
-                # for every clip (mean envelope correlation 0.95 between clips, vs 0.39).
-                sel = keep if model.latents is not None else slice(None)
+            # With a latent, the movement and form losses see only the samples that use
+            # their window's own latent: there the timing is knowable, so they ask for real
+            # detail instead of a blur. On the prior's samples (no timing to know) the
+            # movement loss taught one fixed loud-quiet envelope for every clip (mean
+            # envelope correlation 0.95 between clips, vs 0.39).
+            sel = keep if model.latents is not None else slice(None)
+            n_sel = int(keep.sum()) if model.latents is not None else len(idx)
+            if cfg.movement_weight and n_sel:
                 loss = loss + cfg.movement_weight * movement_statistics_l1(
                     pred[sel].float(), target[sel])
-            if cfg.form_weight and (model.latents is None or int(keep.sum()) > 1):
-                sel = keep if model.latents is not None else slice(None)
+            if cfg.form_weight and n_sel > 1:
                 loss = loss + cfg.form_weight * form_correlation_l1(pred[sel].float(),
                                                                      target[sel])
             if model.latents is not None:
