@@ -184,8 +184,8 @@ def _runtime_line(cfg: BundleConfig) -> str:
         parts.append("HiFi-GAN through ONNX Runtime (exported once per machine)" if onnx
                      else "HiFi-GAN in PyTorch (install onnxruntime and onnx for ~1.3x)")
     if cfg.encoder.name != "none":
-        parts.append("OpenCLIP in float32 (RuntimeOptions(encoder_int8=True): faster "
-                     "encodes, slower loads)")
+        parts.append("OpenCLIP with int8 Linear layers (RuntimeOptions(encoder_int8=False) "
+                     "for float32)")
     return "runtime     on a CPU: " + ("; ".join(parts) or "PyTorch") + \
         " (RuntimeOptions.plain() for eager float32)"
 

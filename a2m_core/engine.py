@@ -194,7 +194,7 @@ class Art2Music:
             # primitive descriptor"), and int8 + ONNX Runtime are the CPU's faster paths
             raise BadInputError(f"precision '{self.runtime.precision}' is for CUDA devices; "
                                 f"on {self.device} the CPU's faster paths are the ONNX Runtime "
-                                f"vocoder (default) and encoder_int8")
+                                f"vocoder and int8 OpenCLIP (both default)")
         if self.runtime.threads:
             torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()

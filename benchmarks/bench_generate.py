@@ -5,11 +5,12 @@ Paper size: OpenCLIP ViT-H-14 (986 M parameters), projector 2048->512, a 4-layer
 BiLSTM decoder over T=896 frames, HiFi-GAN V1. Weights are random (trained ones cost the
 same); nothing is downloaded. Measured in one run, for ratios:
 - ``full_clip_s``: a cold clip (nothing cached) with the engine's default runtime
-  (``acceleration.RuntimeOptions()``: the ONNX Runtime vocoder on a CPU), and the same on the
-  plain path (eager PyTorch, float32), with the opt-in int8 encoder, and with both, with the
-  error each one makes against plain (largest sample difference; embedding cosine and mel
-  change in dB for int8) and its engine load time;
-- ``first_sound_s``: a warm streamed generation, from the call to the first chunk;
+  (``acceleration.RuntimeOptions()``: on a CPU the ONNX Runtime vocoder and int8 OpenCLIP),
+  and the same on the plain path (eager PyTorch, float32) and with each of the two alone,
+  with the error each one makes against plain (largest sample difference; embedding cosine
+  and mel change in dB for int8) and its engine load time;
+- ``first_sound_s``: a warm streamed generation, from the call to the first chunk (for the
+  default and for each runtime);
 - ``load_s``: building the engine; warm clips (embeddings cached); Griffin-Lim;
 - ``musicgen_small_s``: MusicGen-small (random weights, published size) for 10 s of audio
   (``musicgen_baseline.py``; timed on ``--musicgen-tokens`` steps and scaled, saying so).
@@ -73,6 +74,20 @@ def _encoder_params(encoder: str) -> int:
 
     model = open_clip.create_model(encoder, pretrained=None, device="meta")
     return sum(p.numel() for p in model.parameters())
+
+
+def first_sound(engine: Art2Music, runs: int) -> float:
+    """Median seconds of a warm streamed generation from the call to its first chunk."""
+    engine.generate(PAINTING, "the swirling sky feels alive, take 0", seed=0)  # cache it
+    first = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        stream = engine.generate_stream(PAINTING, "the swirling sky feels alive, take 0",
+                                        seed=0)
+        next(stream)
+        first.append(time.perf_counter() - t)
+        stream.close()
+    return statistics.median(first)
 
 
 def cold_clip(engine: Art2Music, runs: int) -> tuple[dict[str, float], object]:
@@ -143,14 +158,7 @@ def main() -> None:
         engine.generate(PAINTING, "the swirling sky feels alive, take 0", seed=0)
         warm.append(time.perf_counter() - t)
     # First sound of a warm streamed generation: from the call until the first chunk exists.
-    first = []
-    for _ in range(args.runs):
-        t = time.perf_counter()
-        stream = engine.generate_stream(PAINTING, "the swirling sky feels alive, take 0",
-                                        seed=0)
-        next(stream)
-        first.append(time.perf_counter() - t)
-        stream.close()
+    first_s = first_sound(engine, args.runs)
     gl = []
     for _ in range(args.runs):
         t = time.perf_counter()
@@ -162,16 +170,17 @@ def main() -> None:
     default_errors = {}
     if args.device == "cpu":
         plain, plain_load = paper_engine(args.encoder, args.embed_dim, RuntimeOptions.plain())
+        # The default is both (ONNX Runtime vocoder + int8 OpenCLIP); each alone beside it.
         for name, opts in (("plain", None),
-                           ("int8_encoder", RuntimeOptions(vocoder_backend="torch",
-                                                           encoder_int8=True)),
-                           ("onnx+int8", RuntimeOptions(encoder_int8=True))):
+                           ("onnx_vocoder_only", RuntimeOptions(encoder_int8=False)),
+                           ("int8_encoder_only", RuntimeOptions(vocoder_backend="torch"))):
             fast, fast_load = (plain, plain_load) if opts is None else \
                 paper_engine(args.encoder, args.embed_dim, opts)
             stages, _ = cold_clip(fast, args.runs)
             runtimes[name] = {"cold_stage_s": {k: round(v, 3) for k, v in stages.items()},
                               "full_clip_s": round(stages["total"], 3),
                               "load_s": round(fast_load, 2), "vocoder": fast.vocoder_name,
+                              "first_sound_s": round(first_sound(fast, args.runs), 3),
                               "errors": {} if opts is None else
                               runtime_errors(plain, fast, clip.mel)}
             if opts is not None:
@@ -219,7 +228,7 @@ def main() -> None:
         "cold_stage_s": {k: round(v, 3) for k, v in med.items()},
         "warm_total_s": round(statistics.median(warm), 3),
         "full_clip_s": round(med["total"], 3),
-        "first_sound_s": round(statistics.median(first), 3),
+        "first_sound_s": round(first_s, 3),
         "griffin_lim_32_s": round(statistics.median(gl), 3),
         "runtime": engine.runtime.to_dict(),
         "vocoder": engine.vocoder_name,
@@ -231,7 +240,7 @@ def main() -> None:
         "ratios": {
             "realtime_factor_cold": round(clip.duration_s / med["total"], 3),
             "warm_over_cold": round(statistics.median(warm) / med["total"], 3),
-            "first_sound_over_full_clip": round(statistics.median(first) / med["total"], 3),
+            "first_sound_over_full_clip": round(first_s / med["total"], 3),
             "hifigan_v1_over_griffin_lim": round(med["vocoder"] / statistics.median(gl), 2),
         },
     }
@@ -260,8 +269,11 @@ def main() -> None:
     print(f"Griffin-Lim fallback, 32 iterations: {figures['griffin_lim_32_s']:.3f} s")
     for name, r in runtimes.items():
         st = r["cold_stage_s"]
+        first = (f", first sound {r['first_sound_s']:.3f} s "
+                 f"({r['first_sound_s'] / r['full_clip_s']:.1%})" if "first_sound_s" in r else "")
         print(f"runtime {name}: cold clip {r['full_clip_s']:.3f} s (encode {st['encode']:.3f}, "
-              f"vocoder {st['vocoder']:.3f}); {r['vocoder']}; errors " + (", ".join(
+              f"mel {st['mel']:.3f}, vocoder {st['vocoder']:.3f}){first}; {r['vocoder']}; "
+              "errors " + (", ".join(
                   f"{k} {v:.6g}" for k, v in r["errors"].items()) or "-"))
     if batched:
         print(f"batched on {args.device}: {batched['clips']} clips in {batched['seconds']} s "
