@@ -232,7 +232,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"gate form '{p.gate_input}', {_param_count(bundle.tensors, 'projector') / 1e6:.2f} M",
         f"decoder     BiLSTM {d.layers} layers x {d.hidden} hidden, T={d.n_frames}, "
         f"{d.frames_per_step} frame(s) per step, "
-        + (f"{d.latent_dim}-d seeded latent, " if d.latent_dim else "")
+        + (f"{d.latent_dim}-d seeded latent" + (
+            f" in {d.latent_segments} stretches of time" if d.latent_segments > 1 else "")
+            + ", " if d.latent_dim else "")
         + f"{d.n_mels} mels, "
         f"{_param_count(bundle.tensors, 'decoder') / 1e6:.2f} M params",
         f"vocoder     {cfg.vocoder.describe()}"

@@ -64,6 +64,35 @@ def test_decoder_has_the_reference_names_and_emits_896_by_80():
     assert small(torch.randn(2, 8)).shape == (2, 896, 80)
 
 
+def test_a_latent_split_in_time_changes_only_its_own_stretch_of_the_clip():
+    small = dict(input_dim=8, hidden=8, layers=1, frames_per_step=8)
+    torch.manual_seed(0)
+    one = MelDecoder(DecoderConfig(**small, latent_dim=4))
+    torch.manual_seed(0)
+    split1 = MelDecoder(DecoderConfig(**small, latent_dim=4, latent_segments=1))
+    fused, z = torch.randn(2, 8), torch.randn(2, 4)
+    # one segment is the single latent of every bundle so far: same weights, same mel
+    assert split1.state_dict().keys() == one.state_dict().keys()
+    assert torch.equal(split1(fused, z), one(fused, z))
+
+    dec = MelDecoder(DecoderConfig(**small, latent_dim=14 * 2, latent_segments=14)).eval()
+    assert dec.latent_proj.weight.shape == (8, 2)  # one projection shared by the segments
+    z = torch.randn(2, 28)
+    later = z.clone()
+    later[:, -2:] += 3.0  # only the last segment (the last 64 of 896 frames)
+    with torch.no_grad():
+        a, b = dec(fused, z), dec(fused, later)
+    # a unidirectional net would leave the frames before it alone; the BiLSTM carries the
+    # change back, but the stretch itself moves most
+    last, rest = (a - b)[:, -64:].abs().mean(), (a - b)[:, :-64].abs().mean()
+    assert last > 2 * rest
+    # the prior and the seeded draws see the flat vector, as before
+    draw = dec.sample_latents(fused, [torch.Generator().manual_seed(i) for i in range(2)])
+    assert draw.shape == (2, 28)
+    with pytest.raises(ValueError, match="latent_segments"):
+        DecoderConfig(**small, latent_dim=16, latent_segments=3)
+
+
 def official_generator_keys(cfg: HiFiGANConfig) -> set[str]:
     """Key names of jik876/hifi-gan's Generator with weight norm, written out from its layout."""
     wn = ("weight_g", "weight_v", "bias")

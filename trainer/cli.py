@@ -112,6 +112,7 @@ def cmd_stage1(args: argparse.Namespace) -> int:
                        seed=args.seed, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
                        decoder_layers=args.decoder_layers, gate_input=args.gate,
                        frames_per_step=args.frames_per_step, latent_dim=args.latent_dim,
+                       latent_segments=args.latent_segments,
                        movement_weight=args.movement_weight,
                        form_weight=args.form_weight, keep=args.keep,
                        checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mel frames per LSTM step (paper 1; 8 trains ~8x faster on a CPU)")
     s1.add_argument("--latent-dim", type=int, default=0,
                     help="seeded performance latent size (paper 0; the starter uses 16)")
+    s1.add_argument("--latent-segments", type=int, default=1,
+                    help="split the latent into this many stretches of time, one vector "
+                    "each (1: one per clip; must divide --latent-dim and the LSTM steps)")
     s1.add_argument("--movement-weight", type=float, default=0.0,
                     help="weight of the movement-distribution loss against drones (paper 0; "
                     "tried at 2 for the starter, see benchmarks/README.md)")

@@ -19,6 +19,15 @@ prior alone gives the average rendition of that feeling. Generation draws
 ``z = latent_prior(fused) + latent_std * noise`` (``latent_std``: the spread of the learned
 latents around their prior, stored with the weights), so a seed picks a sharp rendition that
 still follows the painting and the comment, not a replay of a training window.
+
+``latent_segments`` > 1 splits that latent in time: ``latent_segments`` vectors of
+``latent_dim / latent_segments`` each, one per equal stretch of the clip (14 segments: one
+per ~0.74 s), each projected and held over its stretch of LSTM steps. Why: with one latent
+per clip the decoder must infer from 16 numbers where every chord falls, and at half the
+starter recipe it could not reproduce even its training windows (benchmarks/README.md); a
+latent per stretch stores it, and independent draws per stretch give a clip that changes
+from second to second. The prior, the spread and the sampling are unchanged: they see the
+flat ``[B, latent_dim]`` vector. 1 is the single latent (bundles without the field).
 """
 from __future__ import annotations
 
@@ -38,11 +47,16 @@ class DecoderConfig:
     n_mels: int = 80  # output bands, must equal the mel config's n_mels
     frames_per_step: int = 1  # mel frames emitted per LSTM step (paper: 1); divides n_frames
     latent_dim: int = 0  # size of the seeded "performance" latent (paper: none)
+    latent_segments: int = 1  # stretches of time the latent is split into (1: one per clip)
 
     def __post_init__(self) -> None:
         if self.frames_per_step < 1 or self.n_frames % self.frames_per_step:
             raise ValueError(f"frames_per_step {self.frames_per_step} must divide n_frames "
                              f"{self.n_frames}")
+        if self.latent_segments < 1 or (self.latent_dim and (
+                self.latent_dim % self.latent_segments or self.steps % self.latent_segments)):
+            raise ValueError(f"latent_segments {self.latent_segments} must divide latent_dim "
+                             f"{self.latent_dim} and the {self.steps} LSTM steps")
 
     @property
     def steps(self) -> int:
@@ -64,7 +78,7 @@ class MelDecoder(nn.Module):
         )
         self.out_proj = nn.Linear(2 * cfg.hidden, cfg.frames_per_step * cfg.n_mels)
         if cfg.latent_dim:
-            self.latent_proj = nn.Linear(cfg.latent_dim, cfg.hidden)
+            self.latent_proj = nn.Linear(cfg.latent_dim // cfg.latent_segments, cfg.hidden)
             self.latent_prior = nn.Linear(cfg.input_dim, cfg.latent_dim)
             # spread of the learned latents around the prior, set by stage 1
             self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
@@ -80,13 +94,15 @@ class MelDecoder(nn.Module):
     def forward(self, fused: torch.Tensor, latent: torch.Tensor | None = None) -> torch.Tensor:
         # fused [B, input_dim], latent [B, latent_dim] or None (the prior: the average
         # rendition) -> mel [B, T, n_mels]
-        x = self.feat_proj(fused)  # [B, H]
-        if self.cfg.latent_dim:
+        cfg = self.cfg
+        x = self.feat_proj(fused).unsqueeze(1)  # [B, 1, H]
+        if cfg.latent_dim:
             if latent is None:
                 latent = self.latent_prior(fused)
-            x = x + self.latent_proj(latent)
-        x = x.unsqueeze(1)  # [B, 1, H]
-        x = x.expand(-1, self.cfg.steps, -1) + self.pos_emb  # [B, S, H], S = T / frames_per_step
+            z = latent.reshape(len(latent), cfg.latent_segments, -1)  # [B, K, latent_dim / K]
+            # each segment's projection held over its S / K steps: [B, K, H] -> [B, S, H]
+            x = x + self.latent_proj(z).repeat_interleave(cfg.steps // cfg.latent_segments, 1)
+        x = x.expand(-1, cfg.steps, -1) + self.pos_emb  # [B, S, H], S = T / frames_per_step
         x, _ = self.lstm(x)  # [B, S, 2H]
         x = self.out_proj(x)  # [B, S, frames_per_step * n_mels]
-        return x.reshape(x.shape[0], self.cfg.n_frames, self.cfg.n_mels)  # [B, T, n_mels]
+        return x.reshape(x.shape[0], cfg.n_frames, cfg.n_mels)  # [B, T, n_mels]

@@ -65,6 +65,7 @@ class Stage1Config:
     decoder_layers: int = 4  # paper
     frames_per_step: int = 1  # mel frames per LSTM step (paper: 1; CPU-sized models: 8)
     latent_dim: int = 0  # per-window performance latent (0: none, the paper's model)
+    latent_segments: int = 1  # stretches of time the latent is split into (decoder.py)
     latent_dropout: float = 0.5  # share of steps a sample's latent is replaced by the mean
     latent_lr_scale: float = 10.0  # latents learn faster: each is seen a few times an epoch
     prior_weight: float = 0.1  # weight of the latent prior's regression loss
@@ -197,7 +198,8 @@ def build_model(ds: ArtiCaps, cfg: Stage1Config) -> Stage1Model:
                            hidden=cfg.hidden, gate_input=cfg.gate_input)  # type: ignore[arg-type]
     dec = DecoderConfig(input_dim=cfg.hidden, hidden=cfg.decoder_hidden,
                         layers=cfg.decoder_layers, n_frames=mel.n_frames, n_mels=mel.n_mels,
-                        frames_per_step=cfg.frames_per_step, latent_dim=cfg.latent_dim)
+                        frames_per_step=cfg.frames_per_step, latent_dim=cfg.latent_dim,
+                        latent_segments=cfg.latent_segments)
     return Stage1Model(GatedResidualProjector(proj), MelDecoder(dec), n_windows=len(ds.mels))
 
 
@@ -255,7 +257,8 @@ def train_stage1(
         if not {"model", "optimizer", "epoch", "batch", "step", "best_val"} <= ckpt.keys():
             raise ValueError(f"{last} is not a stage-1 resume checkpoint: delete it or use "
                              "another output folder")
-        arch = ("hidden", "decoder_hidden", "decoder_layers", "frames_per_step", "latent_dim")
+        arch = ("hidden", "decoder_hidden", "decoder_layers", "frames_per_step", "latent_dim",
+                "latent_segments")
         saved = {**Stage1Config().to_dict(), **ckpt.get("stage1_config", {})}
         if any(saved[k] != getattr(cfg, k) for k in arch):
             raise ValueError(f"{last} was trained with another architecture: use another "
