@@ -37,13 +37,20 @@ def musicality(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
     y = y[: sr * 10]
     m = librosa.power_to_db(librosa.feature.melspectrogram(
         y=y, sr=sr, n_fft=1024, hop_length=256, n_mels=80, fmax=8000), ref=np.max, top_db=80)
+    onsets = librosa.onset.onset_detect(y=y, sr=sr, hop_length=256, units="time")
+    return {**_db_figures(m), "onsets": len(onsets) / (len(y) / sr)}
+
+
+def _db_figures(m: np.ndarray, frames_per_s: int = 86) -> dict[str, float]:
+    """band std, flux and drift of a dB mel ``[n_mels, frames]`` already cut to 10 s and to
+    an 80 dB range (the yardstick's definitions; 86 frames = one second at hop 256)."""
     d = np.diff(m, axis=1)
-    sec = [m[:, i:i + 86].mean(axis=1) for i in range(0, m.shape[1] - 86, 86)]
+    sec = [m[:, i:i + frames_per_s].mean(axis=1)
+           for i in range(0, m.shape[1] - frames_per_s, frames_per_s)]
     drift = float(np.mean([np.abs(a - b).mean() for a, b in zip(sec, sec[1:])])) \
         if len(sec) > 1 else 0.0
-    onsets = librosa.onset.onset_detect(y=y, sr=sr, hop_length=256, units="time")
-    return {"band_std": float(m.std(axis=1).mean()), "onsets": len(onsets) / (len(y) / sr),
-            "flux": float(np.maximum(d, 0).mean()), "drift": drift}
+    return {"band_std": float(m.std(axis=1).mean()), "flux": float(np.maximum(d, 0).mean()),
+            "drift": drift}
 
 
 def mel_figures(norm_mel: np.ndarray, cfg: MelConfig) -> dict[str, float]:
@@ -57,14 +64,7 @@ def mel_figures(norm_mel: np.ndarray, cfg: MelConfig) -> dict[str, float]:
     db = log_mel * 20.0 / math.log(10.0)  # magnitude -> dB, as 10 log10 of power
     fps = cfg.sample_rate / cfg.hop_length
     m = db[:, : int(10 * fps)]
-    m = np.maximum(m, m.max() - 80.0)
-    d = np.diff(m, axis=1)
-    second = int(round(fps))
-    sec = [m[:, i:i + second].mean(axis=1) for i in range(0, m.shape[1] - second, second)]
-    drift = float(np.mean([np.abs(a - b).mean() for a, b in zip(sec, sec[1:])])) \
-        if len(sec) > 1 else 0.0
-    return {"band_std": float(m.std(axis=1).mean()), "flux": float(np.maximum(d, 0).mean()),
-            "drift": drift}
+    return _db_figures(np.maximum(m, m.max() - 80.0), int(round(fps)))
 
 
 def mean_figures(rows: list[dict[str, float]]) -> dict[str, float]:
