@@ -374,7 +374,8 @@ class Art2Music:
         whole :class:`Clip`. The level comes from the mel (BS.1770 estimated before the wave
         exists, see ``streaming.py``): streamed starter clips measured within 1 dB of
         :meth:`generate`'s -14 LUFS; peaks meet the same soft ceiling; the vocoder's samples
-        equal the one-shot ones to 1e-7 (HiFi-GAN V1, 24 frames of context). The engine's
+        equal the one-shot ones to 1e-7 (each chunk vocoded with the vocoder's receptive
+        field of context: 14 frames a side for HiFi-GAN V1). The engine's
         lock is held until the generator finishes or is closed.
 
         Raises:
@@ -413,6 +414,7 @@ class Art2Music:
                 log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
                 assert self._vocoder_fn is not None
                 pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, chunk_frames,
+                                        self.vocoder.cfg.context_frames,
                                         first=first_chunk_frames)
             parts, first = [], True
             for start, wave in pieces:

@@ -4,9 +4,9 @@ Playing while the vocoder still runs needs two things the one-shot path gets fro
 wave:
 
 - **Chunks that join without seams.** HiFi-GAN is convolutional: a chunk of mel frames,
-  vocoded with ``context`` extra frames on each side and cropped back, gives the samples the
-  whole-clip run gives up to a tiny error from the receptive field's far tail (measured in
-  ``tests/test_streaming.py``). Griffin-Lim is iterative over the whole spectrogram, so a
+  vocoded with its receptive field's reach of extra frames on each side
+  (``HiFiGANConfig.context_frames``, 14 for V1) and cropped back, gives the samples the
+  whole-clip run gives, up to float rounding (``tests/test_streaming.py``). Griffin-Lim is iterative over the whole spectrogram, so a
   Griffin-Lim bundle streams one chunk: the whole clip.
 - **The loudness gain before the first sample is played.** BS.1770 loudness (K-weighted
   power, 400 ms blocks, absolute and relative gates) is computed here from the mel itself: the
@@ -122,9 +122,11 @@ def chunk_spans(n_frames: int, chunk: int, context: int, first: int | None = Non
 
 
 def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
-                   hop: int, chunk: int = 64, context: int = 24, first: int | None = None
+                   hop: int, chunk: int, context: int, first: int | None = None
                    ) -> Iterator[tuple[int, np.ndarray]]:
-    """``(first sample, samples)`` of a log-mel ``[1, n_mels, T]`` vocoded chunk by chunk."""
+    """``(first sample, samples)`` of a log-mel ``[1, n_mels, T]`` vocoded chunk by chunk,
+    each with ``context`` frames on each side (``HiFiGANConfig.context_frames``: any less
+    changes the samples, any more is work thrown away)."""
     n = log_mel.shape[-1]
     for s, e, ps, pe in chunk_spans(n, chunk, context, first):
         wave = vocoder(log_mel[..., ps:pe]).reshape(-1)

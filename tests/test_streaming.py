@@ -2,6 +2,8 @@
 without seams, and the level is right before the wave exists."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -21,7 +23,7 @@ def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engi
         whole = engine.vocode(mel)
         log_mel = denormalize(mel, engine.mel_config).unsqueeze(0)
         parts = list(stream_hifigan(engine.vocoder, log_mel, engine.mel_config.hop_length,
-                                    chunk=64, context=24))
+                                    64, engine.vocoder.cfg.context_frames))
     joined = np.concatenate([p for _, p in parts])
     assert [s for s, _ in parts] == [i * 64 * 256 for i in range(len(parts))]
     assert joined.shape == whole.shape
@@ -31,6 +33,32 @@ def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engi
     joins = [s for s, _ in parts[1:]]
     inside = np.delete(steps, [j - 1 for j in joins])
     assert steps[[j - 1 for j in joins]].max() <= inside.max()  # no step at a join
+
+
+@pytest.mark.parametrize("preset", ["v1", "v3"])
+def test_the_vocoder_context_is_its_receptive_field(preset):
+    # Streaming vocodes each chunk with context_frames a side: a mel frame must change no
+    # sample further away than that (else chunks would differ from the whole clip), and the
+    # reach must be real (else every chunk vocodes frames for nothing).
+    from a2m_core.models import HiFiGANConfig
+    from a2m_core.models.hifigan import HiFiGANGenerator
+
+    cfg = HiFiGANConfig.preset(preset)
+    cfg = dataclasses.replace(cfg, upsample_initial_channel=32)  # reach needs no width
+    torch.manual_seed(0)
+    gen = HiFiGANGenerator(cfg).remove_weight_norm().eval()
+    for p in gen.parameters():  # weights large enough that every path carries a signal
+        p.data.normal_(0.0, 0.3)
+    mel = torch.randn(1, cfg.n_mels, 60)
+    poked = mel.clone()
+    poked[..., 30] += 5.0
+    with torch.inference_mode():
+        diff = (gen(poked) - gen(mel)).abs().reshape(-1).double()
+    hop, ctx = cfg.hop_length, cfg.context_frames
+    changed = torch.nonzero(diff > 0).reshape(-1)
+    first, last = int(changed.min()) / hop, int(changed.max()) / hop  # in frames
+    assert first >= 30 - ctx and last < 31 + ctx  # nothing beyond the reach changes
+    assert max(30 - first, last - 31) > ctx - 2  # and the reach is real (V1: 12.3 of 14)
 
 
 def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):

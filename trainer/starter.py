@@ -37,7 +37,7 @@ from a2m_core.encoders import DEFAULT_SENTENCE_MODEL, EncoderConfig
 from a2m_core.image_features import image_model_dim
 from a2m_core.packaged import EFFICIENTNET_LITE0, HIFIGAN_UNIVERSAL_V1
 
-from .data.corpus import CorpusConfig, build_corpus, licence_summary
+from .data.corpus import RENDERING, CorpusConfig, build_corpus, licence_summary
 from .data.emotion_pairs import PairingConfig, build_emotion_pairs
 from .data.paintings import extract_gcompris
 from .evaluate.table4 import evaluate_table4, render_markdown
@@ -119,11 +119,13 @@ def _check_work_folder(work: Path, cfg: StarterConfig) -> None:
     from a2m_core.fileio import atomic_path
 
     data = {"sources": list(cfg.sources), "chorales": cfg.chorales,
-            "folk_tunes": cfg.folk_tunes, "seed": cfg.seed}
+            "folk_tunes": cfg.folk_tunes, "seed": cfg.seed, "rendering": RENDERING}
     record = work / "recipe-data.json"
     if record.is_file():
-        refuse_other_settings(f"{work} holds data built", json.loads(record.read_text()),
-                              data, data, "delete it or pass another --work folder")
+        # records from before the rule was recorded drew every instrument at random
+        saved = {"rendering": "instrument at random", **json.loads(record.read_text())}
+        refuse_other_settings(f"{work} holds data built", saved, data, data,
+                              "delete it or pass another --work folder")
         return
     if (work / "dataset" / "manifest.json").is_file():
         log.warning("%s has a dataset from before its recipe was recorded: reusing it "

@@ -8,6 +8,8 @@ names are the plain ``.weight``/``.bias`` that bundles store.
 """
 from __future__ import annotations
 
+import math
+
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -58,6 +60,31 @@ class HiFiGANConfig:
         for r in self.upsample_rates:
             out *= r
         return out
+
+    @property
+    def context_frames(self) -> int:
+        """Mel frames on each side that can change a frame's samples: the generator's
+        receptive-field radius, rounded up. A chunk vocoded with this much context on each
+        side gives the whole-clip samples (streaming.py). V1: 13.3 -> 14 frames (measured:
+        13 frames of right context already equal the whole-clip samples bit for bit).
+
+        Each layer adds its kernel's reach at its own resolution, divided by the samples per
+        frame there: conv_pre 3 frames; each upsampler about half its kernel over its rate
+        in input steps; each multi-receptive-field stage the widest of its parallel residual
+        blocks (dilated convs in series); conv_post 3 samples."""
+        reach, per_frame = 3.0, 1  # conv_pre: kernel 7 at the frame rate
+        for rate, kernel in zip(self.upsample_rates, self.upsample_kernel_sizes):
+            reach += math.ceil(kernel / rate / 2) / per_frame
+            per_frame *= rate
+            widest = 0
+            for k, dilations in zip(self.resblock_kernel_sizes, self.resblock_dilation_sizes):
+                # ResBlock1: a dilated conv then an undilated one per dilation; ResBlock2:
+                # the dilated conv alone
+                undilated = len(dilations) if self.resblock == "1" else 0
+                widest = max(widest, (k - 1) * (sum(dilations) + undilated) // 2)
+            reach += widest / per_frame
+        reach += 3 / per_frame  # conv_post: kernel 7 at the sample rate
+        return math.ceil(reach)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,8 +14,10 @@ import soundfile as sf
 
 from trainer.data.corpus import (
     CorpusConfig,
+    STRUCK,
     CorpusError,
     build_corpus,
+    choose_instrument,
     render_score,
 )
 
@@ -143,3 +145,31 @@ def test_a_starter_work_folder_refuses_a_recipe_with_other_music(tmp_path):
     _check_work_folder(work, StarterConfig(epochs=3))  # training settings may change
     with pytest.raises(ValueError, match=r"other settings \(sources .*wesnoth-music"):
         _check_work_folder(work, StarterConfig(sources=("bach", "wesnoth-music")))
+
+
+def test_a_work_folder_from_the_random_instrument_rule_is_rebuilt_not_reused(tmp_path):
+    # a folder recorded before the articulation rule holds the old music
+    from trainer.starter import StarterConfig, _check_work_folder
+
+    work = tmp_path / "starter"
+    work.mkdir()
+    (work / "recipe-data.json").write_text(json.dumps(
+        {"sources": list(StarterConfig().sources), "chorales": 90, "folk_tunes": 110,
+         "seed": 0}))
+    with pytest.raises(ValueError, match="rendering 'instrument at random'"):
+        _check_work_folder(work, StarterConfig())
+
+
+def test_fast_strong_renderings_are_mostly_struck_and_slow_soft_ones_mostly_held():
+    # Juslin & Laukka's articulation cue: calm music is legato, lively music detached
+    import random
+
+    from trainer.data.corpus import CHORALE_INSTRUMENTS, FOLK_INSTRUMENTS
+
+    for instruments in (CHORALE_INSTRUMENTS, FOLK_INSTRUMENTS):
+        rng = random.Random(0)
+        calm = [choose_instrument(rng, instruments, 0.0, 0.0) for _ in range(400)]
+        lively = [choose_instrument(rng, instruments, 1.0, 1.0) for _ in range(400)]
+        share = lambda picks: sum(p in STRUCK for p in picks) / len(picks)  # noqa: E731
+        assert share(calm) < 0.25 and share(lively) > 0.75
+        assert set(calm) == set(lively) == set(instruments)  # every one still plays
