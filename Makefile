@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_matching.py
 	$(BIN)/python benchmarks/bench_starter_music.py
 
-# Rebuild the committed starter bundle from registry packages alone (offline, ~25-45 min on
+# Rebuild the committed starter bundle from registry packages alone (offline, ~30 min on
 # 2 cores; resumes after an interruption). Then: benchmarks/bench_starter_music.py.
 starter: $(STAMP)
 	$(BIN)/a2m-train starter --work build/starter --report a2m_core/assets/starter.TABLE4.md
