@@ -6,8 +6,9 @@ wave:
 - **Chunks that join without seams.** HiFi-GAN is convolutional: a chunk of mel frames,
   vocoded with its receptive field's reach of extra frames on each side
   (``HiFiGANConfig.context_frames``, 14 for V1) and cropped back, gives the samples the
-  whole-clip run gives, up to float rounding (``tests/test_streaming.py``). Griffin-Lim is iterative over the whole spectrogram, so a
-  Griffin-Lim bundle streams one chunk: the whole clip.
+  whole-clip run gives, up to float rounding (``tests/test_streaming.py``). Griffin-Lim is
+  iterative over the whole spectrogram, so a Griffin-Lim bundle streams one chunk: the whole
+  clip.
 - **The loudness gain before the first sample is played.** BS.1770 loudness (K-weighted
   power, 400 ms blocks, absolute and relative gates) is computed here from the mel itself: the
   mel holds the magnitudes the vocoder reproduces. The constant that ties mel power to LUFS

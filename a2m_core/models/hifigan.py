@@ -9,7 +9,6 @@ names are the plain ``.weight``/``.bias`` that bundles store.
 from __future__ import annotations
 
 import math
-
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 from trainer.data.corpus import (
-    CorpusConfig,
     STRUCK,
+    CorpusConfig,
     CorpusError,
     build_corpus,
     choose_instrument,
