@@ -298,9 +298,9 @@ def choose_instrument(rng: random.Random, instruments: tuple[str, ...], tempo: f
 
     Why: in music people play, articulation goes with arousal (Juslin & Laukka 2004: detached,
     sharp attacks in happy and angry music, legato in tender and sad music). Drawn at
-    random, a slow, soft chorale was as often a piano as a string ensemble, so the corpus
-    taught that calm music is struck notes with sharp onsets, and calm comments came out
-    with more spectral flux than lively ones. So a struck instrument is drawn with
+    random, a slow, soft chorale was as often a piano as a string ensemble: the corpus's
+    calm music had as many sharp onsets as its lively music. (It did not, alone, make the
+    starter's lively clips busier: benchmarks/README.md.) So a struck instrument is drawn with
     probability 0.15 for the slowest, softest renderings, rising to 0.85 for the fastest,
     strongest; every instrument still plays at every tempo. The caption names the
     instrument that was used, as before."""
