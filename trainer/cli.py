@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     s1.add_argument("--frames-per-step", type=int, default=1,
                     help="mel frames per LSTM step (paper 1; 8 trains ~8x faster on a CPU)")
     s1.add_argument("--latent-dim", type=int, default=0,
-                    help="seeded performance latent size (paper 0; the starter uses 16)")
+                    help="seeded performance latent size (paper 0; the starter uses 112)")
     s1.add_argument("--latent-segments", type=int, default=1,
                     help="split the latent into this many stretches of time, one vector "
                     "each (1: one per clip; must divide --latent-dim and the LSTM steps)")

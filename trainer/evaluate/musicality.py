@@ -23,8 +23,6 @@ import numpy as np
 
 from a2m_core.audio import MelConfig, denormalize
 
-FIGURES = ("band_std", "onsets", "flux", "drift")
-
 
 def musicality(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
     """The yardstick's four figures of a mono wave (resampled to 22,050 Hz if needed)."""
