@@ -40,6 +40,7 @@ from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
 from .fileio import atomic_path
 from .prompt import MusicHints, build_prompt, check_user_text
+from .streaming import Pacer, Pacing
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,8 @@ class Art2Music:
         if dtype is not None and self.vocoder is not None and self._vocoder_fn is self.vocoder:
             self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
         self._lock = threading.RLock()
+        # seconds of vocoder work per mel frame, last measured (streaming.Pacer sizes chunks)
+        self._vocoder_rate: float | None = None
         import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)
 
@@ -350,7 +353,11 @@ class Art2Music:
                                n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
         log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
         assert self._vocoder_fn is not None
-        return self._vocoder_fn(log_mel).squeeze().float().cpu().numpy()
+        t = time.perf_counter()
+        wave = self._vocoder_fn(log_mel).squeeze().float().cpu().numpy()
+        # streams size their chunks from this (streaming.Pacer)
+        self._vocoder_rate = (time.perf_counter() - t) / max(1, log_mel.shape[-1])
+        return wave
 
     # ------------------------------------------------------------------ streaming
     def generate_stream(
@@ -364,13 +371,14 @@ class Art2Music:
         cancel: CancelCheck = None,
         variation: float | None = None,
         loudness_lufs: float | None | str = "bundle",
-        chunk_frames: int = 64,
-        first_chunk_frames: int = 32,
+        pacing: Pacing | None = None,
     ) -> Iterator[StreamChunk]:
         """Like :meth:`generate`, but yields the audio in chunks as the vocoder makes them.
 
         The first chunk is ready after the encoders, the decoder and one short vocoder chunk
-        (32 of 896 frames, then 64 at a time); it carries the whole mel, the last one the
+        (sized by ``streaming.Pacer`` from the vocoder's measured speed: as short as lets
+        the next chunk be made while it plays, 16-32 frames of 896; later chunks grow to
+        256 frames as the sound made runs ahead); it carries the whole mel, the last one the
         whole :class:`Clip`. The level comes from the mel (BS.1770 estimated before the wave
         exists, see ``streaming.py``): streamed starter clips measured within 1 dB of
         :meth:`generate`'s -14 LUFS; peaks meet the same soft ceiling; the vocoder's samples
@@ -408,14 +416,16 @@ class Art2Music:
             total = mel.shape[-1] * hop
             fade_n = min(int(self.sample_rate * gen_cfg.fade_ms / 1000.0), total // 2)
             ramp = postprocess.fade_ramp(fade_n)
+            pacer = None
             if self.vocoder is None:  # Griffin-Lim needs the whole spectrogram: one chunk
                 pieces: Iterator[tuple[int, np.ndarray]] = iter([(0, self.vocode(mel, seed))])
             else:
                 log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
                 assert self._vocoder_fn is not None
-                pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, chunk_frames,
-                                        self.vocoder.cfg.context_frames,
-                                        first=first_chunk_frames)
+                pacer = Pacer(pacing or Pacing(), hop / self.sample_rate,
+                              self.vocoder.cfg.context_frames, rate=self._vocoder_rate)
+                pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, pacer,
+                                        self.vocoder.cfg.context_frames)
             parts, first = [], True
             for start, wave in pieces:
                 out = np.nan_to_num(wave.astype(np.float32)) * np.float32(gain)
@@ -428,6 +438,8 @@ class Art2Music:
                 end = start + out.size
                 if end >= total:
                     timings["vocoder"] = time.perf_counter() - t
+                    if pacer is not None:
+                        self._vocoder_rate = pacer.rate
                     audio = np.concatenate(parts)
                     clip = Clip(audio=audio, sample_rate=self.sample_rate, mel=mel_np,
                                 prompt=prompts[0], comment=comment, seed=seed,

@@ -14,11 +14,21 @@ wave:
   mel holds the magnitudes the vocoder reproduces. The constant that ties mel power to LUFS
   is calibrated once per mel convention on a music-like signal measured by pyloudnorm. The
   peak ceiling is the same soft knee as the one-shot path's (``postprocess.soft_ceiling``).
+- **Chunks that keep ahead of playback** (``Pacer``). Every chunk pays its context frames
+  again, so small chunks cost more per second of sound; the chunk after the first must be
+  made while the first one plays. Fixed sizes (32 then 64) left a 0.16 s gap after the first
+  chunk on a day the 2-core machine's vocoder ran at 5.8 ms a frame (a frame plays for
+  11.6 ms), and were needlessly long on a fast day. So the chunks are sized from the
+  vocoder's measured speed: the first as short as lets the second fit in the time the first
+  plays, each next one as long as the sound already made covers, never so short that the
+  vocoder falls behind, growing to ``largest`` frames (less context work per second).
 """
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -122,13 +132,89 @@ def chunk_spans(n_frames: int, chunk: int, context: int, first: int | None = Non
     return spans
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How streamed chunks are sized (frames). ``first`` is used while the vocoder's speed
+    is unknown (the first stream of a process that has not vocoded yet)."""
+
+    first: int = 32
+    smallest: int = 16
+    largest: int = 256
+    headroom: float = 0.9  # a chunk may take this share of the sound time it must fit in
+
+
+class Pacer:
+    """Sizes the chunks of one stream from the vocoder's speed ``rate`` (seconds of work per
+    vocoded frame, context included; None: unknown) so the next chunk is ready before the
+    sound already made has played. Playback is taken to start when the first chunk is
+    ready. ``clock`` is injectable for tests."""
+
+    def __init__(self, pacing: Pacing, frame_s: float, context: int,
+                 rate: float | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.pacing, self.frame_s, self.context = pacing, frame_s, context
+        self.rate, self.clock = rate, clock
+        self.started: float | None = None  # when the first chunk was ready
+        self.made_s = 0.0  # seconds of sound made so far
+
+    def _clamp(self, frames: float) -> int:
+        return int(min(self.pacing.largest, max(self.pacing.smallest, math.ceil(frames))))
+
+    def sustainable(self) -> int:
+        """The shortest chunk the vocoder makes faster than it plays (with headroom);
+        ``largest`` when none is: then only throughput helps."""
+        assert self.rate is not None
+        budget = self.pacing.headroom * self.frame_s - self.rate  # time gained per frame
+        if budget <= 0:
+            return self.pacing.largest
+        return self._clamp(2 * self.context * self.rate / budget)
+
+    def first(self) -> int:
+        """The shortest first chunk during whose playing a sustainable second one is made."""
+        if self.rate is None:
+            return self.pacing.first
+        second = (self.sustainable() + 2 * self.context) * self.rate
+        return self._clamp(second / (self.pacing.headroom * self.frame_s))
+
+    def next(self) -> int:
+        """The next chunk: as long as the sound still to play covers, at least sustainable."""
+        if self.started is None:
+            return self.first()
+        assert self.rate is not None
+        ahead = self.made_s - (self.clock() - self.started)  # sound left to play
+        fits = self.pacing.headroom * ahead / self.rate - 2 * self.context
+        return self._clamp(max(math.floor(fits), self.sustainable()))
+
+    def record(self, frames: int, padded: int, seconds: float) -> None:
+        """A chunk of ``frames`` (``padded`` with its context) took ``seconds`` to vocode."""
+        measured = seconds / max(1, padded)
+        # the latest chunk counts most: the machine's speed drifts with what else runs
+        self.rate = measured if self.rate is None else 0.5 * (self.rate + measured)
+        if self.started is None:
+            self.started = self.clock()
+        self.made_s += frames * self.frame_s
+
+
 def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
-                   hop: int, chunk: int, context: int, first: int | None = None
+                   hop: int, chunk: int | Pacer, context: int, first: int | None = None
                    ) -> Iterator[tuple[int, np.ndarray]]:
     """``(first sample, samples)`` of a log-mel ``[1, n_mels, T]`` vocoded chunk by chunk,
     each with ``context`` frames on each side (``HiFiGANConfig.context_frames``: any less
-    changes the samples, any more is work thrown away)."""
+    changes the samples, any more is work thrown away). ``chunk``: a fixed size (after
+    ``first``), or a :class:`Pacer` that sizes each chunk and is told how long it took."""
     n = log_mel.shape[-1]
-    for s, e, ps, pe in chunk_spans(n, chunk, context, first):
+    if not isinstance(chunk, Pacer):
+        for s, e, ps, pe in chunk_spans(n, chunk, context, first):
+            wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
+            yield s * hop, wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
+        return
+    s = 0
+    while s < n:
+        e = min(n, s + chunk.next())
+        ps, pe = max(0, s - context), min(n, e + context)
+        t = chunk.clock()
         wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
-        yield s * hop, wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
+        out = wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
+        chunk.record(e - s, pe - ps, chunk.clock() - t)
+        yield s * hop, out
+        s = e

@@ -11,7 +11,7 @@ import torch
 from a2m_core import GenerationCancelled, GenerationRequest
 from a2m_core.audio import MelConfig, denormalize, load_audio, wave_to_mel
 from a2m_core.postprocess import measure_lufs, soft_ceiling
-from a2m_core.streaming import chunk_spans, loudness_from_mel, stream_hifigan
+from a2m_core.streaming import Pacer, Pacing, chunk_spans, loudness_from_mel, stream_hifigan
 
 from .conftest import EXAMPLE_PAINTING
 
@@ -63,10 +63,13 @@ def test_the_vocoder_context_is_its_receptive_field(preset):
 
 def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
     stages = []
+    engine._vocoder_rate = None  # a process that has not vocoded yet: the default first size
     chunks = list(engine.generate_stream(EXAMPLE_PAINTING, "waves of light", seed=2,
                                          progress=lambda s, f: stages.append((s, f))))
-    assert len(chunks) == 15  # 32 frames first (the first sound), then 864 / 64
-    assert chunks[0].audio.size == 32 * 256 and chunks[1].start == 32 * 256
+    assert chunks[0].audio.size == 32 * 256  # the first sound: 32 of 896 frames
+    starts = [c.start for c in chunks]
+    assert starts == [sum(c.audio.size for c in chunks[:i]) for i in range(len(chunks))]
+    assert all(c.audio.size <= 256 * 256 for c in chunks)
     assert chunks[0].mel is not None and chunks[0].mel.shape == (80, 896)
     assert all(c.mel is None for c in chunks[1:]) and chunks[-1].clip is not None
     clip = chunks[-1].clip
@@ -119,3 +122,66 @@ def test_chunk_spans_cover_the_clip_once():
     short = chunk_spans(896, 64, 24, first=32)
     assert short[0] == (0, 32, 0, 56) and short[1][:2] == (32, 96)
     assert sum(e - s for s, e, _, _ in short) == 896
+
+
+class _FakeTime:
+    """A clock, and a vocoder that takes ``rate`` seconds of it per frame (no real waiting)."""
+
+    def __init__(self, rate: float) -> None:
+        self.now, self.rate = 0.0, rate
+
+    def clock(self) -> float:
+        return self.now
+
+    def vocoder(self, log_mel: torch.Tensor) -> torch.Tensor:
+        self.now += self.rate * log_mel.shape[-1]
+        return torch.zeros(1, 1, log_mel.shape[-1] * 256)
+
+
+def _underrun_s(fake: _FakeTime, pacing: Pacing, rate: float | None, n: int = 896) -> tuple:
+    """Stream ``n`` frames through the fake vocoder; a listener starts at the first chunk.
+    Returns (first chunk frames, chunk sizes, seconds of silence between chunks)."""
+    frame_s = 256 / 22050
+    pacer = Pacer(pacing, frame_s, 14, rate=rate, clock=fake.clock)
+    sizes, gap, play_end = [], 0.0, None
+    for _, wave in stream_hifigan(fake.vocoder, torch.zeros(1, 80, n), 256, pacer, 14):
+        ready, size = fake.now, wave.size // 256
+        if play_end is None:
+            play_end = ready
+        gap += max(0.0, ready - play_end)  # the listener waited for this chunk
+        play_end = max(play_end, ready) + size * frame_s
+        sizes.append(size)
+    assert sum(sizes) == n
+    return sizes[0], sizes, gap
+
+
+@pytest.mark.parametrize("rate_ms", [2.0, 3.3, 5.8])  # fast and slow days of the 2-core host
+def test_paced_chunks_keep_ahead_of_playback(rate_ms):
+    rate = rate_ms / 1000
+    first, sizes, gap = _underrun_s(_FakeTime(rate), Pacing(), rate)
+    assert gap == 0.0, sizes  # never a silence between chunks
+    # the first sound waits only for what the second chunk needs: short on a fast vocoder
+    assert first <= (16 if rate_ms < 3 else 48)
+    assert max(sizes) > 4 * first  # the chunks grow once the sound runs ahead
+    # The fixed sizes they replace (32, then 64) left a gap on the slow day.
+    if rate_ms == 5.8:
+        fixed = _FakeTime(rate)
+        gaps, play_end = 0.0, None
+        for s, e, ps, pe in chunk_spans(896, 64, 14, first=32):
+            fixed.vocoder(torch.zeros(1, 80, pe - ps))
+            play_end = fixed.now if play_end is None else play_end
+            gaps += max(0.0, fixed.now - play_end)
+            play_end = max(play_end, fixed.now) + (e - s) * 256 / 22050
+        assert gaps > 0.1
+
+
+def test_a_vocoder_slower_than_playback_gets_the_largest_chunks():
+    # No schedule avoids waiting then; the largest chunks waste the least work on context.
+    rate = 20e-3  # 20 ms of work per 11.6 ms frame
+    first, sizes, _ = _underrun_s(_FakeTime(rate), Pacing(), rate)
+    assert sizes[1:-1] and all(s == 256 for s in sizes[1:-1])
+
+
+def test_an_unknown_vocoder_speed_starts_with_the_default_first_chunk():
+    first, sizes, _ = _underrun_s(_FakeTime(3e-3), Pacing(first=32), rate=None)
+    assert first == 32 and len(sizes) < 896 // 32
