@@ -142,6 +142,14 @@ class Pacing:
     largest: int = 256
     headroom: float = 0.9  # a chunk may take this share of the sound time it must fit in
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.smallest <= self.largest or self.first < 1:
+            raise ValueError(f"chunk sizes must be positive with smallest <= largest, got "
+                             f"first {self.first}, smallest {self.smallest}, largest "
+                             f"{self.largest}")
+        if not 0.0 < self.headroom <= 1.0:
+            raise ValueError(f"headroom must be in (0, 1], got {self.headroom}")
+
 
 class Pacer:
     """Sizes the chunks of one stream from the vocoder's speed ``rate`` (seconds of work per

@@ -185,3 +185,10 @@ def test_a_vocoder_slower_than_playback_gets_the_largest_chunks():
 def test_an_unknown_vocoder_speed_starts_with_the_default_first_chunk():
     first, sizes, _ = _underrun_s(_FakeTime(3e-3), Pacing(first=32), rate=None)
     assert first == 32 and len(sizes) < 896 // 32
+
+
+def test_pacing_refuses_sizes_that_cannot_work():
+    with pytest.raises(ValueError, match="smallest <= largest"):
+        Pacing(smallest=64, largest=32)
+    with pytest.raises(ValueError, match="headroom"):
+        Pacing(headroom=1.5)
