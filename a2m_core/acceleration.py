@@ -3,7 +3,8 @@
 - **ONNX Runtime vocoder** (``vocoder_backend``: ``"auto"``, the default, uses it on a CPU
   when ``onnxruntime`` and ``onnx`` are installed, as they are by ``requirements.txt``;
   ``"onnx"`` asks for it, ``"torch"`` refuses it): the HiFi-GAN generator is exported to ONNX
-  once (dynamic length), cached under the user cache keyed by the weights' hash, checked
+  once, as its two parts (``HiFiGANGenerator.front`` and ``back``: streaming gives each its
+  own context), dynamic length, cached under the user cache keyed by the weights' hash, checked
   against the eager module on its first use (largest sample difference, stated in the log),
   and then run by ONNX Runtime. A failed export or a difference over ``ONNX_TOLERANCE`` falls
   back to PyTorch with a warning: faster must never mean different.
@@ -97,40 +98,66 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 
 class OnnxVocoder:
-    """A HiFi-GAN generator run by ONNX Runtime: ``log_mel [1, n_mels, T] -> wave [1, 1, N]``
-    (a torch tensor, like the module it replaces)."""
+    """A HiFi-GAN generator run by ONNX Runtime in its two parts (``front`` and ``back``,
+    as ``HiFiGANGenerator`` splits it, so streaming can give each part its own context):
+    ``log_mel [1, n_mels, T] -> wave [1, 1, N]`` (torch tensors, like the module it
+    replaces)."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, paths: tuple[Path, Path], threads: int | None = None) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.path = path
+        self.sessions = [ort.InferenceSession(str(p), opts,
+                                              providers=["CPUExecutionProvider"])
+                         for p in paths]
+        self.paths = paths
         self._lock = threading.Lock()  # a session may run from the engine's caller threads
 
-    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
-        x = log_mel.detach().float().cpu().numpy()
+    def _run(self, part: int, x: torch.Tensor) -> torch.Tensor:
         with self._lock:
-            (wave,) = self.session.run(None, {"mel": x})
-        return torch.from_numpy(wave)
+            (y,) = self.sessions[part].run(None, {"x": x.detach().float().cpu().numpy()})
+        return torch.from_numpy(y)
+
+    def front(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self._run(0, log_mel)
+
+    def back(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self._run(1, hidden)
+
+    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.back(self.front(log_mel))
 
 
-def _export(vocoder: torch.nn.Module, n_mels: int, path: Path) -> None:
+class _Part(torch.nn.Module):
+    """One of the generator's parts as a module the exporter can trace."""
+
+    def __init__(self, generator: torch.nn.Module, part: str) -> None:
+        super().__init__()
+        self.generator, self.part = generator, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self.generator, self.part)(x)
+
+
+def _export(vocoder: torch.nn.Module, n_mels: int, paths: tuple[Path, Path]) -> None:
     from .fileio import atomic_path
 
     vocoder = vocoder.eval().cpu()
     example = torch.zeros(1, n_mels, 64)
-    # The TorchScript exporter (dynamo=False): the torch.export one needs onnxscript and
-    # gains nothing for a plain conv net; its deprecation notices say nothing to a user.
-    with atomic_path(path, suffix=".onnx") as tmp, torch.inference_mode(), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(vocoder, (example,), str(tmp), input_names=["mel"],
-                          output_names=["wave"], opset_version=17, dynamo=False,
-                          dynamic_axes={"mel": {2: "frames"}, "wave": {2: "samples"}})
+    with torch.inference_mode():
+        examples = (example, vocoder.front(example))
+    for part, x, path in zip(("front", "back"), examples, paths):
+        # The TorchScript exporter (dynamo=False): the torch.export one needs onnxscript and
+        # gains nothing for a plain conv net; its deprecation notices say nothing to a user.
+        with atomic_path(path, suffix=".onnx") as tmp, torch.inference_mode(), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(_Part(vocoder, part), (x,), str(tmp), input_names=["x"],
+                              output_names=["y"], opset_version=17, dynamo=False,
+                              dynamic_axes={"x": {2: "steps"}, "y": {2: "samples"}})
 
 
 def onnx_vocoder(vocoder: torch.nn.Module, n_mels: int, cache: Path,
@@ -144,14 +171,15 @@ def onnx_vocoder(vocoder: torch.nn.Module, n_mels: int, cache: Path,
         log.warning("vocoder_backend 'onnx' needs the onnxruntime package (pip install "
                     "onnxruntime): using PyTorch")
         return None
-    path = cache / f"hifigan-{weights_digest(vocoder)}.onnx"
-    verified = path.with_suffix(".verified.json")
+    stem = f"hifigan-{weights_digest(vocoder)}"
+    paths = (cache / f"{stem}-front.onnx", cache / f"{stem}-back.onnx")
+    verified = cache / f"{stem}.verified.json"
     try:
-        if not path.is_file():
-            log.info("exporting the vocoder to ONNX once: %s", path)
+        if not all(p.is_file() for p in paths):
+            log.info("exporting the vocoder to ONNX once: %s", cache / f"{stem}-*.onnx")
             verified.unlink(missing_ok=True)
-            _export(vocoder, n_mels, path)
-        runner = OnnxVocoder(path, threads)
+            _export(vocoder, n_mels, paths)
+        runner = OnnxVocoder(paths, threads)
         if verified.is_file():  # checked on its first use; the file is keyed by the weights
             return runner
         # First use: the same mel through both, a length that is not the export's.
@@ -163,7 +191,8 @@ def onnx_vocoder(vocoder: torch.nn.Module, n_mels: int, cache: Path,
     except Exception as err:  # noqa: BLE001 - exporter and runtime errors vary widely
         log.warning("the ONNX vocoder could not be used (%s): using PyTorch",
                     str(err).splitlines()[0] if str(err) else type(err).__name__)
-        path.unlink(missing_ok=True)
+        for p in paths:
+            p.unlink(missing_ok=True)
         verified.unlink(missing_ok=True)
         return None
     if diff > ONNX_TOLERANCE:

@@ -227,8 +227,12 @@ class Art2Music:
         if dtype is not None and self.vocoder is not None and self._vocoder_fn is self.vocoder:
             self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
         self._lock = threading.RLock()
-        # seconds of vocoder work per mel frame, last measured (streaming.Pacer sizes chunks)
-        self._vocoder_rate: float | None = None
+        # seconds of vocoder work per mel frame for each of its parts, measured on the last
+        # whole clip: a stream's first chunk is sized from them (streaming.Pacer), later
+        # chunks from the stream's own. Not from streamed chunks: ONNX Runtime runs ~60 %
+        # slower a frame on 44 frames than on 896, and streams closed after their first
+        # chunk then grew the next stream's first chunk to 1.5-1.9 s of first sound.
+        self._vocoder_rates: tuple[float, ...] | None = None
         import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)
 
@@ -352,12 +356,27 @@ class Art2Music:
             return griffin_lim(mel.float().cpu(), self.mel_config,
                                n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
         log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
-        assert self._vocoder_fn is not None
+        fn, n = self._vocoder_fn, max(1, log_mel.shape[-1])
+        assert fn is not None
+        # each part timed: a stream's first chunk is sized from these (streaming.Pacer)
         t = time.perf_counter()
-        wave = self._vocoder_fn(log_mel).squeeze().float().cpu().numpy()
-        # streams size their chunks from this (streaming.Pacer)
-        self._vocoder_rate = (time.perf_counter() - t) / max(1, log_mel.shape[-1])
-        return wave
+        if self._vocoder_split() is None:
+            wave = fn(log_mel)
+            self._vocoder_rates = ((time.perf_counter() - t) / n,)
+        else:
+            hidden = fn.front(log_mel)  # type: ignore[union-attr]
+            t_front = time.perf_counter()
+            wave = fn.back(hidden)  # type: ignore[union-attr]
+            self._vocoder_rates = ((t_front - t) / n, (time.perf_counter() - t_front) / n)
+        return wave.squeeze().float().cpu().numpy()
+
+    def _vocoder_split(self) -> tuple[int, int, int] | None:
+        """``(front context, back context, front samples per frame)`` when the vocoder
+        runs as HiFi-GAN's two parts (streaming gives each its own context), else None."""
+        if self.vocoder is None or not hasattr(self._vocoder_fn, "front"):
+            return None
+        cfg = self.vocoder.cfg
+        return (*cfg.split_context_frames, cfg.upsample_rates[0])
 
     # ------------------------------------------------------------------ streaming
     def generate_stream(
@@ -423,10 +442,13 @@ class Art2Music:
             else:
                 log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
                 assert self._vocoder_fn is not None
-                pacer = Pacer(pacing or Pacing(), hop / self.sample_rate,
-                              self.vocoder.cfg.context_frames, rate=self._vocoder_rate)
-                pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, pacer,
-                                        self.vocoder.cfg.context_frames)
+                ctx, split = self.vocoder.cfg.context_frames, self._vocoder_split()
+                # the front runs with both parts' context, the back with its own
+                contexts = (ctx,) if split is None else (split[0] + split[1], split[1])
+                pacer = Pacer(pacing or Pacing(), hop / self.sample_rate, contexts,
+                              rates=self._vocoder_rates)
+                pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, pacer, ctx,
+                                        split=split)
             parts, first = [], True
             for start, wave in pieces:
                 out = np.nan_to_num(wave.astype(np.float32)) * np.float32(gain)
@@ -439,8 +461,6 @@ class Art2Music:
                 end = start + out.size
                 if end >= total:
                     timings["vocoder"] = time.perf_counter() - t
-                    if pacer is not None:
-                        self._vocoder_rate = pacer.rate
                     audio = np.concatenate(parts)
                     clip = Clip(audio=audio, sample_rate=self.sample_rate, mel=mel_np,
                                 prompt=prompts[0], comment=comment, seed=seed,

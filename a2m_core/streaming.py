@@ -6,7 +6,11 @@ wave:
 - **Chunks that join without seams.** HiFi-GAN is convolutional: a chunk of mel frames,
   vocoded with its receptive field's reach of extra frames on each side
   (``HiFiGANConfig.context_frames``, 14 for V1) and cropped back, gives the samples the
-  whole-clip run gives, up to float rounding (``tests/test_streaming.py``). Griffin-Lim is
+  whole-clip run gives, up to float rounding (``tests/test_streaming.py``). Most of that
+  reach is in the generator's first stage, and most of the work in the stages after it, so
+  the generator runs in two parts (``HiFiGANGenerator.front`` / ``back``): the front with
+  the whole context, its output cropped to the back's own reach (2 frames a side for V1
+  instead of 14), then the back. A 16-frame chunk costs about half as much. Griffin-Lim is
   iterative over the whole spectrogram, so a Griffin-Lim bundle streams one chunk: the whole
   clip.
 - **The loudness gain before the first sample is played.** BS.1770 loudness (K-weighted
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -140,7 +144,7 @@ class Pacing:
     first: int = 32
     smallest: int = 16
     largest: int = 256
-    headroom: float = 0.9  # a chunk may take this share of the sound time it must fit in
+    headroom: float = 0.8  # a chunk may take this share of the sound time it must fit in
 
     def __post_init__(self) -> None:
         if not 1 <= self.smallest <= self.largest or self.first < 1:
@@ -152,77 +156,111 @@ class Pacing:
 
 
 class Pacer:
-    """Sizes the chunks of one stream from the vocoder's speed ``rate`` (seconds of work per
-    vocoded frame, context included; None: unknown) so the next chunk is ready before the
-    sound already made has played. Playback is taken to start when the first chunk is
-    ready. ``clock`` is injectable for tests."""
+    """Sizes the chunks of one stream so the next chunk is ready before the sound already
+    made has played. The vocoder runs in parts (one, or HiFi-GAN's front and back); part
+    ``p`` vocodes a chunk of ``c`` frames with ``contexts[p]`` frames on each side at
+    ``rates[p]`` seconds a frame (None: not measured yet). Playback is taken to start when
+    the first chunk is ready. ``clock`` is injectable for tests."""
 
-    def __init__(self, pacing: Pacing, frame_s: float, context: int,
-                 rate: float | None = None,
+    def __init__(self, pacing: Pacing, frame_s: float, contexts: Sequence[int],
+                 rates: Sequence[float] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
-        self.pacing, self.frame_s, self.context = pacing, frame_s, context
-        self.rate, self.clock = rate, clock
+        self.pacing, self.frame_s, self.contexts = pacing, frame_s, tuple(contexts)
+        if rates is not None and len(rates) != len(self.contexts):
+            rates = None  # measured on another split of the vocoder: measure again
+        self.rates = None if rates is None else tuple(rates)
+        self.clock = clock
         self.started: float | None = None  # when the first chunk was ready
         self.made_s = 0.0  # seconds of sound made so far
 
     def _clamp(self, frames: float) -> int:
         return int(min(self.pacing.largest, max(self.pacing.smallest, math.ceil(frames))))
 
+    def _costs(self) -> tuple[float, float]:
+        """(seconds per frame of chunk, seconds per chunk for its context)."""
+        assert self.rates is not None
+        per_frame = sum(self.rates)
+        return per_frame, sum(2 * k * r for k, r in zip(self.contexts, self.rates))
+
     def sustainable(self) -> int:
         """The shortest chunk the vocoder makes faster than it plays (with headroom);
         ``largest`` when none is: then only throughput helps."""
-        assert self.rate is not None
-        budget = self.pacing.headroom * self.frame_s - self.rate  # time gained per frame
+        per_frame, fixed = self._costs()
+        budget = self.pacing.headroom * self.frame_s - per_frame  # time gained per frame
         if budget <= 0:
             return self.pacing.largest
-        return self._clamp(2 * self.context * self.rate / budget)
+        return self._clamp(fixed / budget)
 
     def first(self) -> int:
         """The shortest first chunk during whose playing a sustainable second one is made."""
-        if self.rate is None:
+        if self.rates is None:
             return self.pacing.first
-        second = (self.sustainable() + 2 * self.context) * self.rate
+        per_frame, fixed = self._costs()
+        second = self.sustainable() * per_frame + fixed
         return self._clamp(second / (self.pacing.headroom * self.frame_s))
 
     def next(self) -> int:
         """The next chunk: as long as the sound still to play covers, at least sustainable."""
         if self.started is None:
             return self.first()
-        assert self.rate is not None
+        per_frame, fixed = self._costs()
         ahead = self.made_s - (self.clock() - self.started)  # sound left to play
-        fits = self.pacing.headroom * ahead / self.rate - 2 * self.context
+        fits = (self.pacing.headroom * ahead - fixed) / per_frame
         return self._clamp(max(math.floor(fits), self.sustainable()))
 
-    def record(self, frames: int, padded: int, seconds: float) -> None:
-        """A chunk of ``frames`` (``padded`` with its context) took ``seconds`` to vocode."""
-        measured = seconds / max(1, padded)
+    def record(self, frames: int, work: Sequence[tuple[int, float]]) -> None:
+        """A chunk of ``frames`` was vocoded; ``work``: each part's (frames it ran on,
+        seconds it took)."""
+        measured = tuple(sec / max(1, n) for n, sec in work)
         # the latest chunk counts most: the machine's speed drifts with what else runs
-        self.rate = measured if self.rate is None else 0.5 * (self.rate + measured)
+        self.rates = measured if self.rates is None else tuple(
+            0.5 * (a + b) for a, b in zip(self.rates, measured))
         if self.started is None:
             self.started = self.clock()
         self.made_s += frames * self.frame_s
 
 
 def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
-                   hop: int, chunk: int | Pacer, context: int, first: int | None = None
+                   hop: int, chunk: int | Pacer, context: int, first: int | None = None,
+                   split: tuple[int, int, int] | None = None
                    ) -> Iterator[tuple[int, np.ndarray]]:
     """``(first sample, samples)`` of a log-mel ``[1, n_mels, T]`` vocoded chunk by chunk,
     each with ``context`` frames on each side (``HiFiGANConfig.context_frames``: any less
     changes the samples, any more is work thrown away). ``chunk``: a fixed size (after
-    ``first``), or a :class:`Pacer` that sizes each chunk and is told how long it took."""
+    ``first``), or a :class:`Pacer` that sizes each chunk and is told how long it took.
+
+    ``split``: ``(front context, back context, front samples per frame)`` for a vocoder
+    with ``front`` and ``back`` parts (``HiFiGANGenerator``, ``OnnxVocoder``): the front
+    runs with both parts' context, its output is cropped to the back's own context, and the
+    back (most of the work) runs on that. The samples are the same."""
     n = log_mel.shape[-1]
-    if not isinstance(chunk, Pacer):
-        for s, e, ps, pe in chunk_spans(n, chunk, context, first):
+
+    def vocode(s: int, e: int) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        clock = chunk.clock if isinstance(chunk, Pacer) else time.perf_counter
+        if split is None:
+            ps, pe = max(0, s - context), min(n, e + context)
+            t = clock()
             wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
-            yield s * hop, wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
+            out = wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
+            return out, [(pe - ps, clock() - t)]
+        front_ctx, back_ctx, rate = split
+        bs, be = max(0, s - back_ctx), min(n, e + back_ctx)  # the back's frames
+        fs, fe = max(0, bs - front_ctx), min(n, be + front_ctx)  # the front's
+        t = clock()
+        h = vocoder.front(log_mel[..., fs:fe])[..., (bs - fs) * rate:(be - fs) * rate]
+        t_front = clock()
+        wave = vocoder.back(h).reshape(-1)
+        out = wave[(s - bs) * hop:(e - bs) * hop].float().cpu().numpy()
+        return out, [(fe - fs, t_front - t), (be - bs, clock() - t_front)]
+
+    if not isinstance(chunk, Pacer):
+        for s, e, _, _ in chunk_spans(n, chunk, context, first):
+            yield s * hop, vocode(s, e)[0]
         return
     s = 0
     while s < n:
         e = min(n, s + chunk.next())
-        ps, pe = max(0, s - context), min(n, e + context)
-        t = chunk.clock()
-        wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
-        out = wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
-        chunk.record(e - s, pe - ps, chunk.clock() - t)
+        out, work = vocode(s, e)
+        chunk.record(e - s, work)
         yield s * hop, out
         s = e

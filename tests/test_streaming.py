@@ -16,14 +16,20 @@ from a2m_core.streaming import Pacer, Pacing, chunk_spans, loudness_from_mel, st
 from .conftest import EXAMPLE_PAINTING
 
 
-def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engine):
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "front-back"])
+def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engine, split):
+    # "front-back": the generator's first stage gets all the context, and the rest (most of
+    # the work) only its own 2 frames a side; the samples must not change.
     mel = torch.from_numpy(engine.generate_mels([GenerationRequest(EXAMPLE_PAINTING,
                                                                    "a slow tide")])[0])
+    cfg = engine.vocoder.cfg
     with torch.inference_mode():
         whole = engine.vocode(mel)
         log_mel = denormalize(mel, engine.mel_config).unsqueeze(0)
         parts = list(stream_hifigan(engine.vocoder, log_mel, engine.mel_config.hop_length,
-                                    64, engine.vocoder.cfg.context_frames))
+                                    64, cfg.context_frames, split=(
+                                        *cfg.split_context_frames, cfg.upsample_rates[0])
+                                    if split else None))
     joined = np.concatenate([p for _, p in parts])
     assert [s for s, _ in parts] == [i * 64 * 256 for i in range(len(parts))]
     assert joined.shape == whole.shape
@@ -63,7 +69,7 @@ def test_the_vocoder_context_is_its_receptive_field(preset):
 
 def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
     stages = []
-    engine._vocoder_rate = None  # a process that has not vocoded yet: the default first size
+    engine._vocoder_rates = None  # a process that has not vocoded yet: the default first size
     chunks = list(engine.generate_stream(EXAMPLE_PAINTING, "waves of light", seed=2,
                                          progress=lambda s, f: stages.append((s, f))))
     assert chunks[0].audio.size == 32 * 256  # the first sound: 32 of 896 frames
@@ -125,7 +131,8 @@ def test_chunk_spans_cover_the_clip_once():
 
 
 class _FakeTime:
-    """A clock, and a vocoder that takes ``rate`` seconds of it per frame (no real waiting)."""
+    """A clock, and a vocoder that takes ``rate`` seconds of it per frame (no real waiting):
+    whole, or in HiFi-GAN V1's two parts (the front 15 % of the work, the back 85 %)."""
 
     def __init__(self, rate: float) -> None:
         self.now, self.rate = 0.0, rate
@@ -137,14 +144,26 @@ class _FakeTime:
         self.now += self.rate * log_mel.shape[-1]
         return torch.zeros(1, 1, log_mel.shape[-1] * 256)
 
+    def front(self, log_mel: torch.Tensor) -> torch.Tensor:
+        self.now += 0.15 * self.rate * log_mel.shape[-1]
+        return torch.zeros(1, 4, log_mel.shape[-1] * 8)
 
-def _underrun_s(fake: _FakeTime, pacing: Pacing, rate: float | None, n: int = 896) -> tuple:
+    def back(self, hidden: torch.Tensor) -> torch.Tensor:
+        self.now += 0.85 * self.rate * hidden.shape[-1] / 8
+        return torch.zeros(1, 1, hidden.shape[-1] * 32)
+
+
+def _underrun_s(fake: _FakeTime, pacing: Pacing, rate: float | None, n: int = 896,
+                split: bool = False) -> tuple:
     """Stream ``n`` frames through the fake vocoder; a listener starts at the first chunk.
     Returns (first chunk frames, chunk sizes, seconds of silence between chunks)."""
     frame_s = 256 / 22050
-    pacer = Pacer(pacing, frame_s, 14, rate=rate, clock=fake.clock)
+    rates = None if rate is None else (0.15 * rate, 0.85 * rate) if split else (rate,)
+    pacer = Pacer(pacing, frame_s, (14, 2) if split else (14,), rates=rates,
+                  clock=fake.clock)
     sizes, gap, play_end = [], 0.0, None
-    for _, wave in stream_hifigan(fake.vocoder, torch.zeros(1, 80, n), 256, pacer, 14):
+    for _, wave in stream_hifigan(fake if split else fake.vocoder, torch.zeros(1, 80, n),
+                                  256, pacer, 14, split=(12, 2, 8) if split else None):
         ready, size = fake.now, wave.size // 256
         if play_end is None:
             play_end = ready
@@ -155,13 +174,15 @@ def _underrun_s(fake: _FakeTime, pacing: Pacing, rate: float | None, n: int = 89
     return sizes[0], sizes, gap
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "front-back"])
 @pytest.mark.parametrize("rate_ms", [2.0, 3.3, 5.8])  # fast and slow days of the 2-core host
-def test_paced_chunks_keep_ahead_of_playback(rate_ms):
+def test_paced_chunks_keep_ahead_of_playback(rate_ms, split):
     rate = rate_ms / 1000
-    first, sizes, gap = _underrun_s(_FakeTime(rate), Pacing(), rate)
+    first, sizes, gap = _underrun_s(_FakeTime(rate), Pacing(), rate, split=split)
     assert gap == 0.0, sizes  # never a silence between chunks
-    # the first sound waits only for what the second chunk needs: short on a fast vocoder
-    assert first <= (16 if rate_ms < 3 else 48)
+    # the first sound waits only for what the second chunk needs: short on a fast vocoder,
+    # and on a slow one while the back part (most of the work) needs little context
+    assert first == 16 if rate_ms < 3 or split else first <= 64
     assert max(sizes) > 4 * first  # the chunks grow once the sound runs ahead
     # The fixed sizes they replace (32, then 64) left a gap on the slow day.
     if rate_ms == 5.8:
@@ -192,3 +213,15 @@ def test_pacing_refuses_sizes_that_cannot_work():
         Pacing(smallest=64, largest=32)
     with pytest.raises(ValueError, match="headroom"):
         Pacing(headroom=1.5)
+
+
+def test_a_vocoder_in_two_parts_starts_sooner_with_the_same_speed():
+    # HiFi-GAN V1 split after its first stage: the front (~15 % of the work) needs 14 frames
+    # of context a side, the back (~85 %) only 2. Same total speed, far less context work.
+    frame_s, rate = 256 / 22050, 5.8e-3
+    whole = Pacer(Pacing(), frame_s, (14,), rates=(rate,))
+    parts = Pacer(Pacing(), frame_s, (14, 2), rates=(0.15 * rate, 0.85 * rate))
+    assert parts.sustainable() < whole.sustainable()
+    assert parts.first() < whole.first()
+    # a measurement taken for another split of the vocoder is not reused
+    assert Pacer(Pacing(), frame_s, (14, 2), rates=(rate,)).first() == Pacing().first
