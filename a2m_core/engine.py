@@ -396,9 +396,10 @@ class Art2Music:
 
         The first chunk is ready after the encoders, the decoder and one short vocoder chunk
         (sized by ``streaming.Pacer`` from the vocoder's measured speed: as short as lets
-        the next chunk be made while it plays, 16 of 896 frames on a fast CPU, 33 on our
-        2-core one; later chunks grow to 256 frames as the sound made runs ahead; ``pacing``
-        changes those bounds); it carries the whole mel, the last one the
+        the next chunk be made while it plays: 16 of 896 frames on our 2-core CPU, with
+        HiFi-GAN's later stages given only their own context; later chunks grow to 256
+        frames as the sound made runs ahead; ``pacing`` changes those bounds); it carries
+        the whole mel, the last one the
         whole :class:`Clip`. The level comes from the mel (BS.1770 estimated before the wave
         exists, see ``streaming.py``): streamed starter clips measured within 1 dB of
         :meth:`generate`'s -14 LUFS; peaks meet the same soft ceiling; the vocoder's samples
