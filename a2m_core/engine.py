@@ -40,7 +40,7 @@ from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
 from .fileio import atomic_path
 from .prompt import MusicHints, build_prompt, check_user_text
-from .streaming import Pacer, Pacing
+from .streaming import Pacer, Pacing, part_contexts, vocode_span
 
 log = logging.getLogger(__name__)
 
@@ -356,18 +356,11 @@ class Art2Music:
             return griffin_lim(mel.float().cpu(), self.mel_config,
                                n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
         log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
-        fn, n = self._vocoder_fn, max(1, log_mel.shape[-1])
-        assert fn is not None
-        # each part timed: a stream's first chunk is sized from these (streaming.Pacer)
-        t = time.perf_counter()
-        if self._vocoder_split() is None:
-            wave = fn(log_mel)
-            self._vocoder_rates = ((time.perf_counter() - t) / n,)
-        else:
-            hidden = fn.front(log_mel)  # type: ignore[union-attr]
-            t_front = time.perf_counter()
-            wave = fn.back(hidden)  # type: ignore[union-attr]
-            self._vocoder_rates = ((t_front - t) / n, (time.perf_counter() - t_front) / n)
+        assert self._vocoder_fn is not None
+        # timed per part: a stream's first chunk is sized from these (streaming.Pacer)
+        wave, work = vocode_span(self._vocoder_fn, log_mel, 0, log_mel.shape[-1],
+                                 self.mel_config.hop_length, 0, self._vocoder_split())
+        self._vocoder_rates = tuple(sec / max(1, n) for n, sec in work)
         return wave.squeeze().float().cpu().numpy()
 
     def _vocoder_split(self) -> tuple[int, int, int] | None:
@@ -444,10 +437,8 @@ class Art2Music:
                 log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
                 assert self._vocoder_fn is not None
                 ctx, split = self.vocoder.cfg.context_frames, self._vocoder_split()
-                # the front runs with both parts' context, the back with its own
-                contexts = (ctx,) if split is None else (split[0] + split[1], split[1])
-                pacer = Pacer(pacing or Pacing(), hop / self.sample_rate, contexts,
-                              rates=self._vocoder_rates)
+                pacer = Pacer(pacing or Pacing(), hop / self.sample_rate,
+                              part_contexts(ctx, split), rates=self._vocoder_rates)
                 pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, pacer, ctx,
                                         split=split)
             parts, first = [], True

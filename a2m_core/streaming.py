@@ -220,6 +220,36 @@ class Pacer:
         self.made_s += frames * self.frame_s
 
 
+def part_contexts(context: int, split: tuple[int, int, int] | None) -> tuple[int, ...]:
+    """Frames of context a side each part of the vocoder runs with (``Pacer.contexts``)."""
+    return (context,) if split is None else (split[0] + split[1], split[1])
+
+
+def vocode_span(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
+                s: int, e: int, hop: int, context: int,
+                split: tuple[int, int, int] | None = None,
+                clock: Callable[[], float] = time.perf_counter
+                ) -> tuple[torch.Tensor, list[tuple[int, float]]]:
+    """The samples of frames ``[s, e)`` of a log-mel ``[1, n_mels, T]`` (1-D), and each
+    part's (frames it ran on, seconds it took). See :func:`stream_hifigan` for ``split``;
+    ``s, e = 0, T`` is the whole clip."""
+    n = log_mel.shape[-1]
+    if split is None:
+        ps, pe = max(0, s - context), min(n, e + context)
+        t = clock()
+        wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
+        return wave[(s - ps) * hop:(e - ps) * hop], [(pe - ps, clock() - t)]
+    front_ctx, back_ctx, rate = split
+    bs, be = max(0, s - back_ctx), min(n, e + back_ctx)  # the back's frames
+    fs, fe = max(0, bs - front_ctx), min(n, be + front_ctx)  # the front's
+    t = clock()
+    h = vocoder.front(log_mel[..., fs:fe])[..., (bs - fs) * rate:(be - fs) * rate]
+    t_front = clock()
+    wave = vocoder.back(h).reshape(-1)
+    return wave[(s - bs) * hop:(e - bs) * hop], [(fe - fs, t_front - t),
+                                                   (be - bs, clock() - t_front)]
+
+
 def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: torch.Tensor,
                    hop: int, chunk: int | Pacer, context: int, first: int | None = None,
                    split: tuple[int, int, int] | None = None
@@ -234,24 +264,11 @@ def stream_hifigan(vocoder: Callable[[torch.Tensor], torch.Tensor], log_mel: tor
     runs with both parts' context, its output is cropped to the back's own context, and the
     back (most of the work) runs on that. The samples are the same."""
     n = log_mel.shape[-1]
+    clock = chunk.clock if isinstance(chunk, Pacer) else time.perf_counter
 
     def vocode(s: int, e: int) -> tuple[np.ndarray, list[tuple[int, float]]]:
-        clock = chunk.clock if isinstance(chunk, Pacer) else time.perf_counter
-        if split is None:
-            ps, pe = max(0, s - context), min(n, e + context)
-            t = clock()
-            wave = vocoder(log_mel[..., ps:pe]).reshape(-1)
-            out = wave[(s - ps) * hop:(e - ps) * hop].float().cpu().numpy()
-            return out, [(pe - ps, clock() - t)]
-        front_ctx, back_ctx, rate = split
-        bs, be = max(0, s - back_ctx), min(n, e + back_ctx)  # the back's frames
-        fs, fe = max(0, bs - front_ctx), min(n, be + front_ctx)  # the front's
-        t = clock()
-        h = vocoder.front(log_mel[..., fs:fe])[..., (bs - fs) * rate:(be - fs) * rate]
-        t_front = clock()
-        wave = vocoder.back(h).reshape(-1)
-        out = wave[(s - bs) * hop:(e - bs) * hop].float().cpu().numpy()
-        return out, [(fe - fs, t_front - t), (be - bs, clock() - t_front)]
+        out, work = vocode_span(vocoder, log_mel, s, e, hop, context, split, clock)
+        return out.float().cpu().numpy(), work
 
     if not isinstance(chunk, Pacer):
         for s, e, _, _ in chunk_spans(n, chunk, context, first):
