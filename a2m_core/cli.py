@@ -176,9 +176,11 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
 
 def _runtime_line(cfg: BundleConfig) -> str:
     """What the default CPU runtime (acceleration.RuntimeOptions()) does with this bundle."""
-    from .acceleration import RuntimeOptions
+    from .acceleration import RuntimeOptions, cpu_has_native_bf16
 
     parts = []
+    if cpu_has_native_bf16():
+        parts.append("the mel decoder in bf16 (this CPU has bf16 instructions)")
     if cfg.vocoder.kind == "hifigan":
         onnx = RuntimeOptions().wants_onnx(on_cpu=True)
         parts.append("HiFi-GAN through ONNX Runtime (exported once per machine)" if onnx

@@ -52,14 +52,25 @@ _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
 
 
 class _Autocast:
-    """A module called under ``torch.autocast`` (the vocoder at reduced precision)."""
+    """A vocoder called under ``torch.autocast`` (reduced precision), with its two parts
+    (``front``, ``back``) so streaming splits it as it does the float one."""
 
     def __init__(self, module: torch.nn.Module, device_type: str, dtype: torch.dtype) -> None:
         self.module, self.device_type, self.dtype = module, device_type, dtype
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+             ) -> torch.Tensor:
         with torch.autocast(self.device_type, dtype=self.dtype):
-            return self.module(x).float()
+            return fn(x).float()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.module, x)
+
+    def front(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.module.front, x)
+
+    def back(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.module.back, x)
 
 
 def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False,
@@ -192,10 +203,14 @@ class Art2Music:
         on_cpu = self.device.type == "cpu"
         if self.runtime.autocast_dtype is not None and self.device.type != "cuda":
             # measured here: oneDNN has no bf16/fp16 LSTM on AVX2 CPUs ("could not create a
-            # primitive descriptor"), and int8 + ONNX Runtime are the CPU's faster paths
-            raise BadInputError(f"precision '{self.runtime.precision}' is for CUDA devices; "
-                                f"on {self.device} the CPU's faster paths are the ONNX Runtime "
-                                f"vocoder and int8 OpenCLIP (both default)")
+            # primitive descriptor"); bf16 runs on CPUs with bf16 instructions
+            from .acceleration import cpu_has_native_bf16
+
+            if self.runtime.precision == "fp16" or not cpu_has_native_bf16():
+                raise BadInputError(
+                    f"precision '{self.runtime.precision}' is for CUDA devices and CPUs with "
+                    f"bf16 instructions (bf16 only); on this {self.device} the faster paths "
+                    f"are the ONNX Runtime vocoder and int8 OpenCLIP (both default)")
         if self.runtime.threads:
             torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()
@@ -220,10 +235,15 @@ class Art2Music:
             from .acceleration import quantize_openclip_int8
 
             quantize_openclip_int8(self.encoder.model)
-        # reduced-precision embeddings differ a little too: their own cache
-        self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8,
-                                                   self.runtime.precision)
-        dtype = self.runtime.autocast_dtype
+        # autocast per stage (RuntimeOptions.stage_dtype: "auto" is the bf16 decoder on CPUs
+        # with native bf16); reduced-precision embeddings differ a little: their own cache
+        self._dtypes = {stage: self.runtime.stage_dtype(stage, self.device.type, int8)
+                        for stage in ("encoder", "decoder", "vocoder")}
+        enc_dtype = self._dtypes["encoder"]
+        self.encoder.disk_cache = _embedding_cache(
+            bundle, enc_state is not None, int8,
+            {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(enc_dtype, "fp32"))
+        dtype = self._dtypes["vocoder"]
         if dtype is not None and self.vocoder is not None and self._vocoder_fn is self.vocoder:
             self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
         self._lock = threading.RLock()
@@ -283,13 +303,14 @@ class Art2Music:
         if self.vocoder is None:
             return "Griffin-Lim"
         if isinstance(self._vocoder_fn, _Autocast):
-            return f"HiFi-GAN, {self.runtime.precision}"
+            return f"HiFi-GAN, {str(self._vocoder_fn.dtype).removeprefix('torch.')}"
         return "HiFi-GAN" if self._vocoder_fn is self.vocoder else "HiFi-GAN, ONNX Runtime"
 
-    def _autocast(self) -> torch.autocast:
-        """The runtime's autocast for the PyTorch stages (a no-op at fp32)."""
-        dtype = self.runtime.autocast_dtype
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+    def _autocast(self, stage: str) -> torch.autocast:
+        """The runtime's autocast for one stage ("encoder", "decoder"; a no-op at fp32)."""
+        dtype = self._dtypes[stage]
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32,
+                              enabled=dtype is not None)
 
     # ------------------------------------------------------------------ stages
     def fuse(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
@@ -525,8 +546,9 @@ class Art2Music:
         # keeps its "performance", so two comments on it differ by what the comment asks for
         # (through the condition and the latent prior), not by an unrelated random draw.
         keys = [f.numpy().tobytes() for f in image_feat]
-        fused = self.fuse(image_feat, text_feat, seeds, variation)
-        return self.decode_mel(fused, self.latents(fused, seeds, keys))
+        with self._autocast("decoder"):
+            fused = self.fuse(image_feat, text_feat, seeds, variation)
+            return self.decode_mel(fused, self.latents(fused, seeds, keys)).float()
 
     def _encode_and_decode(self, images: list[Image.Image], prompts: list[str],
                            seeds: Sequence[int | None], variation: float,
@@ -534,13 +556,12 @@ class Art2Music:
                            ) -> torch.Tensor:
         """The encode and mel stages (timed, cancellable): normalised mels ``[B, n_mels, T]``."""
         t = stage("encode")
-        with self._autocast():
+        with self._autocast("encoder"):
             image_feat = self.encoder.encode_images(images).float()
             text_feat = self.encoder.encode_texts(prompts).float()
         timings["encode"] = time.perf_counter() - t
         t = stage("mel")
-        with self._autocast():
-            mels = self._mels(image_feat, text_feat, seeds, variation).float()
+        mels = self._mels(image_feat, text_feat, seeds, variation)
         timings["mel"] = time.perf_counter() - t
         return mels
 
@@ -553,10 +574,11 @@ class Art2Music:
             return np.zeros((0, self.mel_config.n_mels, self.mel_config.n_frames), np.float32)
         variation = self.config.generation.variation if variation is None else variation
         prompts, images = self._prepare(requests)
-        with self._lock, self._autocast():
-            mels = self._mels(self.encoder.encode_images(images).float(),
-                              self.encoder.encode_texts(prompts).float(),
-                              [r.seed for r in requests], variation)
+        with self._lock:
+            with self._autocast("encoder"):
+                feats = (self.encoder.encode_images(images).float(),
+                         self.encoder.encode_texts(prompts).float())
+            mels = self._mels(*feats, [r.seed for r in requests], variation)
         return mels.float().cpu().numpy()
 
     @torch.inference_mode()

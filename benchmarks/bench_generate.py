@@ -5,10 +5,11 @@ Paper size: OpenCLIP ViT-H-14 (986 M parameters), projector 2048->512, a 4-layer
 BiLSTM decoder over T=896 frames, HiFi-GAN V1. Weights are random (trained ones cost the
 same); nothing is downloaded. Measured in one run, for ratios:
 - ``full_clip_s``: a cold clip (nothing cached) with the engine's default runtime
-  (``acceleration.RuntimeOptions()``: on a CPU the ONNX Runtime vocoder and int8 OpenCLIP),
-  and the same on the plain path (eager PyTorch, float32) and with each of the two alone,
-  with the error each one makes against plain (largest sample difference; embedding cosine
-  and mel change in dB for int8) and its engine load time;
+  (``acceleration.RuntimeOptions()``: on a CPU the ONNX Runtime vocoder, int8 OpenCLIP and,
+  where the CPU has bf16 instructions, the bf16 decoder), and the same on the plain path
+  (eager PyTorch, float32) and with each alone (and there, every stage in bf16), with the
+  error each one makes against plain (largest sample difference; embedding cosine and mel
+  change in dB) and its engine load time;
 - ``first_sound_s``: a warm streamed generation, from the call to the first chunk (for the
   default and for each runtime); and one whole stream's chunk sizes and the silence a
   listener starting at the first chunk would wait through (``stream.gap_s``);
@@ -37,7 +38,7 @@ os.environ.setdefault("A2M_EMBED_CACHE", "0")
 import numpy as np
 import torch
 
-from a2m_core.acceleration import RuntimeOptions
+from a2m_core.acceleration import RuntimeOptions, cpu_has_native_bf16
 from a2m_core.audio import MelConfig, griffin_lim
 from a2m_core.bundle import Bundle, BundleConfig, VocoderConfig, build_modules
 from a2m_core.encoders import EncoderConfig
@@ -68,6 +69,18 @@ def paper_engine(encoder: str, embed_dim: int, runtime: RuntimeOptions | None = 
     torch.manual_seed(1)  # the encoder's random init
     engine = Art2Music(Bundle(cfg, tensors), device=device, runtime=runtime)
     return engine, time.perf_counter() - start
+
+
+def _cpu_name() -> str:
+    """The CPU's model name (hosts of one machine kind differ: AVX2 one day, AVX-512 the
+    next, and every figure moves with it)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def _encoder_params(encoder: str) -> int:
@@ -187,10 +200,18 @@ def main() -> None:
     default_errors = {}
     if args.device == "cpu":
         plain, plain_load = paper_engine(args.encoder, args.embed_dim, RuntimeOptions.plain())
-        # The default is both (ONNX Runtime vocoder + int8 OpenCLIP); each alone beside it.
-        for name, opts in (("plain", None),
-                           ("onnx_vocoder_only", RuntimeOptions(encoder_int8=False)),
-                           ("int8_encoder_only", RuntimeOptions(vocoder_backend="torch"))):
+        # The default is all of them (ONNX Runtime vocoder, int8 OpenCLIP, and on a CPU with
+        # bf16 instructions the bf16 decoder); each alone beside it, and where bf16 runs,
+        # every PyTorch stage in bf16 (opt-in: its error is printed).
+        alone = [("plain", None),
+                 ("onnx_vocoder_only", RuntimeOptions(encoder_int8=False, precision="fp32")),
+                 ("int8_encoder_only", RuntimeOptions(vocoder_backend="torch",
+                                                      precision="fp32"))]
+        if cpu_has_native_bf16():
+            alone += [("bf16_decoder_only", RuntimeOptions(vocoder_backend="torch",
+                                                           encoder_int8=False)),
+                      ("bf16_everywhere", RuntimeOptions(precision="bf16"))]
+        for name, opts in alone:
             fast, fast_load = (plain, plain_load) if opts is None else \
                 paper_engine(args.encoder, args.embed_dim, opts)
             stages, _ = cold_clip(fast, args.runs)
@@ -237,8 +258,10 @@ def main() -> None:
         musicgen = time_musicgen(args.musicgen_tokens, device=args.device)
 
     figures = {
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-                   f"torch {torch.__version__}"
+        "machine": f"{platform.machine()} {_cpu_name()} "
+                   f"({torch.backends.cpu.get_cpu_capability()}, bf16 instructions: "
+                   f"{'yes' if cpu_has_native_bf16() else 'no'}), "
+                   f"{torch.get_num_threads()} torch threads, torch {torch.__version__}"
                    + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else ""),
         "params_millions": {k: round(v / 1e6, 2) for k, v in n_params.items()},
         "load_s": round(load_s, 2),
@@ -276,7 +299,8 @@ def main() -> None:
                                          figures["params_millions"].items()))
     print(f"engine load (random {args.encoder}): {load_s:.2f} s")
     print(f"default runtime: {engine.vocoder_name}, int8 encoder "
-          f"{engine.runtime.wants_int8(args.device == 'cpu')}; errors against plain: "
+          f"{engine.runtime.wants_int8(args.device == 'cpu')}, decoder in "
+          f"{engine._dtypes['decoder'] or torch.float32}; errors against plain: "
           + (", ".join(f"{k} {v:.6g}" for k, v in default_errors.items()) or "-"))
     print("cold clip (nothing cached), seconds per stage:")
     for k, v in med.items():

@@ -142,7 +142,12 @@ def test_batch_generation_matches_one_at_a_time(engine, paintings):
     assert "fear" in clips[1].prompt and "Audio: Piano" in clips[1].prompt
     for req, clip in zip(reqs, clips):
         single = engine.generate(req.image, req.comment, req.hints, req.seed, req.emotion)
-        assert np.allclose(single.mel, clip.mel, atol=1e-5)
+        if engine._dtypes["decoder"] is None:
+            assert np.allclose(single.mel, clip.mel, atol=1e-5)
+        else:  # a bf16 decoder (a CPU with bf16 instructions) rounds a batch differently
+            from trainer.evaluate.musicality import mel_db_change
+
+            assert mel_db_change(single.mel, clip.mel, engine.mel_config) < 0.5
 
 
 def test_the_same_painting_is_encoded_once(engine, starry):
