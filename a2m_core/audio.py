@@ -124,16 +124,35 @@ def load_audio(
 
 # --------------------------------------------------------------------------- mel basis
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, log above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, hz / (200.0 / 3.0))
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)),
+                    mel * (200.0 / 3.0))
+
+
 @lru_cache(maxsize=8)
 def _mel_basis_np(cfg: MelConfig) -> np.ndarray:
+    """Slaney-normalised triangular filters on Slaney's mel scale, as ``librosa.filters.mel``
+    makes them (a test holds the two equal). Written out because importing librosa (and
+    numba under it) cost the first streamed clip of a process 1.7 s (measured)."""
     # Keyed on the whole frozen config: HiFi-GAN keyed its cache on fmax alone and so
     # silently reused a wrong basis when other numbers changed.
-    import librosa
-
-    basis = librosa.filters.mel(
-        sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
-    )
-    return basis.astype(np.float32)  # [n_mels, n_fft//2+1]
+    fft_hz = np.linspace(0.0, cfg.sample_rate / 2.0, 1 + cfg.n_fft // 2)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(cfg.fmin), _hz_to_mel(cfg.fmax), cfg.n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]  # equal area per filter
+    return weights.astype(np.float32)  # [n_mels, n_fft//2+1]
 
 
 def mel_basis(cfg: MelConfig, device: torch.device | str = "cpu") -> torch.Tensor:

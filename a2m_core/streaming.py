@@ -38,7 +38,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .audio import MelConfig, denormalize, log_mel_numpy
+from .audio import MelConfig, denormalize, log_mel_torch
 
 BLOCK_S, OVERLAP = 0.4, 0.75  # BS.1770 gating blocks
 ABS_GATE, REL_GATE = -70.0, -10.0
@@ -111,7 +111,9 @@ def _calibration(cfg: MelConfig) -> float:
             if f0 * k < min(cfg.fmax, sr / 2) * 0.95:
                 wave += 0.05 / k * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28))
     wave = wave.astype(np.float32)
-    log_mel = log_mel_numpy(wave, cfg)  # natural-log magnitudes, the mel convention's
+    # natural-log magnitudes, the mel convention's; torch's STFT, not librosa's, whose import
+    # (with numba) cost the first streamed clip of a process 1.7 s
+    log_mel = log_mel_torch(torch.from_numpy(wave), cfg).numpy()
     return measure_lufs(wave, sr) - _raw_loudness(log_mel, cfg)
 
 

@@ -1,6 +1,9 @@
 """The one mel convention: real clips in, the same numbers out of numpy and torch."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -18,6 +21,8 @@ from a2m_core.audio import (
     wave_to_mel_torch,
 )
 from a2m_core.errors import BadInputError
+
+from .conftest import EXAMPLE_PAINTING
 
 CFG = MelConfig()
 # Measured on the four fixture clips: 1.5e-4 at worst (float32 torch vs float64 numpy).
@@ -132,3 +137,39 @@ def test_griffin_lim_fallback_rebuilds_the_mel(music_clips):
 def test_griffin_lim_of_silence_is_silent():
     wave = griffin_lim(np.full((80, 896), -1.0, np.float32), CFG, n_iter=2)
     assert np.abs(wave).max() < 1e-6
+
+
+@pytest.mark.parametrize("cfg", [MelConfig(), MelConfig(sample_rate=16000, n_fft=512,
+                                                        win_length=512, hop_length=128,
+                                                        n_mels=64, fmin=30.0, fmax=7600.0)])
+def test_our_mel_filters_are_librosas(cfg):
+    # Written out so generation never imports librosa; the dataset path's librosa is the
+    # reference they must keep matching.
+    import librosa
+
+    from a2m_core.audio import _mel_basis_np
+
+    want = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels,
+                               fmin=cfg.fmin, fmax=cfg.fmax)
+    assert np.allclose(_mel_basis_np(cfg), want, rtol=1e-5, atol=1e-8)
+
+
+def test_generating_and_streaming_never_import_librosa(tiny_bundle):
+    # librosa (with numba) costs ~1.7 s to import: the first streamed clip of a gallery's
+    # process waited 2.0 s instead of 0.4 s for its first sound while it did.
+    code = (
+        "import sys\n"
+        "from a2m_core import Art2Music\n"
+        "from a2m_core.acceleration import RuntimeOptions\n"
+        f"e = Art2Music.load({str(tiny_bundle)!r}, device='cpu', "
+        "runtime=RuntimeOptions(vocoder_backend='torch'))\n"
+        f"e.generate({str(EXAMPLE_PAINTING)!r}, 'a storm at sea', seed=1)\n"
+        f"list(e.generate_stream({str(EXAMPLE_PAINTING)!r}, 'calm water', seed=2))\n"
+        f"g = Art2Music.load({str(tiny_bundle)!r}, device='cpu', vocoder='griffin-lim')\n"
+        f"g.generate({str(EXAMPLE_PAINTING)!r}, 'a storm at sea', seed=1)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
