@@ -302,16 +302,20 @@ class SelfAttention(torch.nn.Module):
                 self.out_proj.bias.copy_(mha.out_proj.bias)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                need_weights: bool = False, attn_mask: torch.Tensor | None = None,
-                **_: Any) -> tuple[torch.Tensor, None]:
+                key_padding_mask: torch.Tensor | None = None, need_weights: bool = False,
+                attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[torch.Tensor, None]:
         if key is not query or value is not query:
             raise ValueError("SelfAttention attends a sequence to itself")
+        if key_padding_mask is not None or need_weights:
+            raise ValueError("SelfAttention takes no key_padding_mask and returns no weights")
         x = query if self.batch_first else query.transpose(0, 1)  # [B, L, E]
         b, n, e = x.shape
         q, k, v = self.in_proj(x).view(b, n, 3, self.heads, e // self.heads).permute(2, 0, 3, 1, 4)
         if attn_mask is not None and attn_mask.dtype != torch.bool:
             attn_mask = attn_mask.to(q.dtype)
-        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        y = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, is_causal=is_causal and attn_mask is None)
         y = self.out_proj(y.transpose(1, 2).reshape(b, n, e))
         return (y if self.batch_first else y.transpose(0, 1)), None
 

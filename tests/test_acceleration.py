@@ -171,6 +171,8 @@ def test_self_attention_as_linear_layers_is_multihead_attention():
             assert torch.allclose(got, want, atol=1e-5)
     with pytest.raises(ValueError, match="attends a sequence to itself"):
         ours(x, x.clone(), x)
+    with pytest.raises(ValueError, match="no key_padding_mask"):
+        ours(x, x, x, key_padding_mask=torch.zeros(7, 2, dtype=torch.bool))
 
 
 def test_text_encoding_stops_at_the_end_token_with_the_same_embeddings(tmp_path):
