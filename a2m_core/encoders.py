@@ -158,7 +158,8 @@ def as_seen(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _image_key(image: ImageInput) -> str:
+def image_key(image: ImageInput) -> str:
+    """A content key for an image (path, bytes, PIL image or array): sha256 of its bytes."""
     h = hashlib.sha256()
     if isinstance(image, Image.Image):
         h.update(f"{image.mode}{image.size}".encode())
@@ -487,7 +488,7 @@ class ClipEncoder:
     @torch.inference_mode()
     def encode_images(self, images: Sequence[ImageInput], batch_size: int = 16) -> torch.Tensor:
         """Images (paths, PIL images or arrays) -> ``[B, embed_dim]`` float32."""
-        keys = [_image_key(im) for im in images]
+        keys = [image_key(im) for im in images]
         out: dict[str, torch.Tensor] = {}
         todo = []
         for key, im in zip(keys, images):

@@ -181,6 +181,18 @@ def _cancelled(cancel: CancelCheck) -> bool:
     return bool(cancel())
 
 
+def painting_keys(images: Sequence[Image.Image]) -> list[bytes]:
+    """What an unseeded draw is seeded by: each painting's decoded pixels (their sha256).
+
+    Not its embedding's bytes, as before: those differ in the last bits between CPUs (AVX2
+    and AVX-512 kernels) and runtimes (int8, bf16), so the same painting and comment drew
+    another performance on another machine, and the starter's benchmark figures moved with
+    the host (band std 5.28 dB on an AVX2 host, 5.94 on an AVX-512 one, same bundle)."""
+    from .encoders import image_key
+
+    return [image_key(im).encode() for im in images]
+
+
 class Art2Music:
     """A loaded model bundle ready to generate. Create with :meth:`load`."""
 
@@ -331,8 +343,9 @@ class Art2Music:
                 keys: Sequence[bytes]) -> torch.Tensor | None:
         """The decoder's performance latents ``[B, latent_dim]`` (None when it has none).
 
-        A seed draws its own; without one, the draw is seeded by ``keys`` (the painting's
-        features), so the same painting and comment always give the same clip.
+        A seed draws its own; without one, the draw is seeded by ``keys`` (``painting_keys``:
+        the painting's pixels), so the same painting and comment give the same clip on any
+        machine and runtime.
         """
         if not self.decoder.cfg.latent_dim:
             return None
@@ -540,12 +553,14 @@ class Art2Music:
         return prompts, images
 
     def _mels(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
-              seeds: Sequence[int | None], variation: float) -> torch.Tensor:
-        """Embeddings -> normalised mels ``[B, n_mels, T]`` (projector, latents, decoder)."""
-        # Without a seed the performance latent is drawn from the painting alone: one painting
-        # keeps its "performance", so two comments on it differ by what the comment asks for
-        # (through the condition and the latent prior), not by an unrelated random draw.
-        keys = [f.numpy().tobytes() for f in image_feat]
+              seeds: Sequence[int | None], variation: float, keys: Sequence[bytes]
+              ) -> torch.Tensor:
+        """Embeddings -> normalised mels ``[B, n_mels, T]`` (projector, latents, decoder).
+
+        ``keys``: each painting's identity (``painting_keys``). Without a seed the
+        performance latent is drawn from it alone: one painting keeps its "performance", so
+        two comments on it differ by what the comment asks for (through the condition and
+        the latent prior), not by an unrelated random draw."""
         with self._autocast("decoder"):
             fused = self.fuse(image_feat, text_feat, seeds, variation)
             return self.decode_mel(fused, self.latents(fused, seeds, keys)).float()
@@ -561,7 +576,7 @@ class Art2Music:
             text_feat = self.encoder.encode_texts(prompts).float()
         timings["encode"] = time.perf_counter() - t
         t = stage("mel")
-        mels = self._mels(image_feat, text_feat, seeds, variation)
+        mels = self._mels(image_feat, text_feat, seeds, variation, painting_keys(images))
         timings["mel"] = time.perf_counter() - t
         return mels
 
@@ -578,7 +593,8 @@ class Art2Music:
             with self._autocast("encoder"):
                 feats = (self.encoder.encode_images(images).float(),
                          self.encoder.encode_texts(prompts).float())
-            mels = self._mels(*feats, [r.seed for r in requests], variation)
+            mels = self._mels(*feats, [r.seed for r in requests], variation,
+                              painting_keys(images))
         return mels.float().cpu().numpy()
 
     @torch.inference_mode()

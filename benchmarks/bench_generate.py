@@ -147,8 +147,8 @@ def runtime_errors(plain: Art2Music, fast: Art2Music, clip_mel) -> dict[str, flo
         b = fast.encoder.encode_images([PAINTING]), fast.encoder.encode_texts(["a storm"])
         out["image_embedding_cosine"] = float(torch.cosine_similarity(a[0], b[0]).item())
         out["text_embedding_cosine"] = float(torch.cosine_similarity(a[1], b[1]).item())
-        ma = plain._mels(a[0], a[1], [None], 0.0)[0].numpy()
-        mb = fast._mels(b[0], b[1], [None], 0.0)[0].numpy()
+        ma = plain._mels(a[0], a[1], [None], 0.0, [b"painting"])[0].numpy()
+        mb = fast._mels(b[0], b[1], [None], 0.0, [b"painting"])[0].numpy()
         out["mel_change_db"] = mel_db_change(ma, mb, plain.mel_config)
     return out
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from a2m_core import Art2Music
+from a2m_core import Art2Music, GenerationRequest
 from a2m_core.bundle import BundleModules, VocoderConfig, build_modules, load_bundle, save_bundle
 from a2m_core.debug import tiny_config
+from a2m_core.encoders import load_image
 from a2m_core.errors import ModelLoadError
 from a2m_core.models import DecoderConfig, MelDecoder
 from a2m_core.packaged import PackagedFile
@@ -120,6 +121,22 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
     assert np.abs(a - b).mean() > 1e-3
     c, d = (engine.generate(starry, "stormy sea").mel for _ in range(2))
     assert np.array_equal(c, d)
+    # No seed draws from the painting itself, not from its embedding's last bits: another
+    # runtime (or CPU) whose embeddings differ a little plays the same performance.
+    from a2m_core.acceleration import RuntimeOptions
+    from a2m_core.engine import painting_keys
+
+    other = Art2Music.load(engine.bundle, device="cpu", runtime=RuntimeOptions.plain())
+    other.decoder.latent_std.fill_(3.0)
+    img = load_image(starry)
+    nudged = other.encoder.encode_images([img]) + 1e-6  # another CPU's rounding
+    text = other.encoder.encode_texts([other._prepare([GenerationRequest(
+        starry, "stormy sea")])[0][0]])
+    with torch.inference_mode():
+        e = other._mels(nudged, text, [None], 0.0, painting_keys([img]))[0].numpy()
+        f = other._mels(nudged, text, [None], 0.0, painting_keys([img.rotate(90)]))[0].numpy()
+    # the same draw (up to the runtimes' rounding); another painting's pixels draw another
+    assert np.abs(e - c).mean() < 0.1 * np.abs(f - c).mean()
 
 
 def test_generate_mels_previews_exactly_the_mel_a_clip_gets(engine, starry):
