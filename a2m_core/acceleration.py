@@ -124,6 +124,22 @@ def native_bf16_in(cpuinfo: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    """``/proc/cpuinfo``'s text; empty where there is none (macOS, Windows)."""
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_name() -> str:
+    """The CPU's model name, or "" where ``/proc/cpuinfo`` does not say."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return ""
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware, read from ``/proc/cpuinfo``; False where
     that file is missing (macOS, Windows: float32 there).
@@ -131,10 +147,7 @@ def cpu_has_native_bf16() -> bool:
     Why not oneDNN's own check: it also says yes on AVX-512 CPUs without bf16 instructions,
     where bf16 is emulated and slower than float32, and on AVX2 CPUs oneDNN has no bf16
     LSTM at all (measured: "could not create a primitive descriptor")."""
-    try:
-        return native_bf16_in(Path("/proc/cpuinfo").read_text(errors="replace"))
-    except OSError:
-        return False
+    return native_bf16_in(_cpuinfo())
 
 
 def weights_digest(module: torch.nn.Module) -> str:

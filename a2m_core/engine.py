@@ -74,7 +74,7 @@ class _Autocast:
 
 
 def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False,
-                     precision: str = "fp32") -> Path | None:
+                     dtype: torch.dtype | None = None) -> Path | None:
     """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
 
     One folder per encoder identity: its config, and when its weights live in the bundle, the
@@ -86,9 +86,9 @@ def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False
 
     ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
     if int8:  # int8 embeddings differ a little from float ones: never mix the two
-        ident += "|int8"
-    if precision != "fp32":
-        ident += f"|{precision}"
+        ident += "|int8+attention"  # since the attention projections are int8 too
+    if dtype is not None:  # reduced-precision embeddings differ a little too
+        ident += f"|{dtype}"
     if weights_in_bundle and bundle.path is not None:
         st = Path(bundle.path).stat()
         ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
@@ -251,10 +251,8 @@ class Art2Music:
         # with native bf16); reduced-precision embeddings differ a little: their own cache
         self._dtypes = {stage: self.runtime.stage_dtype(stage, self.device.type, int8)
                         for stage in ("encoder", "decoder", "vocoder")}
-        enc_dtype = self._dtypes["encoder"]
-        self.encoder.disk_cache = _embedding_cache(
-            bundle, enc_state is not None, int8,
-            {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(enc_dtype, "fp32"))
+        self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8,
+                                                   self._dtypes["encoder"])
         dtype = self._dtypes["vocoder"]
         if dtype is not None and self.vocoder is not None and self._vocoder_fn is self.vocoder:
             self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)

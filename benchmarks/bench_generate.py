@@ -38,7 +38,7 @@ os.environ.setdefault("A2M_EMBED_CACHE", "0")
 import numpy as np
 import torch
 
-from a2m_core.acceleration import RuntimeOptions, cpu_has_native_bf16
+from a2m_core.acceleration import RuntimeOptions, cpu_has_native_bf16, cpu_name
 from a2m_core.audio import MelConfig, griffin_lim
 from a2m_core.bundle import Bundle, BundleConfig, VocoderConfig, build_modules
 from a2m_core.encoders import EncoderConfig
@@ -69,18 +69,6 @@ def paper_engine(encoder: str, embed_dim: int, runtime: RuntimeOptions | None = 
     torch.manual_seed(1)  # the encoder's random init
     engine = Art2Music(Bundle(cfg, tensors), device=device, runtime=runtime)
     return engine, time.perf_counter() - start
-
-
-def _cpu_name() -> str:
-    """The CPU's model name (hosts of one machine kind differ: AVX2 one day, AVX-512 the
-    next, and every figure moves with it)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _encoder_params(encoder: str) -> int:
@@ -262,7 +250,7 @@ def main() -> None:
         musicgen = time_musicgen(args.musicgen_tokens, device=args.device)
 
     figures = {
-        "machine": f"{platform.machine()} {_cpu_name()} "
+        "machine": f"{platform.machine()} {cpu_name() or platform.processor()} "
                    f"({torch.backends.cpu.get_cpu_capability()}, bf16 instructions: "
                    f"{'yes' if cpu_has_native_bf16() else 'no'}), "
                    f"{torch.get_num_threads()} torch threads, torch {torch.__version__}"
