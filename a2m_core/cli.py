@@ -238,7 +238,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             f" in {d.latent_segments} stretches of time" if d.latent_segments > 1 else "")
             + ", " if d.latent_dim else "")
         + f"{d.n_mels} mels, "
-        f"{_param_count(bundle.tensors, 'decoder') / 1e6:.2f} M params",
+        f"{_param_count(bundle.tensors, 'decoder') / 1e6:.2f} M params"
+        + (f"; detail flow {d.detail_blocks} blocks x {d.detail_channels} channels, "
+           f"{d.detail_steps} steps per clip" if d.detail_channels else ""),
         f"vocoder     {cfg.vocoder.describe()}"
         + (f", {voc_params / 1e6:.2f} M params" if voc_params else "")
         + ("; `a2m generate --vocoder griffin-lim` for the fast fallback"

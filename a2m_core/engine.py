@@ -345,13 +345,24 @@ class Art2Music:
         the painting's pixels), so the same painting and comment give the same clip on any
         machine and runtime.
         """
-        if not self.decoder.cfg.latent_dim:
-            return None
+        return self._draw_latents(fused, self._generators(seeds, keys))
+
+    @staticmethod
+    def _generators(seeds: Sequence[int | None], keys: Sequence[bytes]
+                    ) -> list[torch.Generator]:
+        """One generator per clip: its seed, else its painting's key. The latent draw and
+        then the detail flow's noise come from it, in that order."""
         gens = []
         for seed, key in zip(seeds, keys):
             if seed is None:
                 seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
             gens.append(torch.Generator().manual_seed(int(seed)))
+        return gens
+
+    def _draw_latents(self, fused: torch.Tensor, gens: list[torch.Generator]
+                      ) -> torch.Tensor | None:
+        if not self.decoder.cfg.latent_dim:
+            return None
         return self.decoder.sample_latents(fused, gens,
                                            self.config.generation.latent_temperature)
 
@@ -364,11 +375,12 @@ class Art2Music:
         return (f"the text encoder reads the first {limit} tokens of the prompt and this one "
                 f"has {need}: the end of the comment (and hints after it) is not heard")
 
-    def decode_mel(self, fused: torch.Tensor, latents: torch.Tensor | None = None
-                   ) -> torch.Tensor:
+    def decode_mel(self, fused: torch.Tensor, latents: torch.Tensor | None = None,
+                   generators: list[torch.Generator] | None = None) -> torch.Tensor:
         """Fused ``[B, hidden]`` (+ latents) -> normalised mel ``[B, n_mels, T]`` in [-1, 1].
-        Without latents a latent decoder gives its average rendition."""
-        return self.decoder(fused, latents).transpose(1, 2).clamp(-1.0, 1.0)
+        Without latents a latent decoder gives its average rendition; a detail flow draws
+        its noise from ``generators`` (None: its zero-noise answer)."""
+        return self.decoder.render(fused, latents, generators).transpose(1, 2).clamp(-1.0, 1.0)
 
     @torch.inference_mode()
     def _vocode_many(self, mels: torch.Tensor, seeds: Sequence[int | None]) -> list[np.ndarray]:
@@ -561,7 +573,8 @@ class Art2Music:
         the latent prior), not by an unrelated random draw."""
         with self._autocast("decoder"):
             fused = self.fuse(image_feat, text_feat, seeds, variation)
-            return self.decode_mel(fused, self.latents(fused, seeds, keys)).float()
+            gens = self._generators(seeds, keys)
+            return self.decode_mel(fused, self._draw_latents(fused, gens), gens).float()
 
     def _encode_and_decode(self, images: list[Image.Image], prompts: list[str],
                            seeds: Sequence[int | None], variation: float,

@@ -93,6 +93,44 @@ def test_a_latent_split_in_time_changes_only_its_own_stretch_of_the_clip():
         DecoderConfig(**small, latent_dim=16, latent_segments=3)
 
 
+def test_a_detail_flow_draws_seeded_detail_on_top_of_the_decoders_mel():
+    small = dict(input_dim=8, hidden=8, layers=1, frames_per_step=8, latent_dim=4)
+    torch.manual_seed(0)
+    plain = MelDecoder(DecoderConfig(**small)).eval()
+    torch.manual_seed(0)
+    dec = MelDecoder(DecoderConfig(**small, detail_channels=8, detail_blocks=2,
+                                   detail_steps=3)).eval()
+    # the decoder's own weights are untouched: a plain decoder's state loads, minus the flow
+    missing, unexpected = dec.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("detail.") for k in missing)
+    torch.nn.init.normal_(dec.detail.out.weight, std=0.5)  # a trained flow moves the mel
+    fused, z = torch.randn(2, 8), torch.randn(2, 4)
+
+    def gens(seed):
+        return [torch.Generator().manual_seed(seed + i) for i in range(2)]
+
+    with torch.no_grad():
+        mean = dec(fused, z)
+        a, again, other = (dec.render(fused, z, gens(s)) for s in (1, 1, 5))
+        quiet, quiet_again = dec.render(fused, z), dec.render(fused, z)
+        assert torch.equal(plain.render(fused, z, gens(1)), plain(fused, z))
+    assert a.shape == mean.shape == (2, 896, 80)
+    assert torch.equal(a, again)  # a seed replays its clip
+    assert (a - other).abs().mean() > 1e-3  # another seed draws other detail
+    assert (a - mean).abs().mean() > 1e-3 and torch.equal(quiet, quiet_again)
+
+    # guidance weighs what the feeling (fused vector) adds to the detail: w=1 is the plain
+    # flow, w=0 the flow without the feeling, w=3 three times the feeling's part
+    flow, m = dec.detail, mean.transpose(1, 2)
+    with torch.no_grad():
+        plain_draw = flow.sample(m, fused, gens(1), 3)
+        assert torch.allclose(flow.sample(m, fused, gens(1), 3, guidance=1.0), plain_draw)
+        free = flow.sample(m, torch.zeros_like(fused), gens(1), 3)
+        assert torch.allclose(flow.sample(m, fused, gens(1), 3, guidance=0.0), free, atol=1e-5)
+        strong = flow.sample(m, fused, gens(1), 3, guidance=3.0)
+    assert (strong - free).abs().mean() > 1.5 * (plain_draw - free).abs().mean()
+
+
 def official_generator_keys(cfg: HiFiGANConfig) -> set[str]:
     """Key names of jik876/hifi-gan's Generator with weight norm, written out from its layout."""
     wn = ("weight_g", "weight_v", "bias")

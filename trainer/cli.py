@@ -122,6 +122,18 @@ def cmd_stage1(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detail(args: argparse.Namespace) -> int:
+    from .train.detail import DetailConfig, train_detail
+
+    cfg = DetailConfig(channels=args.channels, blocks=args.blocks, euler_steps=args.euler_steps,
+                       steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                       cond_dropout=args.cond_dropout, guidance=args.guidance,
+                       seed=args.seed, device=args.device)
+    best = train_detail(args.dataset, args.stage1, args.out, cfg, callback=_event_printer(args))
+    print(f"stage 1 + detail flow checkpoint: {best}")
+    return 0
+
+
 def cmd_stage2(args: argparse.Namespace) -> int:
     from .train.stage2 import Stage2Config, train_stage2
 
@@ -351,6 +363,28 @@ def build_parser() -> argparse.ArgumentParser:
     s1.add_argument("--no-amp", action="store_true", help="no fp16 autocast on CUDA")
     common(s1)
     s1.set_defaults(func=cmd_stage1)
+
+    de = sub.add_parser("detail", help="train a detail flow on a finished stage-1 run with a "
+                        "performance latent: it samples the note-scale detail an L1-fitted "
+                        "decoder averages away (resumes OUT/last.pt)")
+    de.add_argument("--dataset", required=True, help="the ArtiCaps folder stage 1 trained on")
+    de.add_argument("--stage1", required=True, help="the finished stage-1 run folder")
+    de.add_argument("--out", required=True, help="run folder (best.pt for export)")
+    de.add_argument("--channels", type=int, default=128)
+    de.add_argument("--blocks", type=int, default=8)
+    de.add_argument("--euler-steps", type=int, default=8,
+                    help="integration steps per clip at generation")
+    de.add_argument("--steps", type=int, default=2000, help="optimiser steps")
+    de.add_argument("--batch-size", type=int, default=16)
+    de.add_argument("--lr", type=float, default=1e-3)
+    de.add_argument("--cond-dropout", type=float, default=0.0,
+                    help="share of samples trained without the painting and comment, so "
+                    "--guidance can weigh their part")
+    de.add_argument("--guidance", type=float, default=1.0,
+                    help="classifier-free guidance of the detail towards the feeling at "
+                    "generation (1: none; needs --cond-dropout > 0)")
+    common(de)
+    de.set_defaults(func=cmd_detail)
 
     s2 = sub.add_parser("stage2", help="fine-tune the HiFi-GAN vocoder (resumes OUT/last.pt)")
     s2.add_argument("--dataset", required=True)

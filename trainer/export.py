@@ -80,6 +80,8 @@ def export_bundle(
         generation=generation or GenerationConfig(),
         provenance={"stage1": str(stage1), "stage1_epoch": meta["epoch"],
                     "stage1_val_loss": round(float(meta["val_loss"]), 5),
+                    **({"detail_val_flow_loss": round(float(meta["detail_val_loss"]), 5)}
+                       if "detail_val_loss" in meta else {}),
                     "vocoder": str(generator) if generator else packaged_vocoder.describe()
                     if packaged_vocoder else "griffin-lim",
                     **(provenance or {})})

@@ -28,6 +28,10 @@ starter recipe it could not reproduce even its training windows (benchmarks/READ
 latent per stretch stores it, and independent draws per stretch give a clip that changes
 from second to second. The prior, the spread and the sampling are unchanged: they see the
 flat ``[B, latent_dim]`` vector. 1 is the single latent (bundles without the field).
+
+``detail_channels`` > 0 adds a detail flow (``detail.py``) that samples, on top of the
+decoder's mel, the note-scale detail an L1 fit averages away; :meth:`MelDecoder.render` is
+the mel generation plays. 0 is the decoder alone (bundles without the field).
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .detail import DetailFlow
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,10 @@ class DecoderConfig:
     frames_per_step: int = 1  # mel frames emitted per LSTM step (paper: 1); divides n_frames
     latent_dim: int = 0  # size of the seeded "performance" latent (paper: none)
     latent_segments: int = 1  # stretches of time the latent is split into (1: one per clip)
+    detail_channels: int = 0  # width of the detail flow (0: none; detail.py)
+    detail_blocks: int = 8  # its dilated convolution blocks
+    detail_steps: int = 8  # Euler steps when generation samples it
+    detail_guidance: float = 1.0  # classifier-free guidance of its feeling (1: none)
 
     def __post_init__(self) -> None:
         if self.frames_per_step < 1 or self.n_frames % self.frames_per_step:
@@ -82,6 +92,8 @@ class MelDecoder(nn.Module):
             self.latent_prior = nn.Linear(cfg.input_dim, cfg.latent_dim)
             # spread of the learned latents around the prior, set by stage 1
             self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
+        self.detail = DetailFlow(cfg.n_mels, cfg.input_dim, cfg.detail_channels,
+                                 cfg.detail_blocks) if cfg.detail_channels else None
 
     def sample_latents(self, fused: torch.Tensor, generators: list[torch.Generator],
                        temperature: float = 1.0) -> torch.Tensor:
@@ -90,6 +102,17 @@ class MelDecoder(nn.Module):
         noise = torch.stack([torch.randn(self.cfg.latent_dim, generator=g) for g in generators])
         return self.latent_prior(fused) + temperature * self.latent_std * noise.to(
             fused.device, fused.dtype)
+
+    def render(self, fused: torch.Tensor, latent: torch.Tensor | None = None,
+               generators: list[torch.Generator] | None = None) -> torch.Tensor:
+        """The mel generation plays, ``[B, T, n_mels]``: the decoder's rendition plus, with a
+        detail flow, detail sampled from ``generators`` (None: its zero-noise answer)."""
+        mel = self(fused, latent)
+        if self.detail is None:
+            return mel
+        m = mel.transpose(1, 2)
+        return (m + self.detail.sample(m, fused, generators, self.cfg.detail_steps,
+                                       self.cfg.detail_guidance)).transpose(1, 2)
 
     def forward(self, fused: torch.Tensor, latent: torch.Tensor | None = None) -> torch.Tensor:
         # fused [B, input_dim], latent [B, latent_dim] or None (the prior: the average

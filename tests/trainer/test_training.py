@@ -18,6 +18,7 @@ from trainer.data import BuildConfig, build_articaps
 from trainer.evaluate.table4 import SETTINGS, evaluate_table4
 from trainer.export import export_bundle
 from trainer.train.common import load_checkpoint
+from trainer.train.detail import DetailConfig, train_detail
 from trainer.train.stage1 import Stage1Config, train_stage1
 from trainer.train.stage2 import Stage2Config, train_stage2
 
@@ -103,6 +104,69 @@ def test_resume_refuses_another_recipe_but_not_more_epochs(dataset, stage1_run):
         train_stage1(dataset, stage1_run, Stage1Config(epochs=40, movement_weight=2.0,
                                                        **TINY_S1))
     train_stage1(dataset, stage1_run, Stage1Config(epochs=40, **{**TINY_S1, "log_every": 5}))
+
+
+@pytest.fixture(scope="module")
+def latent_run(dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("latent")
+    train_stage1(dataset, out, Stage1Config(epochs=4, frames_per_step=8, latent_dim=8,
+                                            latent_segments=2, keep="last", **TINY_S1))
+    return out
+
+
+TINY_DETAIL = dict(channels=8, blocks=2, euler_steps=2, batch_size=2, crop_frames=64,
+                   log_every=1, checkpoint_every=5)
+
+
+def test_the_detail_flow_trains_on_a_finished_stage1_and_exports_a_bundle_that_plays_it(
+        dataset, latent_run, tmp_path, paintings):
+    best = train_detail(dataset, latent_run, tmp_path / "detail",
+                        DetailConfig(steps=40, lr=3e-3, **TINY_DETAIL))
+    log = events(tmp_path / "detail")
+    steps = [e["loss"] for e in log if e["event"] == "step"]
+    # an untrained flow's loss is E|x1 - x0|^2; it learns the residuals' distribution
+    assert np.mean(steps[-10:]) < 0.92 * np.mean(steps[:3])
+    assert log[-1]["event"] == "done" and np.isfinite(log[-1]["val_flow_loss"])
+    out = export_bundle(best, tmp_path / "detail.safetensors", name="tiny-detail")
+    cfg = load_bundle(out).config
+    assert cfg.decoder.detail_channels == 8
+    # the bundle says which loss is whose: stage 1's L1, the flow's own loss beside it
+    s1_val = load_checkpoint(latent_run / "best.pt")["val_loss"]
+    assert cfg.provenance["stage1_val_loss"] == pytest.approx(s1_val, abs=1e-5)
+    assert np.isfinite(cfg.provenance["detail_val_flow_loss"])
+    engine = Art2Music.load(out, device="cpu")
+    a, b, c = (engine.generate(paintings[0], "a storm of feelings", seed=s).mel
+               for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+    # the stage-1 weights it was built on are the ones the bundle plays
+    s1 = load_checkpoint(latent_run / "last.pt")["model"]
+    dec = load_bundle(out).part("decoder")
+    assert torch.equal(dec["lstm.weight_hh_l0"], s1["decoder.lstm.weight_hh_l0"])
+
+
+def test_a_stopped_detail_run_resumes_to_the_same_flow(dataset, latent_run, tmp_path):
+    cfg = DetailConfig(steps=8, **TINY_DETAIL)
+    train_detail(dataset, latent_run, tmp_path / "straight", cfg)
+    stop = threading.Event()
+
+    def stop_at_5(e):
+        if e["event"] == "step" and e["step"] == 5:
+            stop.set()
+
+    train_detail(dataset, latent_run, tmp_path / "resumed", cfg, callback=stop_at_5, stop=stop)
+    assert not (tmp_path / "resumed" / "best.pt").exists()
+    train_detail(dataset, latent_run, tmp_path / "resumed", cfg)
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["flow"]
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")["flow"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="other settings"):
+        train_detail(dataset, latent_run, tmp_path / "resumed",
+                     DetailConfig(steps=8, **{**TINY_DETAIL, "channels": 16}))
+
+
+def test_the_detail_flow_needs_a_finished_latent_stage1(dataset, stage1_run, tmp_path):
+    with pytest.raises(ValueError, match="performance latent"):
+        train_detail(dataset, stage1_run, tmp_path / "d", DetailConfig(steps=2, **TINY_DETAIL))
 
 
 def test_torchrun_with_two_cpu_processes(dataset, tmp_path):

@@ -371,9 +371,10 @@ def train_stage1(
 
 
 def save_best(path: Path, model: Stage1Model, ds: ArtiCaps, cfg: Stage1Config, epoch: int,
-              val_loss: float) -> None:
+              val_loss: float, extra: dict[str, Any] | None = None) -> None:
     """Inference weights only (no optimiser), with everything export needs."""
     save_checkpoint(path, {
+        **(extra or {}),
         "kind": CHECKPOINT_KIND + "-weights",
         "projector": model.projector.state_dict(),  # decoder: with its latent Gaussian
         "decoder": model.decoder.state_dict(),
