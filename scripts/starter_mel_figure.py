@@ -1,10 +1,13 @@
-"""The README's picture: mels of clips from two bundles for the same unseen painting and
-comment, side by side, with the musicality figures in the titles.
+"""The README's picture: mels of clips from earlier bundles and the current one for the same
+unseen painting and comment, one above the other, with the musicality figures in the titles.
 
-    .venv/bin/python scripts/starter_mel_figure.py --before old.safetensors \\
+    .venv/bin/python scripts/starter_mel_figure.py \\
+        --before "the drone starter=drone.safetensors" \\
+        --before "without the detail flow=previous.safetensors" \\
         [--after a2m_core/assets/starter.safetensors] [-o docs/starter-mel.png]
 
-(The old drone starter is in git history: ``git show <rev>:a2m_core/assets/starter.safetensors``.)
+(Earlier starters are in git history: ``git show <rev>:a2m_core/assets/starter.safetensors``;
+the drone starter is ab32de3's, the one without the detail flow 120ce2f's.)
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ COMMENT = "The swirling sky feels alive, restless and full of wonder"
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--before", required=True, help="the earlier bundle")
+    ap.add_argument("--before", required=True, action="append",
+                    help="LABEL=BUNDLE, an earlier bundle (repeat for several)")
     ap.add_argument("--after", default=str(REPO / "a2m_core" / "assets" /
                                            "starter.safetensors"))
     ap.add_argument("-o", "--output", default=str(REPO / "docs" / "starter-mel.png"))
@@ -32,9 +36,10 @@ def main() -> int:
     from a2m_core import Art2Music
     from trainer.evaluate.musicality import musicality
 
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5.2))
-    for ax, (label, bundle) in zip(axes, (("before: the drone starter", args.before),
-                                          ("now: the music starter", args.after))):
+    rows = [("before: " + b.split("=", 1)[0], b.split("=", 1)[1]) for b in args.before]
+    rows.append(("now", args.after))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 2.6 * len(rows)))
+    for ax, (label, bundle) in zip(axes, rows):
         engine = Art2Music.load(bundle, device="cpu")
         clip = engine.generate(PAINTING, COMMENT)
         f = musicality(clip.audio, clip.sample_rate)
