@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from a2m_core.bundle import load_bundle
 from trainer.gui.window import TrainerWindow
 
 TIMEOUT_MS = 300_000  # a job on 2 busy cores (the evaluation vocodes 12 clips with HiFi-GAN V1)
@@ -73,9 +74,16 @@ def test_retrain_from_the_window(qtbot, window, shared_data, tiny_bundle, tmp_pa
     assert len(window.s1_plot.points["val"][0]) >= 1
     assert window.ex_stage1.text() == str(tmp_path / "s1" / "best.pt")
 
+    # the detail flow on the finished run: its curve, and export picks up its weights
+    window.detail_steps.setValue(6)
+    run(qtbot, window, window.detail_btn)
+    assert len(window.detail_plot.points["train"][0]) >= 2
+    assert window.ex_stage1.text() == str(tmp_path / "s1" / "detail" / "best.pt")
+
     window.ex_bundle.set(tmp_path / "mine.safetensors")
     run(qtbot, window, window.export_btn)
     assert Path(window.ex_bundle.text()).exists()
+    assert load_bundle(window.ex_bundle.text()).config.decoder.detail_channels > 0
     window.ev_dataset.set(tmp_path / "ds")
     # With an LLM rater configured (a fake OpenAI-compatible server here), the evaluation
     # also rates each full-input clip and shows the scores beside Table IV.

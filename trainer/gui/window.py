@@ -312,6 +312,23 @@ class TrainerWindow(QMainWindow):
         lay.addWidget(self.s1_btn)
         self.s1_plot = LossPlot("Stage 1: frequency-weighted L1")
         lay.addWidget(self.s1_plot, 1)
+        # Stage 1b: the detail flow on the finished run (decoders with a latent)
+        row = QHBoxLayout()
+        self.detail_steps = _spin(6000, 1, 1_000_000)
+        self.detail_steps.setToolTip("Optimiser steps of the detail flow (the starter: 6,000, "
+                                     "about 11 minutes on 2 CPU cores)")
+        self.detail_btn = QPushButton("Train the detail flow on this run")
+        self.detail_btn.setToolTip(
+            "After stage 1 has finished: a flow that samples the note-scale detail (onsets, "
+            "pitch lines) the decoder's L1 fit averages away, guided by the painting and "
+            "comment. Export then uses its best.pt (in the run folder's detail/)")
+        self.detail_btn.clicked.connect(self.start_detail)
+        row.addWidget(QLabel("Detail flow steps"))
+        row.addWidget(self.detail_steps)
+        row.addWidget(self.detail_btn, 1)
+        lay.addLayout(row)
+        self.detail_plot = LossPlot("Detail flow: flow-matching loss")
+        lay.addWidget(self.detail_plot, 1)
         self.tabs.addTab(tab, "Stage 1")
 
         # Stage 2
@@ -428,8 +445,8 @@ class TrainerWindow(QMainWindow):
         return True
 
     def _set_busy(self, busy: bool) -> None:
-        for b in (self.own_btn, self.build_btn, self.s1_btn, self.s2_btn, self.export_btn,
-                  self.eval_btn):
+        for b in (self.own_btn, self.build_btn, self.s1_btn, self.detail_btn, self.s2_btn,
+                  self.export_btn, self.eval_btn):
             b.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
 
@@ -486,6 +503,22 @@ class TrainerWindow(QMainWindow):
         self._replay_curve(Path(out), self.s1_plot, "stage1")
         return self._start("stage1", lambda emit, stop: train_stage1(dataset, out, cfg, emit,
                                                                      stop))
+
+    def start_detail(self) -> bool:
+        from ..train.detail import DetailConfig, train_detail
+
+        if not self._need(**{"Dataset folder": self.s1_dataset.text(),
+                             "Run folder": self.s1_out.text()}):
+            return False
+        # the starter's recipe: a fifth of the samples without the painting and comment,
+        # guidance 2 at generation (benchmarks/README.md, sixth session)
+        cfg = DetailConfig(steps=self.detail_steps.value(), cond_dropout=0.2, guidance=2.0,
+                           log_every=5, device=self.s1_device.currentText())
+        dataset, run = self.s1_dataset.text(), Path(self.s1_out.text())
+        self.detail_plot.reset()
+        self._replay_curve(run / "detail", self.detail_plot, "detail")
+        return self._start("detail", lambda emit, stop: train_detail(
+            dataset, run, run / "detail", cfg, emit, stop))
 
     def start_stage2(self) -> bool:
         from ..train.stage2 import Stage2Config, train_stage2
@@ -572,7 +605,8 @@ class TrainerWindow(QMainWindow):
             self.status.setText(f"{e['stage']}: {e['done']}/{e['total']}")
             return
         self.log_view.appendPlainText(describe_event(e))
-        plot = self.s1_plot if e.get("stage") == "stage1" else self.s2_plot
+        plot = {"stage1": self.s1_plot, "detail": self.detail_plot}.get(e.get("stage"),
+                                                                        self.s2_plot)
         if kind == "step":
             total = max(1, int(e.get("total_steps") or 1))
             self.progress.setValue(round(100 * e["step"] / total))
@@ -730,6 +764,8 @@ class TrainerWindow(QMainWindow):
                 self.ex_stage1.set(result)
                 if not self.s2_stage1.text():
                     self.s2_stage1.set(result)
+            elif name == "detail":
+                self.ex_stage1.set(result)  # the stage-1 weights with the flow
             elif name == "stage2":
                 self.ex_generator.set(result)
         self.jobEnded.emit(name, "finished")

@@ -7,6 +7,9 @@ minus that rendition, given the rendition and the pair's fused vector. It trains
 crops of the clip (the convolutions see ~1.4 s, so a crop of 3 s teaches what the whole clip
 needs, at a third of the cost).
 
+Memory: every training pair's rendition is computed once and held in float16 (0.14 MB a
+pair at 896 x 80: 160 MB for the starter's 1,140 pairs, ~7 GB for 50,000).
+
 Resume: ``last.pt`` holds the flow, its optimiser and the step, written atomically every
 ``checkpoint_every`` steps; a step's crops and noise are drawn from ``(seed, step)`` alone,
 so a resumed run repeats an uninterrupted one on the CPU. The result is a stage-1 weights
