@@ -337,21 +337,13 @@ class Art2Music:
                 fused[i] = fused[i] + variation * rms * noise
         return fused
 
-    def latents(self, fused: torch.Tensor, seeds: Sequence[int | None],
-                keys: Sequence[bytes]) -> torch.Tensor | None:
-        """The decoder's performance latents ``[B, latent_dim]`` (None when it has none).
-
-        A seed draws its own; without one, the draw is seeded by ``keys`` (``painting_keys``:
-        the painting's pixels), so the same painting and comment give the same clip on any
-        machine and runtime.
-        """
-        return self._draw_latents(fused, self._generators(seeds, keys))
-
     @staticmethod
     def _generators(seeds: Sequence[int | None], keys: Sequence[bytes]
                     ) -> list[torch.Generator]:
-        """One generator per clip: its seed, else its painting's key. The latent draw and
-        then the detail flow's noise come from it, in that order."""
+        """One generator per clip: its seed, else its painting's key (``painting_keys``: the
+        painting's pixels), so the same painting and comment give the same clip on any
+        machine and runtime. The latent draw and then the detail flow's noise come from it,
+        in that order."""
         gens = []
         for seed, key in zip(seeds, keys):
             if seed is None:
@@ -361,6 +353,7 @@ class Art2Music:
 
     def _draw_latents(self, fused: torch.Tensor, gens: list[torch.Generator]
                       ) -> torch.Tensor | None:
+        """The decoder's performance latents ``[B, latent_dim]`` (None when it has none)."""
         if not self.decoder.cfg.latent_dim:
             return None
         return self.decoder.sample_latents(fused, gens,

@@ -125,10 +125,10 @@ def cmd_stage1(args: argparse.Namespace) -> int:
 def cmd_detail(args: argparse.Namespace) -> int:
     from .train.detail import DetailConfig, train_detail
 
-    cfg = DetailConfig(channels=args.channels, blocks=args.blocks, euler_steps=args.euler_steps,
-                       steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                       cond_dropout=args.cond_dropout, guidance=args.guidance,
-                       seed=args.seed, device=args.device)
+    given = {k: getattr(args, k) for k in ("channels", "blocks", "euler_steps", "steps",
+                                           "batch_size", "lr", "cond_dropout", "guidance")}
+    cfg = DetailConfig(**{k: v for k, v in given.items() if v is not None}, seed=args.seed,
+                       device=args.device)
     best = train_detail(args.dataset, args.stage1, args.out, cfg, callback=_event_printer(args))
     print(f"stage 1 + detail flow checkpoint: {best}")
     return 0
@@ -370,17 +370,19 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--dataset", required=True, help="the ArtiCaps folder stage 1 trained on")
     de.add_argument("--stage1", required=True, help="the finished stage-1 run folder")
     de.add_argument("--out", required=True, help="run folder (best.pt for export)")
-    de.add_argument("--channels", type=int, default=128)
-    de.add_argument("--blocks", type=int, default=8)
-    de.add_argument("--euler-steps", type=int, default=8,
+    # unset options keep DetailConfig's defaults (trainer/train/detail.py: one place for
+    # them; importing it here would load torch for every a2m-train command)
+    de.add_argument("--channels", type=int, help="width of the flow")
+    de.add_argument("--blocks", type=int, help="dilated convolution blocks")
+    de.add_argument("--euler-steps", type=int,
                     help="integration steps per clip at generation")
-    de.add_argument("--steps", type=int, default=2000, help="optimiser steps")
-    de.add_argument("--batch-size", type=int, default=16)
-    de.add_argument("--lr", type=float, default=1e-3)
-    de.add_argument("--cond-dropout", type=float, default=0.0,
+    de.add_argument("--steps", type=int, help="optimiser steps")
+    de.add_argument("--batch-size", type=int)
+    de.add_argument("--lr", type=float)
+    de.add_argument("--cond-dropout", type=float,
                     help="share of samples trained without the painting and comment, so "
                     "--guidance can weigh their part")
-    de.add_argument("--guidance", type=float, default=1.0,
+    de.add_argument("--guidance", type=float,
                     help="classifier-free guidance of the detail towards the feeling at "
                     "generation (1: none; needs --cond-dropout > 0)")
     common(de)

@@ -100,6 +100,22 @@ def starter_encoder() -> EncoderConfig:
                          text_model=DEFAULT_SENTENCE_MODEL, text_dim=384)
 
 
+def detail_recipe(cfg: StarterConfig, **overrides: Any) -> DetailConfig:
+    """The starter's detail-flow recipe (the trainer window trains the same one)."""
+    return DetailConfig(**{
+        "channels": cfg.detail_channels, "steps": cfg.detail_steps,
+        "euler_steps": cfg.detail_euler_steps, "cond_dropout": cfg.detail_cond_dropout,
+        "guidance": cfg.detail_guidance, "seed": cfg.seed, **overrides})
+
+
+def _steps_to(progress: Progress | None, stage: str) -> Callable[[dict], None] | None:
+    """A training callback that reports its step events as ``progress(stage, done, total)``."""
+    if progress is None:
+        return None
+    return lambda e: progress(stage, e.get("step", 0), e.get("total_steps", 0)) \
+        if e["event"] == "step" else None
+
+
 def prepare_starter_data(work: Path, cfg: StarterConfig, times: dict[str, float],
                          progress: Progress | None = None) -> tuple[Path, list, Path]:
     """The recipe's data steps (resumable): corpus, painting crops, paired dataset.
@@ -168,17 +184,13 @@ def build_starter(out_bundle: Path, work: Path, cfg: StarterConfig | None = None
         movement_weight=cfg.movement_weight,
         form_weight=cfg.form_weight, keep="last",
         checkpoint_every=500, log_every=50, device="cpu"),
-        callback=(lambda e: progress("stage1", e.get("step", 0), e.get("total_steps", 0))
-                  if progress and e["event"] == "step" else None))
+        callback=_steps_to(progress, "stage1"))
     times["stage1"] = time.perf_counter() - t
     if cfg.detail_channels:
         t = time.perf_counter()
-        stage1 = train_detail(dataset, work / "stage1", work / "detail", DetailConfig(
-            channels=cfg.detail_channels, steps=cfg.detail_steps,
-            euler_steps=cfg.detail_euler_steps, cond_dropout=cfg.detail_cond_dropout,
-            guidance=cfg.detail_guidance, seed=cfg.seed, checkpoint_every=200, device="cpu"),
-            callback=(lambda e: progress("detail", e.get("step", 0), e.get("total_steps", 0))
-                      if progress and e["event"] == "step" else None))
+        stage1 = train_detail(dataset, work / "stage1", work / "detail",
+                              detail_recipe(cfg, checkpoint_every=200, device="cpu"),
+                              callback=_steps_to(progress, "detail"))
         times["detail"] = time.perf_counter() - t
 
     out_bundle.parent.mkdir(parents=True, exist_ok=True)

@@ -505,15 +505,14 @@ class TrainerWindow(QMainWindow):
                                                                      stop))
 
     def start_detail(self) -> bool:
-        from ..train.detail import DetailConfig, train_detail
+        from ..starter import StarterConfig, detail_recipe
+        from ..train.detail import train_detail
 
         if not self._need(**{"Dataset folder": self.s1_dataset.text(),
                              "Run folder": self.s1_out.text()}):
             return False
-        # the starter's recipe: a fifth of the samples without the painting and comment,
-        # guidance 2 at generation (benchmarks/README.md, sixth session)
-        cfg = DetailConfig(steps=self.detail_steps.value(), cond_dropout=0.2, guidance=2.0,
-                           log_every=5, device=self.s1_device.currentText())
+        cfg = detail_recipe(StarterConfig(), steps=self.detail_steps.value(), log_every=5,
+                            device=self.s1_device.currentText())
         dataset, run = self.s1_dataset.text(), Path(self.s1_out.text())
         self.detail_plot.reset()
         self._replay_curve(run / "detail", self.detail_plot, "detail")

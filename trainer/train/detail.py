@@ -103,7 +103,8 @@ def _batch(ds: ArtiCaps, fused: np.ndarray, rows: np.ndarray, mels: np.ndarray,
            idx: np.ndarray, starts: np.ndarray, crop: int
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     mel = np.stack([mels[i, :, s:s + crop] for i, s in zip(idx, starts)]).astype(np.float32)
-    target = np.stack([np.asarray(ds.mels[rows[i]], dtype=np.float32)[:, s:s + crop]
+    # crop in the memory map: read only the crop's frames from disk
+    target = np.stack([np.asarray(ds.mels[rows[i], :, s:s + crop], dtype=np.float32)
                        for i, s in zip(idx, starts)])
     return (torch.from_numpy(fused[idx]), torch.from_numpy(mel), torch.from_numpy(target))
 
