@@ -19,6 +19,9 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-eval.txt pyproject.
 	$(BIN)/pip install -q -r requirements-dev.txt
 	# musicnn's metadata pins a 2019 numpy; it runs on ours (requirements-eval.txt)
 	$(BIN)/pip install -q --no-deps musicnn==0.1.0
+	# the notes sampler (its pyaudio dependency is for live output only) and the notes
+	# yardstick (its metadata pins an old TensorFlow; the ONNX path needs neither)
+	$(BIN)/pip install -q --no-deps tinysoundfont==0.3.7 basic-pitch==0.4.0
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 

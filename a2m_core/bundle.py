@@ -8,6 +8,11 @@ Layout of a bundle file::
               vocoder.*     HiFi-GAN generator, weight norm folded (absent for Griffin-Lim)
               encoder.*     OpenCLIP weights, only when ``encoder.weights_in_bundle``
 
+A bundle is of one of two kinds (``config.kind``): ``"mel"``, the paper's (projector, BiLSTM
+mel decoder, vocoder), or ``"notes"`` (projector, ``notes_head.*`` control head,
+``notes_model.*`` note model, and a SoundFont sampler referenced by path and sha256; see
+``a2m_core/notes``).
+
 Safetensors never unpickles anything, so opening a bundle from a stranger is safe. Loading
 checks the format version, the config's internal consistency, and every tensor's name and
 shape against the modules the config describes; a mismatch names the tensor and both shapes.
@@ -35,6 +40,8 @@ from .models import (
     MelDecoder,
     ProjectorConfig,
 )
+from .notes.model import ControlHead, NoteModel, NotesConfig
+from .notes.sampler import SamplerConfig
 from .packaged import PackagedFile
 from .prompt import PromptConfig
 
@@ -42,7 +49,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "art2music-bundle"
 FORMAT_VERSION = 1
-PARTS = ("projector", "decoder", "vocoder", "encoder")
+PARTS = ("projector", "decoder", "vocoder", "encoder", "notes_head", "notes_model")
+KINDS = ("mel", "notes")
 
 
 @dataclass(frozen=True)
@@ -101,10 +109,23 @@ class BundleConfig:
     untrained: bool = False  # random weights (debug/test bundles): output is not music
     provenance: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    kind: str = "mel"  # "mel" (the paper's decoder + vocoder) or "notes" (plan, notes, sampler)
+    notes: NotesConfig | None = None  # kind "notes": the control head and note model
+    sampler: SamplerConfig | None = None  # kind "notes": the SoundFont sampler
+
+    @property
+    def is_notes(self) -> bool:
+        return self.kind == "notes"
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.is_notes:
+            assert self.notes is not None and self.sampler is not None
+            extra = {"notes": self.notes.to_dict(), "sampler": self.sampler.to_dict()}
         return {
             "format_version": self.format_version,
+            "kind": self.kind,
+            **extra,
             "name": self.name,
             "description": self.description,
             "starter": self.starter,
@@ -146,6 +167,10 @@ class BundleConfig:
                 vocoder=VocoderConfig(**voc),
                 prompt=PromptConfig(**data.get("prompt", {})),
                 generation=GenerationConfig(**data.get("generation", {})),
+                kind=str(data.get("kind", "mel")),
+                notes=NotesConfig.from_dict(data["notes"]) if data.get("notes") else None,
+                sampler=SamplerConfig.from_dict(data["sampler"]) if data.get("sampler")
+                else None,
             )
         except (KeyError, TypeError, ValueError) as err:
             raise BundleError(f"bundle config is malformed: {err}") from err
@@ -159,6 +184,18 @@ class BundleConfig:
         if p.text_dim != e.text_embed_dim or p.image_dim != e.embed_dim:
             problems.append(f"projector inputs (text {p.text_dim}, image {p.image_dim}) != "
                             f"encoder (text {e.text_embed_dim}, image {e.embed_dim})")
+        if self.kind not in KINDS:
+            raise BundleError(f"bundle kind {self.kind!r} is unknown: this Art2Music reads "
+                              f"{', '.join(KINDS)}")
+        if self.is_notes:
+            if self.notes is None or self.sampler is None:
+                problems.append("a notes bundle needs its notes and sampler configs")
+            elif self.notes.input_dim != p.hidden:
+                problems.append(f"notes input_dim {self.notes.input_dim} != projector "
+                                f"hidden {p.hidden}")
+            if problems:
+                raise BundleError("bundle config is inconsistent: " + "; ".join(problems))
+            return
         if d.input_dim != p.hidden:
             problems.append(f"decoder input_dim {d.input_dim} != projector hidden {p.hidden}")
         if d.n_frames != m.n_frames:
@@ -186,12 +223,18 @@ class BundleConfig:
 @dataclass
 class BundleModules:
     projector: GatedResidualProjector
-    decoder: MelDecoder
+    decoder: MelDecoder | None  # None in a notes bundle
     vocoder: HiFiGANGenerator | None
+    notes_head: ControlHead | None = None  # notes bundles only
+    notes_model: NoteModel | None = None
 
 
 def build_modules(cfg: BundleConfig) -> BundleModules:
     """Fresh modules (random weights) of the architecture a config describes."""
+    if cfg.is_notes:
+        assert cfg.notes is not None
+        return BundleModules(GatedResidualProjector(cfg.projector), None, None,
+                             ControlHead(cfg.notes), NoteModel(cfg.notes))
     vocoder = None
     if cfg.vocoder.kind == "hifigan":
         assert cfg.vocoder.hifigan is not None
@@ -201,7 +244,11 @@ def build_modules(cfg: BundleConfig) -> BundleModules:
 
 def _prefixed(modules: BundleModules, packaged_vocoder: bool = False) -> dict[str, nn.Module]:
     """The modules whose weights live in the bundle file, by tensor prefix."""
-    out: dict[str, nn.Module] = {"projector": modules.projector, "decoder": modules.decoder}
+    out: dict[str, nn.Module] = {"projector": modules.projector}
+    if modules.decoder is not None:
+        out["decoder"] = modules.decoder
+    if modules.notes_head is not None and modules.notes_model is not None:
+        out["notes_head"], out["notes_model"] = modules.notes_head, modules.notes_model
     if modules.vocoder is not None and not packaged_vocoder:
         out["vocoder"] = modules.vocoder
     return out
@@ -266,8 +313,8 @@ class Bundle:
 
     def modules(self) -> BundleModules:
         """Build the modules and load this bundle's weights, checking every shape."""
-        packaged = self.config.vocoder.packaged is not None and self.config.vocoder.kind == \
-            "hifigan"
+        packaged = not self.config.is_notes and self.config.vocoder.packaged is not None \
+            and self.config.vocoder.kind == "hifigan"
         mods = build_modules(self.config) if not packaged else BundleModules(
             GatedResidualProjector(self.config.projector), MelDecoder(self.config.decoder),
             load_packaged_vocoder(self.config.vocoder))
@@ -276,11 +323,13 @@ class Bundle:
             state = self.part(prefix)
             check_state(module.state_dict(), state, f"{where} ({prefix})")
             module.load_state_dict(state, strict=True)
-        stray = {k.split(".", 1)[0] for k in self.tensors} - set(PARTS)
+        stray = {k.split(".", 1)[0] for k in self.tensors} - set(_prefixed(mods, packaged)) \
+            - {"encoder", "vocoder"}
         if stray or ((mods.vocoder is None or packaged) and self.part("vocoder")):
             raise BundleError(f"{where} holds tensors its config doesn't use: "
                               f"{sorted(stray) or ['vocoder.*']}")
-        for m in (mods.projector, mods.decoder, mods.vocoder):
+        for m in (mods.projector, mods.decoder, mods.vocoder, mods.notes_head,
+                  mods.notes_model):
             if m is not None:
                 m.eval()
         return mods

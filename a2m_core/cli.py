@@ -60,6 +60,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.output and Path(args.output).suffix.lower() not in (".wav", ".flac"):
         raise BadInputError(f"unsupported clip format '{Path(args.output).suffix}' in "
                             f"{args.output}: use .wav or .flac")
+    if args.midi and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
+        raise BadInputError(f"--midi {args.midi}: use a .mid file name")
+    pins = _pins(args)
     from .encoders import load_image
     from .engine import Art2Music
 
@@ -72,6 +75,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         out = _unique_path(Path(f"{image.stem}{suffix}.wav"))
     t0 = time.perf_counter()
     engine = Art2Music.load(args.bundle, device=args.device, vocoder=args.vocoder)
+    if (pins.any() or args.midi) and not engine.config.is_notes:
+        raise BadInputError(f"--midi and pinned controls need a notes bundle; "
+                            f"'{engine.name}' is a mel bundle (it has no notes)")
     if engine.config.untrained:
         print(f"a2m: note: bundle '{engine.name}' is untrained (random weights): the clip "
               f"will not sound like music", file=sys.stderr)
@@ -90,13 +96,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     level = None if args.no_loudness else "bundle"
     if player is None:
         clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
-                               emotion=args.emotion, progress=progress, loudness_lufs=level)
+                               emotion=args.emotion, progress=progress, loudness_lufs=level,
+                               pins=pins)
     else:
         # Play while generating: the first streamed chunk starts the sound, later chunks
         # arrive ahead of the playhead (the vocoder runs faster than real time).
         for chunk in engine.generate_stream(image, args.comment, hints=args.hints,
                                             seed=args.seed, emotion=args.emotion,
-                                            progress=progress, loudness_lufs=level):
+                                            progress=progress, loudness_lufs=level,
+                                            pins=pins):
             if chunk.start == 0:
                 player.play_stream(chunk.total, engine.sample_rate)
             player.feed(chunk.start, chunk.audio)
@@ -112,7 +120,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         clip.audio = make_loop(clip.audio, clip.sample_rate, args.loop_crossfade)
     saved = clip.save(out)
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
+    if clip.plan is not None:
+        print(f"plan: {clip.plan.describe()}")
     print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
+    if args.midi:
+        print(f"wrote {clip.save_midi(args.midi)} ({len(clip.notes or [])} notes)")
     if not args.quiet:
         print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device} "
               f"(vocoder: {engine.vocoder_name})", file=sys.stderr)
@@ -192,8 +204,33 @@ def _runtime_line(cfg: BundleConfig) -> str:
         " (RuntimeOptions.plain() for eager float32)"
 
 
+def _check_tensors(bundle) -> None:
+    """Refuse a bundle whose tensors do not fit its config, as generate would (so info
+    never calls a broken bundle fine). The packaged vocoder is not loaded here."""
+    from .bundle import BundleModules, _prefixed, build_modules, check_state
+
+    cfg = bundle.config
+    if cfg.is_notes or cfg.vocoder.packaged is None:
+        mods = build_modules(cfg)
+    else:
+        from .bundle import GatedResidualProjector, MelDecoder
+
+        mods = BundleModules(GatedResidualProjector(cfg.projector), MelDecoder(cfg.decoder), None)
+    where = f"bundle {bundle.path.name}" if bundle.path else "bundle"
+    for prefix, module in _prefixed(mods, cfg.vocoder.packaged is not None).items():
+        check_state(module.state_dict(), bundle.part(prefix), f"{where} ({prefix})")
+
+
 def _param_count(tensors: dict, prefix: str) -> int:
     return sum(v.numel() for k, v in tensors.items() if k.startswith(prefix + "."))
+
+
+def _pins(args: argparse.Namespace):  # -> Pins
+    from .notes.plan import Pins
+
+    return Pins(tempo_bpm=args.tempo, key=args.key, mode=args.mode, notes_per_s=args.density,
+                register=args.register, articulation=args.articulation,
+                dynamic=args.dynamics, instrument=args.instrument, texture=args.texture)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -232,6 +269,35 @@ def cmd_info(args: argparse.Namespace) -> int:
         enc_line,
         f"projector   gated residual, {p.text_dim}+{p.image_dim} -> {p.hidden}, "
         f"gate form '{p.gate_input}', {_param_count(bundle.tensors, 'projector') / 1e6:.2f} M",
+    ]
+    if cfg.is_notes:
+        assert cfg.notes is not None and cfg.sampler is not None
+        n = cfg.notes
+        lines += [
+            f"plan        control head {n.head_hidden} wide: tempo, key, density, register, "
+            f"articulation, dynamics, {len(n.instruments)} instruments, texture; "
+            f"temperature {n.plan_temperature} "
+            f"({_param_count(bundle.tensors, 'notes_head') / 1e6:.2f} M params)",
+            f"notes       GRU {n.layers} layers x {n.hidden}, event tokens (bar, position, "
+            f"pitch, duration), top-p {n.top_p}, temperature {n.note_temperature} "
+            f"({_param_count(bundle.tensors, 'notes_model') / 1e6:.2f} M params)",
+            f"sound       {cfg.sampler.describe()}",
+            "what it is  the paper's design up to the fused vector (encoders + gated "
+            "projector), then a plan of feeling cues, notes and a SoundFont sampler instead "
+            "of the paper's BiLSTM mel decoder and HiFi-GAN; `a2m generate --midi` writes "
+            "the notes",
+        ]
+        _check_tensors(bundle)
+        if cfg.provenance:
+            lines.append("provenance  " + ", ".join(f"{k}: {v}" for k, v in
+                                                    cfg.provenance.items()))
+        lines.append(
+            "paper model `a2m models fetch paper` installs the paper's mel model where a "
+            "mirror serves it; or get the authors' checkpoints (best_model_epoch.pt, "
+            "hifigan_g_00411810.pth) and run `a2m import-reference`")
+        print("\n".join(lines))
+        return 0
+    lines += [
         f"decoder     BiLSTM {d.layers} layers x {d.hidden} hidden, T={d.n_frames}, "
         f"{d.frames_per_step} frame(s) per step, "
         + (f"{d.latent_dim}-d seeded latent" + (
@@ -259,6 +325,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("speed       " + ", ".join(f"{v:.1f} s per clip with {k}"
                                                 for k, v in speed.items())
                      + f" (measured on a {cfg.provenance.get('timed_on', 'CPU')} when built)")
+    _check_tensors(bundle)
     if cfg.provenance:
         lines.append("provenance  " + ", ".join(f"{k}: {v}" for k, v in cfg.provenance.items()
                                                 if k != "cpu_seconds_per_clip"))
@@ -329,6 +396,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--play", action="store_true", help="play on the default sound device "
                    "while generating (starts on the first streamed chunk)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--midi", metavar="FILE.mid", help="notes bundles: also write the notes as "
+                   "a MIDI file (for a DAW, Max or TouchDesigner)")
+    pin = g.add_argument_group(
+        "pin controls (notes bundles; the rest follow the painting and the comment)")
+    pin.add_argument("--tempo", type=float, metavar="BPM", help="tempo, 40-200 bpm")
+    pin.add_argument("--key", help="key or tonic, e.g. 'A minor', Eb")
+    pin.add_argument("--mode", choices=["major", "minor"])
+    pin.add_argument("--density", type=float, metavar="NOTES_PER_S",
+                     help="onsets per second (chords count once)")
+    pin.add_argument("--register", choices=["low", "middle", "high"])
+    pin.add_argument("--articulation", choices=["legato", "detached", "staccato"])
+    pin.add_argument("--dynamics", choices=["pp", "p", "mp", "mf", "f", "ff"])
+    pin.add_argument("--instrument", help="piano, strings, organ, choir, brass, flute, "
+                     "violin, clarinet, guitar, harp, harpsichord, marimba, vibraphone, "
+                     "accordion")
+    pin.add_argument("--texture", choices=["melody", "chords"])
     g.set_defaults(func=cmd_generate)
 
     i = sub.add_parser("info", help="describe a bundle")

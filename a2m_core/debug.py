@@ -7,6 +7,7 @@ music (random weights) and every bundle built here says so in ``untrained``.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,8 @@ from .bundle import (
 )
 from .encoders import EncoderConfig
 from .models import DecoderConfig, HiFiGANConfig, ProjectorConfig
+from .notes.model import NotesConfig
+from .notes.sampler import SamplerConfig
 
 # A two-layer OpenCLIP ViT/text transformer; the tokenizer's vocabulary ships with open_clip.
 TINY_CLIP_NAME = "a2m-tiny-clip"
@@ -65,6 +68,18 @@ def tiny_config(
         generation=GenerationConfig(),
         provenance={"built_by": "a2m_core.debug.build_debug_bundle"},
     )
+
+
+def tiny_notes_config(sampler: SamplerConfig | None = None, name: str = "debug-notes"
+                      ) -> BundleConfig:
+    """A toy-size notes bundle config: the tiny encoder and projector, a one-layer GRU, and
+    the real sampler (the SoundFont is referenced, as in the starter)."""
+    base = tiny_config(name=name)
+    notes = NotesConfig(input_dim=base.projector.hidden, embed=16, hidden=32, layers=1,
+                        head_hidden=16, max_tokens=600)
+    return replace(base, kind="notes", notes=notes, sampler=sampler or SamplerConfig(),
+                   description="tiny random notes model for tests; its notes are random",
+                   generation=GenerationConfig(variation=0.0))
 
 
 def build_debug_bundle(

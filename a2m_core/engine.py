@@ -39,6 +39,8 @@ from .bundle import Bundle, BundleConfig, VocoderConfig, load_bundle
 from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
 from .fileio import atomic_path
+from .notes.plan import Pins, Plan
+from .notes.score import Note
 from .prompt import MusicHints, build_prompt, check_user_text
 from .streaming import Pacer, Pacing, part_contexts, vocode_span
 
@@ -132,10 +134,31 @@ class Clip:
     seed: int | None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     bundle_name: str = ""
+    plan: Plan | None = None  # notes bundles: the feeling cues it was played with
+    notes: list[Note] | None = None  # notes bundles: what was played (beats at plan tempo)
 
     @property
     def duration_s(self) -> float:
         return self.audio.size / self.sample_rate
+
+    def save_midi(self, path: str | Path) -> Path:
+        """Write the clip's notes as a standard MIDI file (atomically).
+
+        Raises:
+            BadInputError: the clip has no notes (a mel bundle's clip).
+        """
+        if self.plan is None or self.notes is None:
+            raise BadInputError("this clip has no notes to save as MIDI: only a notes "
+                                "bundle's clips do (a2m info says which kind a bundle is)")
+        from .notes.plan import INSTRUMENTS
+        from .notes.score import to_midi_bytes
+
+        path = Path(path)
+        data = to_midi_bytes(self.notes, self.plan.tempo_bpm,
+                             INSTRUMENTS[self.plan.instrument][0])
+        with atomic_path(path, suffix=path.suffix or ".mid") as tmp:
+            Path(tmp).write_bytes(data)
+        return path
 
     def save(self, path: str | Path) -> Path:
         """Write WAV (16-bit PCM) or FLAC by the file's suffix, atomically: a crash mid-write
@@ -158,6 +181,7 @@ class GenerationRequest:
     hints: MusicHints | str | None = None
     seed: int | None = None
     emotion: str | None = None
+    pins: Pins | None = None  # notes bundles: controls the person fixed
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -201,6 +225,10 @@ class Art2Music:
         if vocoder not in (None, "auto", "bundle", "griffin-lim"):
             raise BadInputError(f"unknown vocoder '{vocoder}': use bundle (the bundle's own) "
                                 f"or griffin-lim (fast, phasey)")
+        if vocoder == "griffin-lim" and bundle.config.is_notes:
+            log.info("a notes bundle plays through its SoundFont sampler: vocoder "
+                     "'griffin-lim' does not apply")
+            vocoder = None
         if vocoder == "griffin-lim" and bundle.config.vocoder.kind != "griffin-lim":
             # The explicit fast choice: skip loading the neural vocoder altogether.
             cfg = replace(bundle.config, vocoder=VocoderConfig(
@@ -227,8 +255,19 @@ class Art2Music:
             torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()
         self.projector = mods.projector.to(self.device)
-        self.decoder = mods.decoder.to(self.device)
+        self.decoder = mods.decoder.to(self.device) if mods.decoder is not None else None
         self.vocoder = mods.vocoder.to(self.device) if mods.vocoder is not None else None
+        # notes bundles: plan + notes + sampler instead of the mel decoder and vocoder (the
+        # note model samples token by token: it stays on the CPU, where a step is cheapest)
+        self.player = None
+        if bundle.config.is_notes:
+            from .notes.player import NotePlayer
+
+            assert mods.notes_head is not None and mods.notes_model is not None
+            assert bundle.config.notes is not None and bundle.config.sampler is not None
+            self.projector = self.projector.cpu()
+            self.player = NotePlayer(mods.notes_head, mods.notes_model, bundle.config.notes,
+                                     bundle.config.sampler, bundle.config.mel)
         # What turns a log-mel into samples: the vocoder module, or its ONNX Runtime twin.
         self._vocoder_fn: Callable[[torch.Tensor], torch.Tensor] | None = self.vocoder
         if self.vocoder is not None and self.runtime.wants_onnx(on_cpu):
@@ -310,6 +349,8 @@ class Art2Music:
     def vocoder_name(self) -> str:
         """Which vocoder makes the sound: "HiFi-GAN" (", ONNX Runtime" when it runs there)
         or "Griffin-Lim"."""
+        if self.player is not None:
+            return "SoundFont sampler"
         if self.vocoder is None:
             return "Griffin-Lim"
         if isinstance(self._vocoder_fn, _Autocast):
@@ -421,6 +462,7 @@ class Art2Music:
         variation: float | None = None,
         loudness_lufs: float | None | str = "bundle",
         pacing: Pacing | None = None,
+        pins: Pins | None = None,
     ) -> Iterator[StreamChunk]:
         """Like :meth:`generate`, but yields the audio in chunks as the vocoder makes them.
 
@@ -447,9 +489,16 @@ class Art2Music:
         gen_cfg = self.config.generation
         variation = gen_cfg.variation if variation is None else variation
         target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
-        request = GenerationRequest(image, comment, hints, seed, emotion)
+        request = GenerationRequest(image, comment, hints, seed, emotion, pins)
         prompts, images = self._prepare([request])
         stage = _stage_clock(progress, cancel)
+        if self.player is not None:
+            # the sampler plays a whole clip in ~0.03 s: the stream is the finished clip in
+            # chunks, so its level and samples equal generate()'s exactly
+            clip = self._generate_notes([request], prompts, images, stage, None, target,
+                                        progress)[0]
+            yield from _chunked(clip, int(self.sample_rate * 0.5))
+            return
 
         with self._lock, torch.inference_mode():
             timings: dict[str, float] = {}
@@ -517,6 +566,7 @@ class Art2Music:
         on_mel: Callable[[np.ndarray], None] | None = None,
         variation: float | None = None,
         loudness_lufs: float | None | str = "bundle",
+        pins: Pins | None = None,
     ) -> Clip:
         """Generate one ~10.4 s clip.
 
@@ -531,11 +581,13 @@ class Art2Music:
             on_mel: called with the normalised mel ``[n_mels, T]`` as soon as it exists.
             variation: override the bundle's variation strength.
             loudness_lufs: override the loudness target (None: leave the level alone).
+            pins: notes bundles: controls to fix (tempo, key, instrument, ...); the rest
+                follow the painting and the comment.
 
         Raises:
             BadInputError: unreadable image, empty comment. GenerationCancelled: cancelled.
         """
-        req = GenerationRequest(image, comment, hints, seed, emotion)
+        req = GenerationRequest(image, comment, hints, seed, emotion, pins)
         return self.generate_batch([req], progress=progress, cancel=cancel, on_mel=on_mel,
                                    variation=variation, loudness_lufs=loudness_lufs)[0]
 
@@ -545,6 +597,9 @@ class Art2Music:
         work, so a bad one costs nothing and names itself."""
         prompts, images = [], []
         for r in requests:
+            if r.pins is not None and r.pins.any() and self.player is None:
+                raise BadInputError(f"controls can be pinned only with a notes bundle; "
+                                    f"{self.name} is a mel bundle")
             hints = MusicHints.parse(r.hints) if isinstance(r.hints, str) else r.hints
             try:
                 check_user_text(r.comment, r.emotion)
@@ -585,6 +640,46 @@ class Art2Music:
         return mels
 
     @torch.inference_mode()
+    def _generate_notes(self, requests: Sequence[GenerationRequest], prompts: list[str],
+                        images: list[Image.Image], stage: Callable[..., float],
+                        on_mel: Callable[[np.ndarray], None] | None,
+                        target: float | None, progress: Progress | None) -> list[Clip]:
+        """A notes bundle's clips: encode, then per clip plan + notes + sampler, finished
+        at the loudness its dynamics ask for; the mel is computed from the sound."""
+        from .audio import wave_to_mel_torch
+
+        assert self.player is not None
+        gen_cfg = self.config.generation
+        with self._lock:
+            timings: dict[str, float] = {}
+            t = stage("encode")
+            image_feat = self.encoder.encode_images(images).float().cpu()
+            text_feat = self.encoder.encode_texts(prompts).float().cpu()
+            timings["encode"] = time.perf_counter() - t
+            t = stage("mel")
+            fused = self.projector(text_feat, image_feat)
+            gens = self._generators([r.seed for r in requests], painting_keys(images))
+            clips = []
+            for i, r in enumerate(requests):
+                if i:
+                    stage("mel")
+                perf = self.player.play(fused[i], gens[i], r.pins)
+                level = None if target is None else target + perf.loudness_offset_db()
+                audio = postprocess.finish(perf.wave, self.sample_rate, level,
+                                           gen_cfg.peak_dbfs, gen_cfg.fade_ms)
+                mel = wave_to_mel_torch(torch.from_numpy(audio), self.mel_config).numpy()
+                if on_mel:
+                    on_mel(mel)
+                clip_t = {**perf.timings, "encode": timings["encode"]}
+                clips.append(Clip(audio=audio, sample_rate=self.sample_rate,
+                                  mel=mel.astype(np.float32), prompt=prompts[i],
+                                  comment=r.comment, seed=r.seed, timings=clip_t,
+                                  bundle_name=self.name, plan=perf.plan, notes=perf.notes))
+            if progress:
+                progress("done", 1.0)
+            return clips
+
+    @torch.inference_mode()
     def generate_mels(self, requests: Sequence[GenerationRequest],
                       variation: float | None = None) -> np.ndarray:
         """Only the mels ``[B, n_mels, T]`` the clips of ``requests`` would have (no vocoder:
@@ -592,6 +687,8 @@ class Art2Music:
         if not requests:
             return np.zeros((0, self.mel_config.n_mels, self.mel_config.n_frames), np.float32)
         variation = self.config.generation.variation if variation is None else variation
+        if self.player is not None:  # the mel of a notes clip is the mel of its sound
+            return np.stack([c.mel for c in self.generate_batch(requests)])
         prompts, images = self._prepare(requests)
         with self._lock:
             with self._autocast("encoder"):
@@ -619,6 +716,9 @@ class Art2Music:
         target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
         prompts, images = self._prepare(requests)
         stage = _stage_clock(progress, cancel)
+        if self.player is not None:
+            return self._generate_notes(requests, prompts, images, stage, on_mel, target,
+                                        progress)
 
         with self._lock:
             timings: dict[str, float] = {}
@@ -647,6 +747,15 @@ class Art2Music:
             if progress:
                 progress("done", 1.0)
             return clips
+
+
+def _chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:
+    """A finished clip as stream chunks (the first carries the mel, the last the clip)."""
+    total = clip.audio.size
+    for start in range(0, total, size):
+        end = min(total, start + size)
+        yield StreamChunk(clip.audio[start:end], start, total,
+                          clip.mel if start == 0 else None, clip if end >= total else None)
 
 
 __all__ = ["A2MError", "Art2Music", "Clip", "GenerationRequest", "resolve_device"]

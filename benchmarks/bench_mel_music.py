@@ -1,4 +1,5 @@
-"""Does the default bundle make music? Figures on paintings and comments it never saw.
+"""Does a mel bundle (the paper's kind) make music? Figures on paintings and comments it
+never saw. (The notes starter has its own: bench_starter_music.py.)
 
 Inputs: the fixture paintings and ArtEmis-format comments in ``shared/data`` (kept out of
 the starter's training data), plus four pairs of contrasting comments written for this
@@ -12,7 +13,7 @@ benchmark. Prints, and writes as JSON with ``--json``:
 - feeling: for 4 pairs of comments on one painting, whether the energetic one has more flux;
 - seconds per clip with each vocoder, on this machine (generation after a warm-up).
 
-    python benchmarks/bench_starter_music.py [--bundle B] [--dataset build/starter/dataset]
+    python benchmarks/bench_mel_music.py [--bundle B] [--dataset build/starter/dataset]
         [--shared ../shared/data] [--out out/bench-music] [--json figures.json]
 """
 from __future__ import annotations

@@ -1,0 +1,232 @@
+"""The two small networks of a notes bundle: the control head and the note model.
+
+``ControlHead``: fused painting+comment vector ``[B, hidden]`` -> a distribution over the
+plan's controls (Gaussian for tempo, notes per beat, register, articulation and loudness,
+categorical for mode, instrument and texture). Sampling shares one draw per clip across
+comments: with the same seed (or the same painting) a comment whose distribution sits at a
+faster tempo gets the faster tempo, so the comment moves the plan the way it asks.
+
+``NoteModel``: a GRU over the event tokens of ``score`` (a few million parameters; a GRU
+step costs a fraction of a millisecond on a CPU, so a clip's ~300 tokens take ~0.1 s),
+conditioned on the plan and the fused vector. It plays in a canonical key (tonic C); the
+plan's tonic transposes the notes afterwards, so the key is exact.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import score
+from .plan import INSTRUMENTS, MODES, TEXTURES, Plan
+
+# Continuous controls and their normalisation: (name, centre, scale) of the value the head
+# predicts (log tempo, log notes per beat, MIDI pitch, log articulation, velocity).
+CONTINUOUS = (("log_tempo", math.log(100.0), 0.35), ("log_npb", math.log(1.5), 0.6),
+              ("register", 62.0, 8.0), ("log_artic", 0.0, 0.5), ("velocity", 80.0, 25.0))
+N_COND = len(CONTINUOUS) + len(MODES) + len(TEXTURES)
+
+
+@dataclass(frozen=True)
+class NotesConfig:
+    input_dim: int = 256  # fused vector size (= projector hidden)
+    embed: int = 256  # token embedding and conditioning width
+    hidden: int = 384  # GRU hidden size
+    layers: int = 3  # stacked GRU layers
+    head_hidden: int = 256  # control head MLP width
+    instruments: tuple[str, ...] = tuple(INSTRUMENTS)
+    max_tokens: int = 1200  # generation stops here whatever happens
+    plan_temperature: float = 0.7  # spread of the sampled plan around what the inputs ask
+    note_temperature: float = 0.95  # softmax temperature of the note sampler
+    top_p: float = 0.95  # nucleus of the note sampler
+    duration_s: float = 896 * 256 / 22050  # the clip's length (the mel convention's)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["instruments"] = list(self.instruments)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NotesConfig:
+        data = dict(data)
+        if "instruments" in data:
+            data["instruments"] = tuple(data["instruments"])
+        return cls(**data)
+
+
+def shift_for(tonic: int) -> int:
+    """Semitones from the canonical key (C) to ``tonic``, the nearer way (-5..+6)."""
+    return tonic if tonic <= 6 else tonic - 12
+
+
+def cond_vector(tempo: float, npb: float, register: float, artic: float, velocity: float,
+                mode: str, texture: str) -> list[float]:
+    """The note model's control input (normalised), from plain values."""
+    raw = (math.log(max(tempo, 1.0)), math.log(max(npb, 0.05)), register,
+           math.log(max(artic, 0.05)), velocity)
+    out = [(v - c) / s for v, (_, c, s) in zip(raw, CONTINUOUS)]
+    out += [float(mode == m) for m in MODES] + [float(texture == t) for t in TEXTURES]
+    return out
+
+
+class ControlHead(nn.Module):
+    def __init__(self, cfg: NotesConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        n_cat = len(MODES) + len(cfg.instruments) + len(TEXTURES)
+        self.net = nn.Sequential(nn.Linear(cfg.input_dim, cfg.head_hidden), nn.ReLU(),
+                                 nn.Linear(cfg.head_hidden, len(CONTINUOUS) + n_cat))
+        # the spread of each continuous control around its prediction (learned, log)
+        self.log_std = nn.Parameter(torch.zeros(len(CONTINUOUS)))
+
+    def forward(self, fused: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``[B, input_dim]`` -> means ``[B, 5]`` (normalised) and logits per category."""
+        out = self.net(fused)
+        k, m, i = len(CONTINUOUS), len(MODES), len(self.cfg.instruments)
+        return {"mean": out[:, :k], "mode": out[:, k:k + m],
+                "instrument": out[:, k + m:k + m + i], "texture": out[:, k + m + i:]}
+
+    @torch.no_grad()
+    def sample(self, fused: torch.Tensor, gens: list[torch.Generator],
+               temperature: float) -> list[Plan]:
+        """One plan per row; each row's draws come from its own generator."""
+        out = self.forward(fused.float())
+        std = self.log_std.exp()
+        plans = []
+        for b, gen in enumerate(gens):
+            z = torch.randn(len(CONTINUOUS), generator=gen)
+            u = torch.rand(4, generator=gen)
+            vals = out["mean"][b].cpu() + temperature * std.cpu() * z
+            raw = [float(v) * s + c for v, (_, c, s) in zip(vals, CONTINUOUS)]
+
+            def pick(logits: torch.Tensor, names: tuple[str, ...], uu: float) -> str:
+                p = torch.softmax(logits.float().cpu() / max(temperature, 1e-3), -1)
+                idx = int(torch.searchsorted(torch.cumsum(p, 0), torch.tensor(uu)).clamp(
+                    max=len(names) - 1))
+                return names[idx]
+
+            plans.append(Plan(
+                tempo_bpm=float(min(max(math.exp(raw[0]), 40.0), 200.0)),
+                tonic=int(u[3] * 12) % 12,
+                mode=pick(out["mode"][b], MODES, float(u[0])),
+                notes_per_beat=float(min(max(math.exp(raw[1]), 0.25), 6.0)),
+                register=float(min(max(raw[2], 40.0), 84.0)),
+                articulation=float(min(max(math.exp(raw[3]), 0.2), 3.0)),
+                velocity=float(min(max(raw[4], 20.0), 127.0)),
+                instrument=pick(out["instrument"][b], self.cfg.instruments, float(u[1])),
+                texture=pick(out["texture"][b], TEXTURES, float(u[2]))))
+        return plans
+
+
+class NoteModel(nn.Module):
+    def __init__(self, cfg: NotesConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(score.VOCAB, cfg.embed)
+        self.cond = nn.Sequential(nn.Linear(N_COND + cfg.input_dim, cfg.embed), nn.Tanh())
+        self.init = nn.Linear(cfg.embed, cfg.layers * cfg.hidden)
+        self.gru = nn.GRU(cfg.embed, cfg.hidden, cfg.layers, batch_first=True)
+        self.out = nn.Linear(cfg.hidden, score.VOCAB)
+
+    def condition(self, controls: torch.Tensor, fused: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, N_COND]``, ``[B, input_dim]`` -> per-step conditioning ``[B, embed]`` and
+        the GRU's initial state ``[layers, B, hidden]``."""
+        c = self.cond(torch.cat([controls, fused], -1))
+        h0 = self.init(c).view(-1, self.cfg.layers, self.cfg.hidden).transpose(0, 1)
+        return c, torch.tanh(h0).contiguous()
+
+    def forward(self, tokens: torch.Tensor, controls: torch.Tensor, fused: torch.Tensor
+                ) -> torch.Tensor:
+        """Teacher forcing: tokens ``[B, L]`` -> next-token logits ``[B, L, VOCAB]``."""
+        c, h0 = self.condition(controls, fused)
+        x = self.embed(tokens) + c.unsqueeze(1)
+        y, _ = self.gru(x, h0)
+        return self.out(y)
+
+    @torch.no_grad()
+    def sample(self, controls: torch.Tensor, fused: torch.Tensor, bars: int,
+               gen: torch.Generator) -> list[int]:
+        """Tokens for one clip of ``bars`` bars, drawn from ``gen`` under the event grammar
+        (a position moves forward within its bar, a chord's pitches rise, a pitch is
+        followed by its duration), so every drawn sequence decodes into notes."""
+        cfg = self.cfg
+        c, h = self.condition(controls.view(1, -1).float(), fused.view(1, -1).float())
+        tokens, tok = [score.BOS], score.BOS
+        n_bars, pos, last_pitch, prev = 0, -1, -1, "special"
+        allowed = torch.zeros(score.VOCAB, dtype=torch.bool)
+        for _ in range(cfg.max_tokens):
+            x = self.embed(torch.tensor([[tok]])) + c.unsqueeze(1)
+            y, h = self.gru(x, h)
+            logits = self.out(y[0, -1]).float() / max(cfg.note_temperature, 1e-3)
+            allowed.zero_()
+            if prev == "special":  # just after BOS
+                allowed[score.BAR] = True
+            elif prev in ("bar", "dur"):
+                allowed[score.BAR] = n_bars < bars
+                allowed[score.EOS] = n_bars >= bars
+                allowed[score.POS0 + pos + 1:score.PITCH0] = True
+                if prev == "dur":
+                    allowed[score.PITCH0 + last_pitch - score.LOW + 1:score.DUR0] = True
+            elif prev == "pos":
+                allowed[score.PITCH0:score.DUR0] = True
+            else:  # a pitch: its duration
+                allowed[score.DUR0:score.VOCAB] = True
+            logits[~allowed] = -float("inf")
+            tok = _nucleus(logits, cfg.top_p, gen)
+            tokens.append(tok)
+            kind = score.kind_of(tok)
+            if tok == score.EOS:
+                break
+            if kind == "bar":
+                n_bars, pos, last_pitch = n_bars + 1, -1, -1
+            elif kind == "pos":
+                pos, last_pitch = tok - score.POS0, -1
+            elif kind == "pitch":
+                last_pitch = tok - score.PITCH0 + score.LOW
+            prev = kind
+        return tokens
+
+
+def _nucleus(logits: torch.Tensor, top_p: float, gen: torch.Generator) -> int:
+    probs = torch.softmax(logits, -1)
+    if top_p < 1.0:
+        sorted_p, idx = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_p, 0) - sorted_p < top_p
+        keep[0] = True
+        probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
+    return int(torch.multinomial(probs, 1, generator=gen))
+
+
+def plan_cond(plan: Plan) -> list[float]:
+    """The note model's control input for a plan (register moved into the canonical key)."""
+    return cond_vector(plan.tempo_bpm, plan.notes_per_beat,
+                       plan.register - shift_for(plan.tonic), plan.articulation,
+                       plan.velocity, plan.mode, plan.texture)
+
+
+def bars_for(plan: Plan, duration_s: float) -> int:
+    """Bars the note model must fill so the notes last the whole clip."""
+    beats = duration_s * plan.tempo_bpm / 60.0
+    return int(math.ceil(beats / score.BEATS_PER_BAR)) + 0
+
+
+def realise(tokens: list[int], plan: Plan, duration_s: float) -> list[score.Note]:
+    """Tokens -> the plan's notes: transposed to its key, at its loudness (downbeats a
+    little stronger), played as long as its articulation says (written durations are
+    legato: the corpus scores carry no articulation marks), cut at the clip's end."""
+    beats = duration_s * plan.tempo_bpm / 60.0
+    shift = shift_for(plan.tonic)
+    factor = min(max(plan.articulation, 0.4), 1.15)
+    out = []
+    for n in score.decode(tokens):
+        if n.onset >= beats:
+            continue
+        accent = 8 if n.onset % score.BEATS_PER_BAR == 0 else 0
+        vel = int(min(127, max(1, round(plan.velocity + accent))))
+        out.append(score.Note(n.onset, min(n.duration * factor, beats - n.onset + 0.5),
+                              min(127, max(0, n.pitch + shift)), vel, n.part))
+    return score.one_voice_per_pitch(out)

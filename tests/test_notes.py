@@ -1,0 +1,181 @@
+"""The notes decoder: a plan a person can read and pin, notes that replay, MIDI out, and a
+sampler whose SoundFont is checked before it plays."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from a2m_core import Art2Music
+from a2m_core.debug import build_debug_bundle, tiny_notes_config
+from a2m_core.errors import BadInputError, ModelLoadError
+from a2m_core.notes import score
+from a2m_core.notes.plan import Pins
+from a2m_core.notes.sampler import FLUID_R3_GM, SamplerConfig, SoundFontRef
+from a2m_core.notes.score import Note
+
+from .conftest import EXAMPLE_PAINTING
+
+needs_soundfont = pytest.mark.skipif(
+    not Path(FLUID_R3_GM.path).is_file(),
+    reason="FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm (scripts/system-deps.sh)")
+
+
+@pytest.fixture(scope="module")
+def notes_bundle(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("notes") / "tiny-notes.safetensors"
+    return build_debug_bundle(path, seed=0, config=tiny_notes_config())
+
+
+@pytest.fixture(scope="module")
+def notes_engine(notes_bundle):
+    return Art2Music.load(notes_bundle, device="cpu")
+
+
+def c_major_scale() -> list[Note]:
+    return [Note(i * 1.0, 1.0, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])]
+
+
+def test_a_windows_true_controls_are_measured_from_its_notes():
+    m = score.measure(c_major_scale(), beats=8.0)
+    assert (m.tonic, m.mode) == (0, "major") and m.key_clarity > 0.8
+    assert m.notes_per_beat == pytest.approx(1.0)
+    assert m.register == pytest.approx(np.mean([60, 62, 64, 65, 67, 69, 71, 72]))
+    assert m.articulation == pytest.approx(1.0) and m.polyphony == pytest.approx(1.0)
+    minor = score.transpose([Note(i * 0.5, 0.25, p) for i, p in
+                             enumerate([57, 59, 60, 62, 64, 65, 68, 69] * 2)], 0)
+    mm = score.measure(minor, beats=8.0)
+    assert (score.NAMES[mm.tonic], mm.mode) == ("A", "minor")
+    assert mm.notes_per_beat == pytest.approx(2.0) and mm.articulation == pytest.approx(0.5)
+
+
+def test_a_corpus_window_states_what_its_notes_hold():
+    from trainer.data.note_corpus import NoteCorpusConfig, windows_of
+
+    notes = [Note(i * 0.5, 0.5, 57 + (0, 2, 3, 5, 7, 8, 11, 12)[i % 8]) for i in range(64)]
+    cfg = NoteCorpusConfig(out=Path("unused"), windows_per_piece=2, seed=3)
+    for rec in windows_of("oneills", "test-tune", notes, [0.0, 4.0, 8.0], cfg, "train"):
+        played = score.decode(rec["tokens"])  # canonical key (tonic C)
+        beats = rec["beats"]
+        assert rec["notes_per_beat"] == pytest.approx(
+            len({n.onset for n in played}) / beats, rel=1e-3)
+        assert (score.NAMES[rec["tonic"]], rec["mode"]) == ("A", "minor")
+        assert f"{rec['tempo']:.0f} bpm" in rec["caption"] and "A minor" in rec["caption"]
+        assert score.detect_key(played)[:2] == (0, "minor")
+
+
+def test_tokens_round_trip_notes_on_the_grid():
+    notes = [Note(0.0, 1.0, 60), Note(0.0, 1.0, 64), Note(1.5, 0.5, 67), Note(5.25, 2.0, 72)]
+    back = score.decode(score.encode(notes, beats=8.0))
+    assert sorted((n.onset, n.duration, n.pitch) for n in back) == \
+        sorted((n.onset, n.duration, n.pitch) for n in notes)
+
+
+def test_midi_round_trips():
+    notes = [Note(0.0, 1.0, 60, 90, 0), Note(0.5, 0.5, 67, 70, 1), Note(2.0, 1.5, 64, 100, 0)]
+    tmp = score.to_midi_bytes(notes, bpm=96.0, program=48)
+    import io
+
+    import mido
+
+    back, bpm = _read(tmp)
+    assert bpm == pytest.approx(96.0, abs=0.01)
+    assert sorted((n.onset, n.duration, n.pitch, n.velocity) for n in back) == \
+        sorted((n.onset, n.duration, n.pitch, n.velocity) for n in notes)
+    assert mido.MidiFile(file=io.BytesIO(tmp)).tracks[1][0].program == 48
+
+
+def _read(data: bytes):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".mid") as f:
+        f.write(data)
+        f.flush()
+        return score.read_midi(f.name)
+
+
+@needs_soundfont
+def test_a_seed_replays_the_notes_exactly_and_another_seed_plays_others(notes_engine):
+    a = notes_engine.generate(EXAMPLE_PAINTING, "the stars dance", seed=3)
+    b = notes_engine.generate(EXAMPLE_PAINTING, "the stars dance", seed=3)
+    c = notes_engine.generate(EXAMPLE_PAINTING, "the stars dance", seed=4)
+    assert a.notes == b.notes and a.plan == b.plan and np.array_equal(a.audio, b.audio)
+    assert a.notes != c.notes
+    # no seed: the painting keys the draw, so the same inputs replay too
+    u1 = notes_engine.generate(EXAMPLE_PAINTING, "the stars dance")
+    u2 = notes_engine.generate(EXAMPLE_PAINTING, "the stars dance")
+    assert u1.notes == u2.notes
+
+
+@needs_soundfont
+def test_a_pinned_control_is_obeyed(notes_engine, tmp_path):
+    pins = Pins(tempo_bpm=72, key="A minor", instrument="flute", dynamic="pp")
+    clip = notes_engine.generate(EXAMPLE_PAINTING, "a quiet night", seed=1, pins=pins)
+    p = clip.plan
+    assert (p.tempo_bpm, p.key, p.instrument) == (72.0, "A minor", "flute")
+    assert "72 bpm · A minor" in p.describe() and " pp " in f" {p.describe()} "
+    assert all(n.onset * 60 / 72 < clip.duration_s for n in clip.notes)
+    midi = clip.save_midi(tmp_path / "clip.mid")
+    notes, bpm = score.read_midi(midi)
+    assert bpm == pytest.approx(72.0, abs=0.01) and len(notes) == len(clip.notes)
+    with pytest.raises(BadInputError, match="tempo 500"):
+        Pins(tempo_bpm=500)
+    with pytest.raises(BadInputError, match="instrument 'kazoo'"):
+        Pins(instrument="kazoo")
+
+
+def test_a_soundfont_with_the_wrong_sha256_is_refused_in_one_line(tmp_path):
+    sf2 = tmp_path / "fake.sf2"
+    sf2.write_bytes(b"RIFF not really a soundfont")
+    bad = SamplerConfig(soundfont=SoundFontRef(str(sf2), "0" * 64, "fluid-soundfont-gm"))
+    path = build_debug_bundle(tmp_path / "b.safetensors", config=tiny_notes_config(bad))
+    with pytest.raises(ModelLoadError) as err:
+        Art2Music.load(path, device="cpu")
+    assert "sha256" in str(err.value) and "\n" not in str(err.value)
+    missing = dataclasses.replace(bad, soundfont=SoundFontRef(
+        str(tmp_path / "gone.sf2"), "0" * 64, "fluid-soundfont-gm"))
+    path = build_debug_bundle(tmp_path / "c.safetensors", config=tiny_notes_config(missing))
+    with pytest.raises(ModelLoadError, match="apt-get install fluid-soundfont-gm"):
+        Art2Music.load(path, device="cpu")
+
+
+@needs_soundfont
+def test_a_notes_bundle_and_a_mel_bundle_both_load_generate_and_stream(notes_engine, engine):
+    for eng in (notes_engine, engine):
+        clip = eng.generate(EXAMPLE_PAINTING, "the swirling sky feels alive", seed=2)
+        assert clip.audio.shape == (eng.mel_config.n_samples,)
+        assert clip.mel.shape == (eng.mel_config.n_mels, eng.mel_config.n_frames)
+        chunks = list(eng.generate_stream(EXAMPLE_PAINTING, "the swirling sky feels alive",
+                                          seed=2))
+        assert chunks[0].mel is not None and chunks[-1].clip is not None
+        streamed = np.concatenate([c.audio for c in chunks])
+        assert streamed.shape == clip.audio.shape
+    assert clip.plan is None and notes_engine.generate(EXAMPLE_PAINTING, "x", seed=1).plan
+    # one-shot and stream are the same clip for a notes bundle, level included
+    one = notes_engine.generate(EXAMPLE_PAINTING, "calm water", seed=5)
+    st = np.concatenate([c.audio for c in notes_engine.generate_stream(
+        EXAMPLE_PAINTING, "calm water", seed=5)])
+    assert np.array_equal(one.audio, st)
+
+
+def test_a_mel_bundle_refuses_pins_and_midi_with_a_reason(engine, tmp_path):
+    with pytest.raises(BadInputError, match="notes bundle"):
+        engine.generate(EXAMPLE_PAINTING, "x", pins=Pins(tempo_bpm=90))
+    clip = engine.generate(EXAMPLE_PAINTING, "x", seed=1)
+    with pytest.raises(BadInputError, match="no notes"):
+        clip.save_midi(tmp_path / "x.mid")
+
+
+@needs_soundfont
+def test_the_cli_prints_the_plan_pins_controls_and_writes_midi(notes_bundle, tmp_path, capsys):
+    from a2m_core.cli import main
+
+    out, mid = tmp_path / "c.wav", tmp_path / "c.mid"
+    assert main(["generate", "--bundle", str(notes_bundle), "--image", str(EXAMPLE_PAINTING),
+                 "--comment", "a storm", "--tempo", "150", "--key", "D", "--mode", "minor",
+                 "--instrument", "piano", "-q", "-o", str(out), "--midi", str(mid)]) == 0
+    printed = capsys.readouterr().out
+    assert "plan: 150 bpm · D minor" in printed and "piano" in printed
+    assert out.is_file() and score.read_midi(mid)[1] == pytest.approx(150.0, abs=0.01)
