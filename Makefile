@@ -4,19 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench starter package system-deps clean
+.PHONY: run test lint bench starter package package-smoke system-deps clean
 
 # Debian packages: PortAudio for sounddevice, the libraries Qt needs offscreen. Skipped when
 # already present or when not root (then install them yourself, see README).
 system-deps:
 	@bash scripts/system-deps.sh
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-eval.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-eval.txt pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch and torchvision pinned in the same command (see requirements.txt)
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
 	# musicnn's metadata pins a 2019 numpy; it runs on ours (requirements-eval.txt)
 	$(BIN)/pip install -q --no-deps musicnn==0.1.0
 	# the notes sampler (its pyaudio dependency is for live output only) and the notes
@@ -52,6 +52,11 @@ starter: $(STAMP)
 # Gallery build: dist/art2music/ with a2m, a2m-osc and a2m-desktop (PyInstaller, ~4 min).
 package: $(STAMP)
 	bash packaging/build.sh
+
+# What CI runs after the tests: the gallery build and its frozen smoke test, then removes
+# dist/ and build/pyinstaller (several GB).
+package-smoke: $(STAMP)
+	bash packaging/build.sh; rc=$$?; rm -rf dist build/pyinstaller; exit $$rc
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

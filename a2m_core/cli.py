@@ -195,8 +195,14 @@ def _runtime_line(cfg: BundleConfig) -> str:
         parts.append("the mel decoder in bf16 (this CPU has bf16 instructions)")
     if cfg.vocoder.kind == "hifigan":
         onnx = RuntimeOptions().wants_onnx(on_cpu=True)
+        frozen = getattr(sys, "frozen", False)
         parts.append("HiFi-GAN through ONNX Runtime (exported once per machine)" if onnx
+                     else "HiFi-GAN in PyTorch (the gallery build carries no ONNX Runtime; "
+                     "the same output, ~1.3x slower)" if frozen
                      else "HiFi-GAN in PyTorch (install onnxruntime and onnx for ~1.3x)")
+    if cfg.is_notes:
+        parts.append("plan, notes and the SoundFont sampler in PyTorch and C (no ONNX "
+                     "Runtime needed)")
     if cfg.encoder.name != "none":
         parts.append("OpenCLIP with int8 Linear layers (RuntimeOptions(encoder_int8=False) "
                      "for float32)")
