@@ -39,6 +39,7 @@ from a2m_core.live import probe_output
 from a2m_core.playback import Player, StreamFactory
 from a2m_core.prompt import hint_suggestions
 
+from .plan_panel import PlanPanel
 from .widgets import DropZone, MelView, mel_png_bytes, pil_to_pixmap
 from .worker import EngineWorker
 
@@ -237,6 +238,8 @@ class MainWindow(QMainWindow):
         self.stage_label = QLabel("")
         grid.addWidget(self.progress, 5, 0, 1, 3)
         grid.addWidget(self.stage_label, 6, 0, 1, 3)
+        self.plan_panel = PlanPanel()
+        grid.addWidget(self.plan_panel, 7, 0, 1, 3)
         grid.setRowStretch(1, 1)
         splitter.addWidget(mid)
 
@@ -278,6 +281,10 @@ class MainWindow(QMainWindow):
         self.playback_label = QLabel(self.audio_why)
         self.save_audio_btn = QPushButton("Save audio…")
         self.save_audio_btn.clicked.connect(lambda: self.save_audio())
+        self.save_midi_btn = QPushButton("Save MIDI…")
+        self.save_midi_btn.setToolTip("The clip's notes as a MIDI file, for a DAW, Max or "
+                                      "TouchDesigner (notes bundles)")
+        self.save_midi_btn.clicked.connect(lambda: self.save_midi())
         self.save_mel_btn = QPushButton("Save mel PNG…")
         self.save_mel_btn.clicked.connect(lambda: self.save_mel())
         self.export_scape_btn = QPushButton("Export soundscape…")
@@ -294,6 +301,7 @@ class MainWindow(QMainWindow):
             play_row.addWidget(w)
         play_row.addStretch(1)
         play_row.addWidget(self.save_audio_btn)
+        play_row.addWidget(self.save_midi_btn)
         play_row.addWidget(self.save_mel_btn)
         play_row.addWidget(self.export_scape_btn)
         play_row.addWidget(self.install_btn)
@@ -317,6 +325,7 @@ class MainWindow(QMainWindow):
                   self.output_combo):
             w.setEnabled(self.audio_ok and (has_clip or w is not self.play_btn))
         self.save_audio_btn.setEnabled(has_clip)
+        self.save_midi_btn.setEnabled(has_clip and self.current.clip.plan is not None)
         self.save_mel_btn.setEnabled(has_clip)
         self.export_scape_btn.setEnabled(bool(self.history))
         self.install_btn.setEnabled(self.audio_ok and self.model_loaded
@@ -419,6 +428,8 @@ class MainWindow(QMainWindow):
         self.current_model, self.loading, self.engine_name = self.loading or "", None, name
         note = "  — starter/demo model, see README for the paper-scale one" if demo else ""
         self.model_label.setText(f"{name} on {device}{note}")
+        engine = self.worker.engine
+        self.plan_panel.set_notes_bundle(engine is not None and engine.player is not None)
         if self._fallback:
             self.show_error(self._fallback)
         else:
@@ -493,7 +504,8 @@ class MainWindow(QMainWindow):
         self.worker.stream = self.audio_ok and self.live_box.isChecked()
         self._live = False
         self.requestGenerate.emit(GenerationRequest(self.painting, comment,
-                                                    self.hints.text().strip() or None, seed))
+                                                    self.hints.text().strip() or None, seed,
+                                                    pins=self.plan_panel.pins()))
         return True
 
     def cancel(self) -> None:
@@ -516,8 +528,9 @@ class MainWindow(QMainWindow):
         self.history.append(gen)
         seed = "deterministic" if clip.seed is None else f"seed {clip.seed}"
         short = clip.comment if len(clip.comment) <= 30 else clip.comment[:29] + "…"
+        plan = f" · {clip.plan.tempo_bpm:.0f} bpm {clip.plan.key}" if clip.plan else ""
         item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{seed} · "
-                               f"{clip.duration_s:.1f} s")
+                               f"{clip.duration_s:.1f} s{plan}")
         item.setToolTip(clip.prompt)
         self.history_list.addItem(item)
         self.history_list.setCurrentRow(len(self.history) - 1)
@@ -548,6 +561,7 @@ class MainWindow(QMainWindow):
             self.stop()
             self.current = self.history[row]
             self.mel_view.set_mel(self.current.clip.mel)
+            self.plan_panel.show_plan(self.current.clip.plan)
             self._update_buttons()
 
     # ------------------------------------------------------------------ playback
@@ -623,6 +637,23 @@ class MainWindow(QMainWindow):
             return None
         try:
             saved = self.current.clip.save(path)
+        except (A2MError, OSError) as err:
+            self.show_error(f"Could not save {path}: {err}")
+            return None
+        self.settings.setValue("last_save_dir", str(saved.parent))
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return saved
+
+    def save_midi(self, path: str | None = None) -> Path | None:
+        """The current clip's notes as a MIDI file (notes bundles)."""
+        if self.current is None or self.current.clip.plan is None:
+            return None
+        path = path or self._save_path("Save MIDI", self._suggested_name(".mid"),
+                                       "MIDI (*.mid)")
+        if not path:
+            return None
+        try:
+            saved = self.current.clip.save_midi(path)
         except (A2MError, OSError) as err:
             self.show_error(f"Could not save {path}: {err}")
             return None

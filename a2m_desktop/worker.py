@@ -59,7 +59,7 @@ class EngineWorker(QObject):
                 for chunk in self.engine.generate_stream(
                         request.image, request.comment, hints=request.hints, seed=request.seed,
                         progress=lambda stage, f: self.progress.emit(stage, f),
-                        cancel=self.cancel_event):
+                        cancel=self.cancel_event, pins=request.pins):
                     if chunk.mel is not None:
                         self.melReady.emit(chunk.mel)
                     self.chunkReady.emit(chunk.start, chunk.audio, chunk.total)
@@ -68,7 +68,8 @@ class EngineWorker(QObject):
                 clip = self.engine.generate(
                     request.image, request.comment, hints=request.hints, seed=request.seed,
                     progress=lambda stage, f: self.progress.emit(stage, f),
-                    cancel=self.cancel_event, on_mel=lambda mel: self.melReady.emit(mel))
+                    cancel=self.cancel_event, on_mel=lambda mel: self.melReady.emit(mel),
+                    pins=request.pins)
         except GenerationCancelled:
             self.cancelled.emit()
         except A2MError as err:

@@ -85,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           reply_to_source_port=args.reply_to_source_port,
                           keep_clips=args.keep_clips, keep_bytes=args.keep_bytes,
                           audio_device=args.audio_device, heartbeat_s=args.heartbeat,
-                          progress_per_chunk=args.progress_per_chunk)
+                          progress_per_chunk=args.progress_per_chunk, midi=args.midi)
     try:
         bridge = Bridge(load, config, model_label=Path(path).stem).start()
     except OSError as err:
@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and exit")
     s.add_argument("--heartbeat", type=float, metavar="S", help="send /a2m/heartbeat every S "
                    "seconds to every host that has talked to the bridge")
+    s.add_argument("--midi", action="store_true",
+                   help="notes bundles: write each clip's notes as a MIDI file beside its WAV "
+                   "(named in /a2m/plan)")
     s.add_argument("--progress-per-chunk", action="store_true",
                    help="send /a2m/progress for every vocoder chunk (about 15 a clip) "
                    "instead of once per stage")

