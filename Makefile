@@ -30,7 +30,7 @@ run: $(STAMP)
 	$(BIN)/a2m info
 	$(BIN)/a2m generate --image examples/vincent-van-gogh_the-starry-night-1889.jpg \
 	    --comment "The swirling sky feels alive, restless and full of wonder" \
-	    --hints "Orchestra; dreamy strings" --seed 1 -o out/starry-night.wav
+	    --hints "Orchestra; dreamy strings" --seed 1 -o out/starry-night.wav --midi out/starry-night.mid
 
 test: $(STAMP)
 	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_matching.py
 	$(BIN)/python benchmarks/bench_starter_music.py
 
-# Rebuild the committed starter bundle from registry packages alone (offline, ~30 min on
+# Rebuild the committed starter bundle from registry packages alone (offline, ~20 min on
 # 2 cores; resumes after an interruption). Then: benchmarks/bench_starter_music.py.
 starter: $(STAMP)
 	$(BIN)/a2m-train starter --work build/starter --report a2m_core/assets/starter.TABLE4.md

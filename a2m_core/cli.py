@@ -63,10 +63,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.midi and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
         raise BadInputError(f"--midi {args.midi}: use a .mid file name")
     pins = _pins(args)
+    image = Path(args.image)
+    _check_image(image)  # before torch loads: a wrong path is refused in a blink
     from .encoders import load_image
     from .engine import Art2Music
 
-    image = Path(args.image)
     load_image(image)
     if args.output:
         out = Path(args.output)
@@ -83,6 +84,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
               f"will not sound like music", file=sys.stderr)
     load_s = time.perf_counter() - t0
 
+    # the device check first: its note must not land on the progress bar's line
+    player = _player_or_note() if args.play else None
     from tqdm import tqdm
 
     bar = tqdm(total=100, desc="generating", unit="%", file=sys.stderr,
@@ -92,7 +95,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.set_description(stage)
         bar.update(round(fraction * 100) - bar.n)
 
-    player = _player_or_note() if args.play else None
     level = None if args.no_loudness else "bundle"
     if player is None:
         clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
@@ -136,6 +138,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
         finally:
             player.stop()
     return 0
+
+
+def _check_image(path: Path) -> None:
+    """Refuse a missing or unreadable painting with PIL alone (no torch import)."""
+    from PIL import Image
+
+    from .errors import BadInputError
+
+    if not path.is_file():
+        raise BadInputError(f"image not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
+        raise BadInputError(f"cannot read {path}: not a readable image ({err})") from err
 
 
 def _player_or_note():

@@ -14,6 +14,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 STARTER = Path(__file__).parent / "assets" / "starter.safetensors"
+# The earlier starter (BiLSTM mel decoder + HiFi-GAN), kept for comparison and as a mel
+# bundle that runs on a CPU: `a2m generate --bundle <this path>`.
+STARTER_MEL = Path(__file__).parent / "assets" / "starter-mel.safetensors"
 
 
 def cache_dir() -> Path:

@@ -117,7 +117,7 @@ def load_image(image: ImageInput) -> Image.Image:
         return Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr
                                ).convert("RGB")
     if isinstance(image, bytes):
-        path, source = Path("image"), io.BytesIO(image)
+        path, source = Path("(image data)"), io.BytesIO(image)
     else:
         path = Path(image)
         if not path.is_file():
@@ -139,7 +139,7 @@ def load_image(image: ImageInput) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise BadInputError(f"image {path.name} is too large to decode safely: {err}") from err
     except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
-        raise BadInputError(f"cannot read image {path}: not a readable image ({err})") from err
+        raise BadInputError(f"cannot read {path}: not a readable image ({err})") from err
 
 
 def as_seen(img: Image.Image) -> Image.Image:

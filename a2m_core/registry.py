@@ -90,9 +90,10 @@ PAPER_ENCODER = {"name": "ViT-H-14", "pretrained": "laion2b_s32b_b79k", "embed_d
 BUILTIN: dict[str, ModelEntry] = {
     STARTER_NAME: ModelEntry(
         name=STARTER_NAME,
-        description="the committed starter: small, CPU-friendly, trained on a registry-only "
-                    "music corpus (see a2m_core/assets/starter.README.txt)",
-        licence="model: CC BY-SA 3.0 (trained on CC BY-SA music); see starter.NOTICE.md",
+        description="the committed starter: small, CPU-friendly, plays notes from a plan of "
+                    "feeling cues on a SoundFont (see a2m_core/assets/starter.README.txt)",
+        licence="model trained on public-domain scores (music21 corpus) and paintings; "
+                "SoundFont FluidR3_GM (MIT); see starter.NOTICE.md",
         build={"kind": "packaged"},
     ),
     "paper": ModelEntry(

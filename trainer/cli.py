@@ -203,7 +203,7 @@ def cmd_starter(args: argparse.Namespace) -> int:
 def _notes_starter(args: argparse.Namespace) -> int:
     import json
 
-    from .notes_starter import NotesStarterConfig, build_notes_starter
+    from .notes_starter import NotesStarterConfig, build_notes_starter, starter_report
     from .train.notes import NotesTrainConfig
 
     train = NotesTrainConfig(seed=args.seed, **({"note_epochs": args.epochs}
@@ -215,13 +215,14 @@ def _notes_starter(args: argparse.Namespace) -> int:
                                      progress=printer)
     finally:
         printer.close()
-    text = json.dumps(result, indent=1)
+    report = starter_report(result)
     if args.report:
         from a2m_core.fileio import atomic_path
 
         with atomic_path(Path(args.report)) as tmp:
-            Path(tmp).write_text(text + "\n", encoding="utf-8")
-    print(text)
+            Path(tmp).write_text(report, encoding="utf-8")
+    print(report)
+    print(json.dumps({k: v for k, v in result.items() if k != "table4"}, indent=1))
     return 0
 
 

@@ -54,6 +54,7 @@ class NotesStarterConfig:
     seed: int = 0
     train: NotesTrainConfig = dataclasses.field(default_factory=NotesTrainConfig)
     sources: tuple[str, ...] = ("bach", "oneills", "nottingham")
+    eval_pairs: int = 48  # held-out pairs in Table IV
 
 
 def starter_encoder() -> EncoderConfig:
@@ -65,6 +66,11 @@ def starter_encoder() -> EncoderConfig:
 def training_crops(work: Path, seed: int) -> list[Crop]:
     crops = extract_gcompris(work / "paintings", seed=seed)
     return [c for c in crops if c.painting not in HELD_OUT_PAINTINGS]
+
+
+def held_out_crops(work: Path, seed: int) -> list[Crop]:
+    crops = extract_gcompris(work / "paintings", seed=seed)
+    return [c for c in crops if c.painting in HELD_OUT_PAINTINGS]
 
 
 def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | None = None,
@@ -142,8 +148,29 @@ def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | 
     out_bundle.parent.mkdir(parents=True, exist_ok=True)
     save_bundle(out_bundle, bundle_cfg, BundleModules(projector, None, None, head, model))
     write_notice(out_bundle.with_name(out_bundle.stem + ".NOTICE.md"), corpus)
+    t = time.perf_counter()
+    from .evaluate.table4_notes import evaluate_notes_table4
+
+    table = evaluate_notes_table4(out_bundle, corpus,
+                                  [c.path for c in held_out_crops(work, cfg.seed)],
+                                  max_pairs=cfg.eval_pairs, seed=cfg.seed, progress=report)
+    times["evaluate"] = time.perf_counter() - t
     return {"bundle": str(out_bundle), "corpus": counts, **plan_result, **note_result,
-            "build_seconds": {k: round(v, 1) for k, v in times.items()}}
+            "table4": table, "build_seconds": {k: round(v, 1) for k, v in times.items()}}
+
+
+def starter_report(result: dict[str, Any]) -> str:
+    """Table IV of the exported starter, the training figures and the build's times."""
+    from .evaluate.table4_notes import render_notes_table4
+
+    secs = result.get("build_seconds", {})
+    return render_notes_table4(result["table4"]) + (
+        f"\nNote model: training loss {result.get('note_loss', 0):.3f}, held-out "
+        f"{result.get('note_val_loss', 0):.3f} (cross-entropy per token); corpus "
+        f"{result['corpus']['windows']} windows of {result['corpus']['pieces']} pieces.\n"
+        + ("\nBuild time on this machine: " + ", ".join(f"{k} {v / 60:.1f} min"
+                                                          for k, v in secs.items()) + ".\n"
+           if secs else ""))
 
 
 def write_notice(path: Path, corpus: Path) -> None:

@@ -78,8 +78,8 @@ FLUID_R3_GM = SoundFontRef(
 class SamplerConfig:
     soundfont: SoundFontRef = FLUID_R3_GM
     gain_db: float = -6.0  # the synth's output gain (headroom for chords)
-    reverb_seconds: float = 0.9  # the room's RT60: time for the tail to fall 60 dB
-    reverb_wet: float = 0.18  # wet level; the dry level stays 1 - wet
+    reverb_seconds: float = 1.2  # the room's RT60: time for the tail to fall 60 dB
+    reverb_wet: float = 0.3  # wet level; the dry level stays 1 - wet
     release_s: float = 0.0  # extra tail kept after the clip (0: cut at the clip's end)
 
     def to_dict(self) -> dict[str, Any]:

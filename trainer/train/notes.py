@@ -65,7 +65,7 @@ class NotesTrainConfig:
     comments_per_pair: int = 2
     plan_epochs: int = 40
     plan_lr: float = 1e-3
-    note_epochs: int = 6
+    note_epochs: int = 10
     note_lr: float = 2e-3
     batch_size: int = 32
     max_tokens: int = 640  # training sequences are cut here
