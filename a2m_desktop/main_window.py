@@ -631,29 +631,24 @@ class MainWindow(QMainWindow):
     def save_audio(self, path: str | None = None) -> Path | None:
         if self.current is None:
             return None
-        path = path or self._save_path("Save clip", self._suggested_name(".wav"),
-                                       "WAV (*.wav);;FLAC (*.flac)")
-        if not path:
-            return None
-        try:
-            saved = self.current.clip.save(path)
-        except (A2MError, OSError) as err:
-            self.show_error(f"Could not save {path}: {err}")
-            return None
-        self.settings.setValue("last_save_dir", str(saved.parent))
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
-        return saved
+        return self._save_current("Save clip", ".wav", "WAV (*.wav);;FLAC (*.flac)",
+                                  self.current.clip.save, path)
 
     def save_midi(self, path: str | None = None) -> Path | None:
         """The current clip's notes as a MIDI file (notes bundles)."""
         if self.current is None or self.current.clip.plan is None:
             return None
-        path = path or self._save_path("Save MIDI", self._suggested_name(".mid"),
-                                       "MIDI (*.mid)")
+        return self._save_current("Save MIDI", ".mid", "MIDI (*.mid)",
+                                  self.current.clip.save_midi, path)
+
+    def _save_current(self, title: str, suffix: str, filters: str, write, path: str | None
+                      ) -> Path | None:
+        """Ask where (unless ``path``), write with ``write(path)``, say so or show why not."""
+        path = path or self._save_path(title, self._suggested_name(suffix), filters)
         if not path:
             return None
         try:
-            saved = self.current.clip.save_midi(path)
+            saved = write(path)
         except (A2MError, OSError) as err:
             self.show_error(f"Could not save {path}: {err}")
             return None

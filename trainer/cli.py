@@ -190,14 +190,18 @@ def cmd_starter(args: argparse.Namespace) -> int:
                                progress=printer)
     finally:
         printer.close()
-    report = starter_report(result)
-    if args.report:
+    _report(starter_report(result), args.report)
+    return 0
+
+
+def _report(text: str, path: str | None) -> None:
+    """Print a starter's report and, with ``--report``, write it there (atomically)."""
+    if path:
         from a2m_core.fileio import atomic_path
 
-        with atomic_path(Path(args.report)) as tmp:
-            Path(tmp).write_text(report, encoding="utf-8")
-    print(report)
-    return 0
+        with atomic_path(Path(path)) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
+    print(text)
 
 
 def _notes_starter(args: argparse.Namespace) -> int:
@@ -215,13 +219,7 @@ def _notes_starter(args: argparse.Namespace) -> int:
                                      progress=printer)
     finally:
         printer.close()
-    report = starter_report(result)
-    if args.report:
-        from a2m_core.fileio import atomic_path
-
-        with atomic_path(Path(args.report)) as tmp:
-            Path(tmp).write_text(report, encoding="utf-8")
-    print(report)
+    _report(starter_report(result), args.report)
     print(json.dumps({k: v for k, v in result.items() if k != "table4"}, indent=1))
     return 0
 

@@ -40,8 +40,11 @@ def window_plan(w: dict[str, Any]) -> Plan:
 @torch.inference_mode()
 def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path],
                           max_pairs: int = 48, seed: int = 0,
-                          progress: Callable[[str, int, int], None] | None = None
-                          ) -> dict[str, Any]:
+                          progress: Callable[[str, int, int], None] | None = None,
+                          plan_temperature: float | None = None) -> dict[str, Any]:
+    """``plan_temperature``: None draws plans as users get them (the bundle's temperature);
+    0 takes each plan at its mean. Measured on the starter (2026-12-03) neither makes the
+    full input beat the random one on the paper's four metrics."""
     from PIL import Image
 
     from a2m_core.image_features import colour_feeling
@@ -91,8 +94,8 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
             progress("evaluate", n, len(SETTINGS))
         im, tx = inputs[name]
         fused = engine.projector(tx, im)
-        perfs = [player.play(fused[k], torch.Generator().manual_seed(seed * 100_003 + k))
-                 for k in range(len(windows))]
+        perfs = [player.play(fused[k], torch.Generator().manual_seed(seed * 100_003 + k),
+                             temperature=plan_temperature) for k in range(len(windows))]
         waves = [p.wave for p in perfs]
         logmels = [denormalize(wave_to_mel(w, cfg), cfg) for w in waves]
         fad, cos = fad_and_cosine(embedding, ref_waves, waves, cfg.sample_rate, ref_emb)
@@ -106,7 +109,7 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
                       "loudness_r": _r([p.plan.velocity for p in perfs],
                                        [w["velocity"] for w in windows])}
     return {"bundle": engine.name, "pairs": len(windows), "embedding": embedding.name,
-            "settings": rows}
+            "plan_temperature": plan_temperature, "settings": rows}
 
 
 def _r(a: list[float], b: list[float]) -> float:
