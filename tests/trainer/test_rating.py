@@ -222,3 +222,43 @@ def test_a_fenced_json_reply_without_notes_is_accepted():
     reply = {k: v for k, v in GOOD.items() if k != "notes"}
     r = validate_rating("```json\n" + json.dumps(reply) + "\n```")
     assert r.feeling_alignment == 8 and r.notes == ""
+
+
+def test_a_redirect_to_another_host_gets_neither_the_key_nor_a_cached_rating(
+        provider, clip, tmp_path, capsys, monkeypatch):
+    """An endpoint that answers 302 to another host (127.0.0.2): the key stays home, the
+    other host's reply is not taken, and the user is told why in one line."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-123")
+    elsewhere = provider([GOOD])  # its handler records every request it hears
+    # the same handler on the other loopback host: what reaches 127.0.0.2 is recorded there
+    other_server = ThreadingHTTPServer(("127.0.0.2", 0), elsewhere.server.RequestHandlerClass)
+    other_url = f"http://127.0.0.2:{other_server.server_address[1]}/v1"
+    threading.Thread(target=other_server.serve_forever, daemon=True).start()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", other_url + "/chat/completions")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    home = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=home.serve_forever, daemon=True).start()
+    try:
+        code = main(["rate", "--image", str(PAINTING), "--comment", "the sky",
+                     "--audio", str(clip), "--endpoint",
+                     f"http://127.0.0.1:{home.server_address[1]}/v1", "--model", "judge",
+                     "--cache", str(tmp_path / "cache")])
+        err = capsys.readouterr().err
+        assert code == 1 and "redirect" in err and "not followed" in err
+        assert elsewhere.requests == []  # the other host heard nothing: no key, no body
+        assert not list((tmp_path / "cache").glob("**/*.json"))  # nothing cached
+    finally:
+        home.shutdown()
+        home.server_close()
+        other_server.shutdown()
+        other_server.server_close()

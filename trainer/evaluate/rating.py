@@ -195,6 +195,17 @@ def load_inputs(image: str | Path, comment: str, audio: str | Path,
     return RatingInputs(buf.getvalue(), text, wav.getvalue())
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow no redirect: a 3xx would carry the request, and its Authorization header, to
+    another address, and that address's reply would be cached as the rating."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 # --------------------------------------------------------------------------- wire formats
 
 def request_for(provider: str, endpoint: str, model: str, inputs: RatingInputs,
@@ -307,7 +318,7 @@ class Rater:
                                          inputs, self.api_key)
         req = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"),
                                      headers=headers, method="POST")
-        with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
+        with _OPENER.open(req, timeout=self.cfg.timeout_s) as resp:
             return json.loads(resp.read().decode("utf-8"))
 
     def rate(self, inputs: RatingInputs) -> tuple[Rating, bool]:
@@ -334,6 +345,12 @@ class Rater:
                 last = err
                 continue
             except urllib.error.HTTPError as err:
+                if 300 <= err.code < 400:
+                    where = err.headers.get("Location", "?") if err.headers else "?"
+                    raise RatingError(
+                        f"the endpoint {self.endpoint} answered HTTP {err.code}, a redirect to "
+                        f"{where}: not followed (the API key goes only to the configured "
+                        f"endpoint; set --endpoint to the final address)") from None
                 if err.code not in RETRY_STATUS:
                     hint = (f": check the API key in ${self.key_env}"
                             if err.code in (401, 403) else "")
