@@ -33,8 +33,11 @@ from .registry import (
     ModelEntry,
     RemoteFile,
     bundle_path,
+    check_relative,
+    confined,
     default_model,
     model_dir,
+    models_home,
     registry,
     set_default_model,
 )
@@ -274,7 +277,8 @@ def _encoder_config(e: ModelEntry, source: str | None, folder: Path,
     tag = enc.get("pretrained")
     if not tag or enc.get("weights_file"):
         return enc, 0
-    local = folder / e.encoder_weights_file
+    local = confined(models_home(), folder / check_relative(
+        e.encoder_weights_file, "encoder_weights_file"), "encoder weights")
     moved = 0
     if not local.is_file() and source:
         part = local.with_name(local.name + ".part")
@@ -339,7 +343,9 @@ def fetch_model(name: str | ModelEntry, source: str | Path | None = None,
     for f in e.files:
         if f.optional and not include_optional:
             continue
-        moved += fetch_file(f, src, files_dir / f.path, progress, cancel)
+        dest = confined(models_home(), files_dir / check_relative(f.path, "file path"),
+                        "file")
+        moved += fetch_file(f, src, dest, progress, cancel)
         names.append(f.path)
     enc, enc_bytes = _encoder_config(e, str(source) if source is not None else None, folder,
                                      progress, cancel)
@@ -424,6 +430,7 @@ def remove_model(name: str) -> int:
     folder = model_dir(name)
     if not folder.is_dir():
         raise ModelLoadError(f"model '{name}' is not installed")
+    confined(models_home() / "models", folder, f"model '{name}'")
     freed = _disk_size(folder)
     shutil.rmtree(folder)
     if default_model() == name:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ModelLoadError
@@ -76,12 +77,52 @@ class ModelEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelEntry:
+        """An entry from a registry file, checked: its name and every path it will write
+        must stay inside its own folder, and every file must carry an id to verify."""
         try:
             files = tuple(RemoteFile(**f) for f in data.get("files", ()))
-            return cls(**{**data, "files": files})
+            made = cls(**{**data, "files": files})
         except TypeError as err:
             raise ModelLoadError(f"registry entry {data.get('name', '?')!r} is malformed: "
                                  f"{err}") from err
+        check_name(made.name)
+        for f in made.files:
+            check_relative(f.path, f"model '{made.name}': file path")
+            f.expected()  # refuses a file with neither a git blob id nor a sha256
+        check_relative(made.encoder_weights_file, f"model '{made.name}': encoder_weights_file")
+        return made
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_name(name: str) -> str:
+    """A model name is one plain folder name: letters, digits, '.', '_' and '-'."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise ModelLoadError(f"model name {name!r} is refused: use letters, digits, '.', '_' "
+                             f"and '-' (no '/', no '..')")
+    return name
+
+
+def check_relative(rel: str, what: str) -> str:
+    """A path a registry gives must be relative and stay below its folder."""
+    parts = PurePosixPath(rel).parts if isinstance(rel, str) else ()
+    if (not isinstance(rel, str) or not rel or rel.startswith(("/", "\\")) or "\\" in rel
+            or ":" in rel.split("/", 1)[0] or ".." in parts or not parts):
+        raise ModelLoadError(f"{what} {rel!r} is refused: it must be a relative path inside "
+                             f"the model's folder (no absolute path, no '..')")
+    return rel
+
+
+def confined(base: Path, path: Path, what: str) -> Path:
+    """``path`` itself, after checking that it resolves inside ``base`` (a symlink placed
+    in the models folder cannot lead a write or a delete elsewhere)."""
+    root = base.resolve()
+    real = path.resolve()
+    if real != root and root not in real.parents:
+        raise ModelLoadError(f"{what} {path} leads outside {base} (through a symlink?): "
+                             f"refused")
+    return path
 
 
 # ViT-H-14 / laion2b_s32b_b79k: the paper's frozen image and text encoder (1024-d).
@@ -171,7 +212,8 @@ def models_home() -> Path:
 
 
 def model_dir(name: str) -> Path:
-    return models_home() / "models" / name
+    """A model's folder under ``models_home()`` (the name checked: never a path)."""
+    return models_home() / "models" / check_name(name)
 
 
 def bundle_path(name: str) -> Path:

@@ -311,3 +311,48 @@ def test_a_paper_shaped_import_from_the_authors_layout(tmp_path):
     assert cfg.vocoder.kind == "hifigan" and cfg.vocoder.hifigan.upsample_initial_channel == 512
     assert cfg.provenance["projector"] == "random, seed 0"
     assert ModelEntry.from_dict(BUILTIN["paper"].to_dict()) == BUILTIN["paper"]
+
+
+def test_a_hostile_registry_cannot_write_or_delete_outside_the_models_home(
+        home, published, tmp_path, monkeypatch, capsys):
+    """Each escape a crafted $A2M_REGISTRY tried is refused in one line, and nothing appears
+    (or disappears) outside A2M_HOME."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    good = tiny_entry(published)
+
+    def with_registry(entry: dict) -> None:
+        path = tmp_path / "hostile.json"
+        path.write_text(json.dumps({"models": [entry]}))
+        monkeypatch.setenv("A2M_REGISTRY", str(path))
+
+    escapes = [
+        ({**good, "files": [{**good["files"][0], "path": "../../../../../escaped.bin"}]},
+         "file path"),
+        ({**good, "files": [{**good["files"][0], "path": str(outside / "abs.bin")}]},
+         "file path"),
+        ({**good, "name": "../../../escape-name"}, "model name"),
+        ({**good, "encoder_weights_file": "../../../../escape-encoder.bin"},
+         "encoder_weights_file"),
+        ({**good, "files": [{"path": "x.bin", "role": "decoder"}]}, "no git blob id or sha256"),
+    ]
+    for entry, message in escapes:
+        with_registry(entry)
+        assert main(["models", "fetch", entry["name"], "--from", str(published), "-q"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.rglob("*escape*")) == []
+    assert list(outside.iterdir()) == []
+
+    # remove refuses a name that is a path, and a model folder that is a symlink out
+    with_registry(good)
+    assert main(["models", "remove", "../../../victim"]) == 1
+    assert "victim" in capsys.readouterr().err and (victim / "keep.txt").is_file()
+    (home / "models").mkdir(parents=True, exist_ok=True)
+    (home / "models" / "tiny-paper").symlink_to(victim, target_is_directory=True)
+    assert main(["models", "remove", "tiny-paper"]) == 1
+    assert "leads outside" in capsys.readouterr().err
+    assert (victim / "keep.txt").read_text() == "mine"
