@@ -228,3 +228,36 @@ def test_play_without_a_sound_device_still_saves_the_clip(tiny_bundle, tmp_path,
     assert "no audio output device found; the clip is saved without playing" in \
         capsys.readouterr().err
     assert out.is_file()
+
+
+def test_a_bad_painting_is_refused_before_torch_loads(tmp_path):
+    """A wrong path or a text file named .jpg is refused in a blink, not after the 4-5 s
+    of importing torch and loading the model."""
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("shopping list")
+    for image, message in ((tmp_path / "nowhere.jpg", "image not found"),
+                           (not_image, "not a readable image")):
+        code = ("import sys; from a2m_core.cli import main; "
+                f"rc = main(['generate', '--image', {str(image)!r}, '--comment', 'x']); "
+                "print(rc, 'torch' in sys.modules)")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=REPO, timeout=120)
+        assert res.stdout.split()[-2:] == ["1", "False"], (res.stdout, res.stderr)
+        assert message in res.stderr
+
+
+def test_info_refuses_a_bundle_whose_tensors_do_not_fit_its_config(tiny_bundle, tmp_path,
+                                                                   capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(tiny_bundle))
+    key = next(k for k in tensors if k.startswith("projector.") and k.endswith("weight"))
+    tensors[key] = tensors[key][:, :-1].contiguous()  # one column short
+    with safe_open(str(tiny_bundle), framework="pt") as f:
+        meta = f.metadata()
+    bad = tmp_path / "bad.safetensors"
+    save_file(tensors, str(bad), metadata=meta)
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "shape mismatch" in err and key.split(".", 1)[1] in err
