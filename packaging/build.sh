@@ -23,8 +23,13 @@ PORT=${A2M_SMOKE_PORT:-19400}
     --allow examples > build/packaged-osc.log 2>&1 &
 BRIDGE=$!
 trap 'kill $BRIDGE 2>/dev/null || true' EXIT
-"$APP/a2m-osc" send status --port "$PORT" --reply-port $((PORT + 1)) --timeout 20 \
-    | grep "/a2m/status"
+# a status sent before the frozen bridge has bound its socket is lost: ask until it answers
+answered=""
+for _ in $(seq 60); do
+    if "$APP/a2m-osc" send status --port "$PORT" --reply-port $((PORT + 1)) --timeout 1 \
+            | grep "/a2m/status"; then answered=1; break; fi
+done
+[ -n "$answered" ] || { echo "the frozen bridge never answered /a2m/status"; exit 1; }
 "$APP/a2m-osc" send generate smoke-1 examples/henri-matisse_woman-with-a-hat-1905.jpg \
     "her hat bursts with colour" 3 --port "$PORT" --reply-port $((PORT + 1)) --timeout 120 \
     | tee build/packaged-osc-replies.txt | grep "/a2m/done smoke-1"
