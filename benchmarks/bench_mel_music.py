@@ -6,7 +6,7 @@ the starter's training data), plus four pairs of contrasting comments written fo
 benchmark. Prints, and writes as JSON with ``--json``:
 
 - musicality (band_std, flux, drift, onsets; the yardstick's definitions) of every clip,
-  and the means, against issue #10's targets (>= 5 dB, >= 0.6, >= 2.5 dB);
+  and the means, against the targets (>= 5 dB, >= 0.6, >= 2.5 dB);
 - "copy": mean L1 of generated mels to their nearest training window, against the same
   figure for held-out real windows (generations must reach at least half of it);
 - how far the mel moves (dB) when only the painting changes, and when only the comment does;
