@@ -7,7 +7,7 @@ Parameter names follow the authors' reference module (``feat_proj``, ``pos_emb``
 gives ``frames_per_step * n_mels`` numbers, unfolded in time). The paper's weights keep 1.
 Why: with 896 steps from one repeated vector, a CPU-sized LSTM learns the average spectrum
 (a drone); with 8 frames per step it runs 112 steps, trains ~8x faster and learns chord
-changes (issue #10 measured band std 2.6 -> 5.5 dB on held-out chorales).
+changes (measured: band std 2.6 -> 5.5 dB on held-out chorales, benchmarks/README.md).
 
 ``latent_dim`` > 0 adds a small "performance" latent ``z`` (how this particular rendition
 goes: which chord when, where the notes fall) beside the fused feeling vector. Why: a

@@ -3,7 +3,7 @@
 Why: the BiLSTM decoder is fitted with an L1 loss, so wherever a rendition's timing is not
 certain it emits the stretch's average texture. Even given a training window's own latent its
 mels move at a third of the real flux (0.31-0.37 against 1.1), and a lively comment comes out
-loud and smeared rather than busy (benchmarks/README.md, issue #10). No loss on one aligned
+loud and smeared rather than busy (benchmarks/README.md). No loss on one aligned
 target fixes that: the average *is* the L1 optimum.
 
 So a small conditional flow (rectified flow / flow matching: Liu et al. 2022, Lipman et al.
