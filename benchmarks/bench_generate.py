@@ -220,7 +220,7 @@ def main() -> None:
     batched = None
     if args.device != "cpu":
         # A GPU: reduced precision on the same weights, and clips per minute in batches
-        # (issue #12's targets: < 100 ms per clip, >= 1,000 clips per minute).
+        # (the targets: < 100 ms per clip, >= 1,000 clips per minute).
         for name in ("fp16", "bf16"):
             fast, fast_load = paper_engine(args.encoder, args.embed_dim,
                                            RuntimeOptions(precision=name), device=args.device)

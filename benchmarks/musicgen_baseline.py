@@ -1,4 +1,4 @@
-"""A MusicGen-small-sized model with random weights: the text-to-music baseline of issue #12.
+"""A MusicGen-small-sized model with random weights: the text-to-music speed baseline.
 
 Built from the published musicgen-small configuration (T5-base text encoder, a 24-layer x
 1024 decoder over 4 EnCodec codebooks, EnCodec 32 kHz at 50 frames/s), with random weights
