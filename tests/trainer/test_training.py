@@ -86,7 +86,11 @@ def test_a_stopped_run_resumes_to_the_same_weights(dataset, tmp_path):
 
     train_stage1(dataset, tmp_path / "resumed", cfg, callback=stop_at_3, stop=stop)
     assert load_checkpoint(tmp_path / "resumed" / "last.pt")["step"] == 3
+    # a kill -9 in the middle of a checkpoint write leaves its temp file: resume sweeps it
+    half = tmp_path / "resumed" / ".last.pt.a2m-tmp.k1ll3d.pt"
+    half.write_bytes(b"half a checkpoint")
     train_stage1(dataset, tmp_path / "resumed", cfg)
+    assert not half.exists()
     a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from a2m_core.fileio import remove_stale_temps
 from a2m_core.models import DecoderConfig, MelDecoder
 
 from ..data.dataset import ArtiCaps
@@ -120,6 +121,7 @@ def train_detail(dataset: str | Path, stage1_dir: str | Path, out: str | Path,
                          f"trained without the painting and comment can't weigh their part")
     out, stage1_dir = Path(out), Path(stage1_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a killed run was writing
     log = RunLog(out, callback)
     ds = ArtiCaps.open(dataset)
     torch.manual_seed(cfg.seed)

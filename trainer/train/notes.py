@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from a2m_core.encoders import ClipEncoder, EncoderConfig
-from a2m_core.fileio import atomic_path
+from a2m_core.fileio import atomic_path, remove_stale_temps
 from a2m_core.models import GatedResidualProjector, ProjectorConfig
 from a2m_core.notes.model import (
     CONTINUOUS,
@@ -229,6 +229,7 @@ def train_note_model(data: dict[str, Any], windows: dict[str, dict[str, Any]],
         pct_start=0.1)
     start_epoch = 0
     last = work / "last.pt"
+    remove_stale_temps(work)  # what a killed run was writing
     if last.is_file():
         state = torch.load(last, map_location="cpu", weights_only=True)
         if state["config"] != cfg.to_dict():

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from a2m_core.fileio import remove_stale_temps
 from a2m_core.models import (
     DecoderConfig,
     GatedResidualProjector,
@@ -234,6 +235,8 @@ def train_stage1(
     log = RunLog(out, callback, enabled=dist_env.main)
     if dist_env.main:
         out.mkdir(parents=True, exist_ok=True)
+        # what a killed run was writing (a half checkpoint under a temp name) goes first
+        remove_stale_temps(out)
     ds = ArtiCaps.open(dataset)
     train, val = Stage1Data(ds, "train", cfg.tie_sampling), Stage1Data(ds, "val", False)
     if len(train) == 0:
