@@ -268,7 +268,7 @@ def train_note_model(data: dict[str, Any], windows: dict[str, dict[str, Any]],
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            total, count = total + float(loss), count + 1
+            total, count = total + float(loss.detach()), count + 1
             if callback and k % 20 == 0:
                 done = epoch * len(batches) + k + 1
                 callback({"event": "step", "step": done,

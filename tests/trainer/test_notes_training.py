@@ -1,0 +1,94 @@
+"""Someone retrains the notes model on a tiny corpus: the plan and the notes learn, a
+stopped note run resumes to the same weights, and the exported bundle plays."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from a2m_core import Art2Music
+from a2m_core.bundle import BundleConfig, BundleModules, GenerationConfig, save_bundle
+from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
+from a2m_core.encoders import EncoderConfig
+from a2m_core.models import DecoderConfig
+from a2m_core.notes.sampler import FLUID_R3_GM, SamplerConfig
+from a2m_core.notes.score import Note
+from trainer.data.note_corpus import NoteCorpusConfig, windows_of
+from trainer.data.paintings import Crop
+from trainer.train.notes import (
+    NotesTrainConfig,
+    build_networks,
+    prepare_note_pairs,
+    train_note_model,
+    train_plan,
+)
+
+from ..conftest import REPO
+
+ENCODER = EncoderConfig(name=TINY_CLIP_NAME, pretrained=None, model_config=TINY_CLIP_CONFIG,
+                        embed_dim=32)
+TINY = dict(hidden=16, embed=16, gru_hidden=24, gru_layers=1, plan_epochs=3, note_epochs=2,
+            batch_size=8, crops_per_window=2, nearest=4, comments_per_pair=1)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("notes-corpus")
+    cfg = NoteCorpusConfig(out=out, windows_per_piece=2)
+    records = []
+    scales = ((0, 2, 4, 5, 7, 9, 11, 12), (0, 2, 3, 5, 7, 8, 10, 12))
+    for k in range(12):
+        step = 0.5 if k % 2 else 1.0
+        notes = [Note(i * step, step, 60 + scales[k % 2][i % 8] + k % 5) for i in range(48)]
+        records += windows_of("oneills", f"tune{k}", notes, [0.0, 4.0, 8.0], cfg,
+                              "test" if k == 11 else "train")
+    (out / "windows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return out
+
+
+def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
+    paintings = sorted((REPO / "examples").glob("*.jpg"))
+    crops = [Crop(p, p.stem, "whole") for p in paintings]
+    cfg = NotesTrainConfig(**TINY)
+    data = prepare_note_pairs(corpus, crops, ENCODER, tmp_path / "pairs", cfg,
+                              lambda *_: None)
+    windows = {json.loads(line)["id"]: json.loads(line)
+               for line in (corpus / "windows.jsonl").read_text().splitlines()}
+    projector, head, model, ncfg = build_networks(ENCODER, cfg)
+    losses = []
+    train_plan(data, windows, projector, head, cfg,
+               callback=lambda e: losses.append(e["loss"]))
+    assert losses[-1] < losses[0]
+
+    straight = train_note_model(data, windows, projector, model, tmp_path / "straight", cfg)
+    # the same run, stopped after its first epoch and resumed
+    _, _, resumed_model, _ = build_networks(ENCODER, cfg)
+    epochs = []
+    with pytest.raises(InterruptedError):
+        train_note_model(data, windows, projector, resumed_model, tmp_path / "resumed", cfg,
+                         callback=lambda e: epochs.append(e) if e["event"] == "note_epoch"
+                         else None, stop=lambda: len(epochs) >= 1)
+    _, _, resumed_model, _ = build_networks(ENCODER, cfg)
+    resumed = train_note_model(data, windows, projector, resumed_model, tmp_path / "resumed",
+                               cfg)
+    assert resumed["note_loss"] == straight["note_loss"]
+    a, b = model.state_dict(), resumed_model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    if not Path(FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    from a2m_core.encoders import build_clip_model
+
+    clip, _ = build_clip_model(ENCODER, "cpu")
+    bundle_cfg = BundleConfig(
+        name="tiny-notes", kind="notes", notes=ncfg, sampler=SamplerConfig(),
+        encoder=EncoderConfig(**{**ENCODER.to_dict(), "weights_in_bundle": True}),
+        projector=projector.cfg, decoder=DecoderConfig(input_dim=ncfg.input_dim),
+        generation=GenerationConfig(variation=0.0))
+    path = save_bundle(tmp_path / "tiny-notes.safetensors", bundle_cfg,
+                       BundleModules(projector, None, None, head, model),
+                       encoder_state=clip.state_dict())
+    out = Art2Music.load(path, device="cpu").generate(paintings[0], "a bright dance", seed=1)
+    assert out.plan is not None and out.notes and out.audio.shape == (896 * 256,)
