@@ -50,7 +50,7 @@ def gcompris_images(names: set[str], folder: Path) -> dict[str, Path]:
     return {c.painting: c.path for c in crops if c.kind == "whole" and c.painting in names}
 
 
-def distinct_onsets_per_s(notes: list[score.Note], bpm: float, seconds: float) -> float:
+def distinct_onsets_per_s(notes: list[score.Note], seconds: float) -> float:
     return len({round(n.onset * 4) for n in notes}) / seconds if notes else 0.0
 
 
@@ -64,8 +64,7 @@ def feeling(engine: Art2Music, pairs: list[dict], images: dict[str, Path], seed:
             m = musicality(clip.audio, clip.sample_rate)
             got[kind] = {"plan": clip.plan.describe(), "tempo": clip.plan.tempo_bpm,
                          "plan_notes_per_s": clip.plan.notes_per_s,
-                         "notes_per_s": distinct_onsets_per_s(clip.notes, clip.plan.tempo_bpm,
-                                                              clip.duration_s),
+                         "notes_per_s": distinct_onsets_per_s(clip.notes, clip.duration_s),
                          "onsets": m["onsets"]}
             if seed is None and k < 4:
                 clip.save(out / f"pair{k}-{kind}.wav")
@@ -182,8 +181,7 @@ def main() -> int:
         gen_runs = []
         for (img, c), _ in list(grid.items())[:64]:
             clip = engine.generate(img, c)
-            notes = score.transpose(clip.notes, 0)
-            gen_runs.append(score.longest_shared_run(score.melody_events(notes), index))
+            gen_runs.append(score.longest_shared_run(score.melody_events(clip.notes), index))
         held_runs = [score.longest_shared_run(h, index) for h in held]
         replay = {"generated": statistics.mean(gen_runs), "held_out": statistics.mean(held_runs)}
         replay["ratio"] = replay["generated"] / max(replay["held_out"], 1e-9)

@@ -28,12 +28,12 @@ from typing import Any
 import torch
 
 from a2m_core.bundle import BundleConfig, BundleModules, GenerationConfig, save_bundle
-from a2m_core.encoders import EncoderConfig
 from a2m_core.models import DecoderConfig
 from a2m_core.notes.sampler import SamplerConfig
 
 from .data.note_corpus import NoteCorpusConfig, build_note_corpus, licence_rows, read_windows
 from .data.paintings import Crop, extract_gcompris
+from .starter import starter_encoder
 from .train.notes import (
     NotesTrainConfig,
     build_networks,
@@ -55,12 +55,6 @@ class NotesStarterConfig:
     train: NotesTrainConfig = dataclasses.field(default_factory=NotesTrainConfig)
     sources: tuple[str, ...] = ("bach", "oneills", "nottingham")
     eval_pairs: int = 48  # held-out pairs in Table IV
-
-
-def starter_encoder() -> EncoderConfig:
-    from .starter import starter_encoder as enc
-
-    return enc()
 
 
 def training_crops(work: Path, seed: int) -> list[Crop]:

@@ -249,7 +249,7 @@ def plan_cond(plan: Plan) -> list[float]:
 def bars_for(plan: Plan, duration_s: float) -> int:
     """Bars the note model must fill so the notes last the whole clip."""
     beats = duration_s * plan.tempo_bpm / 60.0
-    return int(math.ceil(beats / score.BEATS_PER_BAR)) + 0
+    return int(math.ceil(beats / score.BEATS_PER_BAR))
 
 
 def realise(tokens: list[int], plan: Plan, duration_s: float) -> list[score.Note]:

@@ -172,7 +172,7 @@ def _parse_key(text: str) -> tuple[int | None, str | None]:
     parts = text.replace("_", " ").split()
     if not parts:
         return None, None
-    name = parts[0].capitalize().replace("b", "b")
+    name = parts[0].capitalize()
     aliases = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B",
                "Fb": "E", "E#": "F", "B#": "C"}
     name = aliases.get(name, name)

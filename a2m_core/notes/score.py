@@ -62,7 +62,7 @@ def encode(notes: Sequence[Note], beats: float | None = None) -> list[int]:
         while p > HIGH:
             p -= 12
         grid.setdefault(step, []).append((p, dur))
-    tokens, bar = [BOS], -1
+    tokens = [BOS]
     last = max(grid) if grid else -1
     n_bars = last // POSITIONS + 1 if beats is None else int(np.ceil(beats / BEATS_PER_BAR))
     for b in range(max(n_bars, 0)):
@@ -74,8 +74,6 @@ def encode(notes: Sequence[Note], beats: float | None = None) -> list[int]:
             tokens.append(POS0 + pos)
             for p, d in sorted(set(chord)):
                 tokens += [PITCH0 + p - LOW, DUR0 + d - 1]
-        bar = b
-    del bar
     tokens.append(EOS)
     return tokens
 
