@@ -159,6 +159,20 @@ def weights_digest(module: torch.nn.Module) -> str:
     return h.hexdigest()[:24]
 
 
+def onnx_runtime() -> Any:
+    """``onnxruntime``, with its telemetry turned off before any session is made: a gallery
+    machine must make no outside lookups (ONNX Runtime can report usage events to
+    Microsoft). Every ONNX session in the project is made after calling this.
+
+    Raises:
+        ImportError: onnxruntime is not installed.
+    """
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+    return ort
+
+
 class OnnxVocoder:
     """A HiFi-GAN generator run by ONNX Runtime in its two parts (``front`` and ``back``,
     as ``HiFiGANGenerator`` splits it, so streaming can give each part its own context):
@@ -166,8 +180,7 @@ class OnnxVocoder:
     replaces)."""
 
     def __init__(self, paths: tuple[Path, Path], threads: int | None = None) -> None:
-        import onnxruntime as ort
-
+        ort = onnx_runtime()
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads

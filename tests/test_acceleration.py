@@ -210,3 +210,36 @@ def test_a_batch_is_vocoded_in_one_call_on_a_gpu_with_the_same_samples(tiny_bund
     batched = engine._vocode_many(mels, [1, 2, 3])
     assert calls == [torch.Size([3, mels.shape[1], mels.shape[2]])]
     assert all(np.abs(x - y).max() < 1e-4 for x, y in zip(one_by_one, batched))
+
+
+def test_a_gallery_engine_on_onnx_runtime_turns_telemetry_off_and_looks_up_no_host(
+        tiny_bundle, monkeypatch):
+    import socket
+
+    import onnxruntime as ort
+
+    events: list[str] = []
+    real_off, real_session = ort.disable_telemetry_events, ort.InferenceSession
+
+    def telemetry_off() -> None:
+        events.append("telemetry off")
+        real_off()
+
+    def session(*args, **kwargs):
+        events.append("session")
+        return real_session(*args, **kwargs)
+
+    def resolver(host, *args, **kwargs):
+        events.append(f"lookup {host}")
+        raise OSError("no lookups on a gallery machine")
+
+    monkeypatch.setattr(ort, "disable_telemetry_events", telemetry_off)
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    monkeypatch.setattr(socket, "gethostbyname", resolver)
+    engine = Art2Music.load(tiny_bundle, device="cpu",
+                            runtime=RuntimeOptions(vocoder_backend="onnx"))
+    engine.generate(EXAMPLE_PAINTING, "a quiet harbour at dawn", seed=1)
+    assert engine.vocoder_name == "HiFi-GAN, ONNX Runtime"
+    assert "session" in events and events.index("telemetry off") < events.index("session")
+    assert not [e for e in events if e.startswith("lookup")]

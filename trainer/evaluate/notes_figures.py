@@ -34,6 +34,10 @@ def _model() -> Any:
         try:
             from basic_pitch import ICASSP_2022_MODEL_PATH
             from basic_pitch.inference import Model
+
+            from a2m_core.acceleration import onnx_runtime
+
+            onnx_runtime()  # telemetry off before basic-pitch makes its session
         except ImportError as err:
             raise RuntimeError("the notes yardstick needs basic-pitch: pip install --no-deps "
                                "basic-pitch==0.4.0 (see requirements-eval.txt)") from err
