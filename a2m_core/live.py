@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GenerationCancelled
 from .soundscape import Scene, equal_power, make_loop
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,59 @@ def sounddevice_stream(**kwargs: Any) -> Any:
     import sounddevice as sd  # only for live output: the runtime never needs it otherwise
 
     return sd.OutputStream(**kwargs)
+
+
+def _sounddevice_rate(device: int | str | None) -> float:
+    import sounddevice as sd
+
+    return float(sd.query_devices(device, "output")["default_samplerate"])
+
+
+def _sounddevice_name(device: int | str | None) -> str:
+    import sounddevice as sd
+
+    return str(sd.query_devices(device, "output")["name"])
+
+
+# What a stream factory may tell before it opens anything (fakes in tests do the same).
+sounddevice_stream.default_samplerate = _sounddevice_rate  # type: ignore[attr-defined]
+sounddevice_stream.device_name = _sounddevice_name  # type: ignore[attr-defined]
+
+
+def device_label(factory: Callable[..., Any], device: int | str | None) -> str:
+    """The output device's name when the factory can tell, else how it was asked for."""
+    probe = getattr(factory, "device_name", None)
+    try:
+        if probe is not None:
+            return str(probe(device))
+    except Exception as err:  # noqa: BLE001 - PortAudio errors vary
+        log.debug("the name of device %s is unknown (%s)", device, err)
+    return "default" if device is None else str(device)
+
+
+def device_rate(factory: Callable[..., Any], device: int | str | None, clip_rate: int) -> int:
+    """The rate to open ``device`` at: its own default rate. Devices under JACK or pro
+    interfaces run at 44.1 or 48 kHz and refuse the clips' 22,050 Hz, so the clips are
+    resampled to the device rather than the device asked to change. A factory that cannot
+    say (``default_samplerate(device)`` missing or failing) gets the clip's rate."""
+    probe = getattr(factory, "default_samplerate", None)
+    if probe is None:
+        return clip_rate
+    try:
+        rate = int(round(probe(device)))
+    except Exception as err:  # noqa: BLE001 - PortAudio errors vary: opening will say more
+        log.debug("the default rate of device %s is unknown (%s)", device, err)
+        return clip_rate
+    return rate if rate > 0 else clip_rate
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Mono float32 ``audio`` at ``rate_out`` (soxr, high quality); unchanged when equal."""
+    if rate_in == rate_out:
+        return np.asarray(audio, np.float32)
+    import soxr
+
+    return soxr.resample(np.asarray(audio, np.float32), rate_in, rate_out).astype(np.float32)
 
 
 def probe_output() -> tuple[bool, str, list[tuple[int, str]]]:
@@ -82,13 +136,14 @@ class Soundscape:
                  on_scene: Callable[[Scene], None] | None = None,
                  on_error: Callable[[Scene, Exception], None] | None = None) -> None:
         self.generate = generate
-        self.sample_rate = sample_rate
+        self.sample_rate = sample_rate  # the clips' rate
+        self.device_rate = sample_rate  # the output's rate (set by start)
         self._factory = stream_factory or sounddevice_stream
-        self.crossfade = max(1, int(crossfade_s * sample_rate))
+        self.crossfade_s = crossfade_s
         self.loop_crossfade_s = loop_crossfade_s
         self.queue_depth = queue_depth
         self.on_scene, self.on_error = on_scene, on_error
-        self._fade_in, self._fade_out = equal_power(self.crossfade)
+        self._set_crossfade()
         self._queue: deque[Scene] = deque()
         self._cond = threading.Condition()
         self._ready: _Playing | None = None  # generated, waiting for the callback to take it
@@ -100,16 +155,35 @@ class Soundscape:
         self._stopping = False
         self.underruns = 0  # callbacks the device reported as late (output underflow)
         self.device: int | str | None = None
+        self.device_label = ""  # the device's name once started
+
+    def _set_crossfade(self) -> None:
+        self.crossfade = max(1, int(self.crossfade_s * self.device_rate))
+        self._fade_in, self._fade_out = equal_power(self.crossfade)
 
     # ------------------------------------------------------------------ control
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called (a scene being generated may stop early)."""
+        return self._stopping
+
     def start(self, device: int | str | None = None) -> Soundscape:
+        """Open the output (at the device's own rate; scenes are resampled to it) and start
+        generating queued scenes.
+
+        Raises:
+            whatever the stream factory raises when the device cannot be opened.
+        """
         self.device = device
         self._stopping = False
+        self.device_rate = device_rate(self._factory, device, self.sample_rate)
+        self.device_label = device_label(self._factory, device)
+        self._set_crossfade()
+        self._stream = self._factory(samplerate=self.device_rate, channels=1, dtype="float32",
+                                     device=device, callback=self._callback)
         self._thread = threading.Thread(target=self._produce, name="a2m-soundscape",
                                         daemon=True)
         self._thread.start()
-        self._stream = self._factory(samplerate=self.sample_rate, channels=1, dtype="float32",
-                                     device=device, callback=self._callback)
         self._stream.start()
         return self
 
@@ -123,21 +197,36 @@ class Soundscape:
         return True
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Close the output; scenes still queued are dropped, each reported to ``on_error``
+        with :class:`GenerationCancelled` (so every scene someone queued hears an end)."""
         with self._cond:
             self._stopping = True
+            dropped = list(self._queue)
             self._queue.clear()
             self._cond.notify_all()
         stream, self._stream = self._stream, None
         close_stream(stream, "soundscape's stream")
+        for scene in dropped:
+            self._failed(scene, GenerationCancelled("the stream stopped before this scene "
+                                                    "was generated"))
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    def _failed(self, scene: Scene, err: Exception) -> None:
+        if self.on_error is None:
+            return
+        try:
+            self.on_error(scene, err)
+        except Exception:  # noqa: BLE001 - a reporting callback must not end the sound
+            log.exception("the scene error callback failed")
 
     def status(self) -> dict[str, Any]:
         with self._cond:
             queued = len(self._queue) + int(self._ready is not None)
         playing = self._incoming or self._current
         return {"playing": playing.scene.comment if playing else "", "queued": queued,
-                "underruns": self.underruns, "device": self.device}
+                "underruns": self.underruns, "device": self.device_label,
+                "rate": self.device_rate}
 
     # ------------------------------------------------------------------ producer
     def _produce(self) -> None:
@@ -149,12 +238,11 @@ class Soundscape:
                     return
                 scene = self._queue.popleft()
             try:
-                audio = self.generate(scene)
-                loop = make_loop(audio, self.sample_rate, self.loop_crossfade_s)
+                audio = resample(self.generate(scene), self.sample_rate, self.device_rate)
+                loop = make_loop(audio, self.device_rate, self.loop_crossfade_s)
             except Exception as err:  # noqa: BLE001 - a bad scene must not end the sound
                 log.warning("scene %r failed: %s", scene.comment[:40], err)
-                if self.on_error:
-                    self.on_error(scene, err)
+                self._failed(scene, err)
                 continue
             with self._cond:
                 self._ready = _Playing(loop.astype(np.float32), scene)

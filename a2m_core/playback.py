@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .live import close_stream, sounddevice_stream
+from .live import close_stream, device_rate, resample, sounddevice_stream
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ class Player:
         self._audio = np.zeros(0, np.float32)
         self._pos = 0
         self._stream: Stream | None = None
-        self.sample_rate = 22050
+        self.sample_rate = 22050  # the clip's rate
+        self.device_rate = 22050  # the stream's: the device's own (clips are resampled)
+        self._resampler: Any = None  # a streamed clip's soxr.ResampleStream
+        self._fed = self._total_in = 0  # streamed clip samples received, of all
         self.loop = False
         self.volume = 1.0
         self.device: int | None = None
@@ -47,30 +50,50 @@ class Player:
 
     # -- control (GUI thread) --------------------------------------------------------
     def play(self, audio: np.ndarray, sample_rate: int) -> None:
-        self._start(np.ascontiguousarray(audio, dtype=np.float32), len(audio), sample_rate)
+        rate = self._open_rate(sample_rate)
+        out = np.ascontiguousarray(resample(audio, sample_rate, rate), dtype=np.float32)
+        self._start(out, len(out), sample_rate, rate)
 
     def play_stream(self, total: int, sample_rate: int) -> None:
         """Start playing a clip of ``total`` samples that arrives through :meth:`feed`."""
-        self._start(np.zeros(total, np.float32), 0, sample_rate)
+        rate = self._open_rate(sample_rate)
+        self._resampler = None
+        if rate != sample_rate:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(sample_rate, rate, 1, dtype="float32")
+        self._fed, self._total_in = 0, total
+        self._start(np.zeros(int(round(total * rate / sample_rate)), np.float32), 0,
+                    sample_rate, rate)
 
     def feed(self, start: int, chunk: np.ndarray) -> None:
         """Add streamed samples (in order); the callback may play them from now on."""
+        chunk = np.asarray(chunk, np.float32)
+        if self._resampler is not None:  # resampled as it arrives: ``start`` is implied
+            self._fed += len(chunk)
+            chunk = self._resampler.resample_chunk(chunk, last=self._fed >= self._total_in)
+            start = self._available
         end = min(len(self._audio), start + len(chunk))
         self._audio[start:end] = chunk[: end - start]
         self._available = max(self._available, end)
+        if self._resampler is not None and self._fed >= self._total_in:
+            self._available = len(self._audio)  # the resampler's rounding: nothing waits
 
     @property
     def streaming(self) -> bool:
         return self._available < len(self._audio)
 
-    def _start(self, audio: np.ndarray, available: int, sample_rate: int) -> None:
+    def _open_rate(self, sample_rate: int) -> int:
+        return device_rate(self._factory, self.device, sample_rate)
+
+    def _start(self, audio: np.ndarray, available: int, sample_rate: int, rate: int) -> None:
         self.stop()
         self._audio = audio
         self._available = available
         self._pos = 0
         self.reached_end = False
-        self.sample_rate = sample_rate
-        self._stream = self._factory(samplerate=sample_rate, channels=1, dtype="float32",
+        self.sample_rate, self.device_rate = sample_rate, rate
+        self._stream = self._factory(samplerate=rate, channels=1, dtype="float32",
                                      device=self.device, callback=self._callback)
         self._stream.start()
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from a2m_core import Art2Music
+from a2m_core import Art2Music, GenerationCancelled
 from a2m_core.live import Soundscape
 from a2m_core.soundscape import Scene
 
@@ -64,14 +64,14 @@ class InstallationView(QWidget):
 
         def generate(scene: Scene) -> np.ndarray:
             clip = engine.generate(scene.image, scene.comment, hints=scene.hints,
-                                   seed=scene.seed)
+                                   seed=scene.seed, cancel=lambda: self.soundscape.stopped)
             self._melReady.emit(clip.mel)
             return clip.audio
 
         self.soundscape = Soundscape(
             generate, engine.sample_rate, stream_factory,
             on_scene=lambda s: self.sceneStarted.emit(s.comment),
-            on_error=lambda s, e: self.sceneFailed.emit(str(e)))
+            on_error=self._scene_error)
         # Bound methods, not lambdas: the signals come from the soundscape's thread, and only
         # a QObject's own slot is sure to run on the GUI thread (PySide6 runs a plain callable
         # on the emitting thread).
@@ -83,6 +83,10 @@ class InstallationView(QWidget):
         if self.scenes:
             self.next_listed_scene()
             self.cycle.start(int(period_s * 1000))
+
+    def _scene_error(self, scene: Scene, err: Exception) -> None:
+        if not isinstance(err, GenerationCancelled):  # cancelled: the window is closing
+            self.sceneFailed.emit(str(err))
 
     def _on_scene_started(self, comment: str) -> None:
         self.caption.setText(f"Now playing: “{comment}”")

@@ -447,23 +447,26 @@ class Bridge:
         from a2m_core.live import Soundscape
 
         if len(args) > 1 or (args and not isinstance(args[0], str)):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.STREAM_START} takes [s:device]")
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.STREAM_START} takes [s:device]",
+                                p.STREAM_START)
         if self.engine is None:
             raise ProtocolError(ErrorCode.GENERATION_FAILED, "the model is not loaded yet "
-                                "(see /a2m/status); start the stream when /a2m/ready comes")
+                                "(see /a2m/status); start the stream when /a2m/ready comes",
+                                p.STREAM_START)
         device = args[0] if args and args[0] else self.config.audio_device
         if self.soundscape is not None:
             self.soundscape.stop()
-        live = Soundscape(self._stream_scene, self.engine.sample_rate, self._stream_factory,
+            self.soundscape = None
+        live = Soundscape(lambda scene: self._stream_scene(scene, lambda: live.stopped),
+                          self.engine.sample_rate, self._stream_factory,
                           on_error=self._stream_failed)
         try:
             self.soundscape = live.start(int(device) if device and device.isdigit()
                                          else device or None)
         except Exception as err:  # noqa: BLE001 - PortAudio errors vary
-            self.soundscape = None
             raise ProtocolError(ErrorCode.GENERATION_FAILED, f"cannot open the sound device "
-                                f"{device or '(default)'}: {err}") from err
-        log.info("live soundscape started on %s", device or "the default device")
+                                f"{device or '(default)'}: {err}", p.STREAM_START) from err
+        log.info("live soundscape started on %s at %d Hz", live.device_label, live.device_rate)
         self._on_stream_status(client, p.STREAM_STATUS)
 
     def _on_stream_next(self, client: Address, address: str, *args: Any) -> None:
@@ -482,13 +485,13 @@ class Bridge:
                                 req.request_id)
         self.send(reply, p.ACCEPTED, req.request_id, self.soundscape.status()["queued"] - 1)
 
-    def _stream_scene(self, scene: Any) -> Any:
+    def _stream_scene(self, scene: Any, stopped: Callable[[], bool]) -> Any:
         """Generate a streamed scene; its WAV is written and /a2m/done sent as for any clip,
-        so a host may also play it itself."""
+        so a host may also play it itself. A stream stopped meanwhile cancels it."""
         rid, reply, _ = scene.tag
         assert self.engine is not None
         clip = self.engine.generate(scene.image, scene.comment, hints=scene.hints,
-                                    seed=scene.seed)
+                                    seed=scene.seed, cancel=stopped)
         wav = clip.save(self._clip_path(rid))
         self._prune(keep=wav)
         self._send_plan(reply, rid, clip, wav)
@@ -498,6 +501,9 @@ class Bridge:
 
     def _stream_failed(self, scene: Any, err: Exception) -> None:
         rid, reply, name = scene.tag
+        if isinstance(err, GenerationCancelled):
+            self.send_error(reply, rid, str(err), ErrorCode.CANCELLED)
+            return
         code = ErrorCode.FILE_REFUSED if isinstance(err, BadInputError) else \
             ErrorCode.GENERATION_FAILED
         self.send_error(reply, rid, f"{name[:60]}: {err}", code)
@@ -515,8 +521,7 @@ class Bridge:
         st = live.status() if live is not None else {"playing": "", "queued": 0,
                                                      "underruns": 0, "device": ""}
         self.send(self.reply_address(client), p.STREAM_STATUS, st["playing"], st["queued"],
-                  st["underruns"], str(st["device"] if st["device"] is not None else ""),
-                  "playing" if live is not None else "stopped")
+                  st["underruns"], st["device"], "playing" if live is not None else "stopped")
 
     def _on_cancel(self, client: Address, address: str, *args: Any) -> None:
         rid = p.parse_cancel(args)

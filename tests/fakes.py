@@ -28,3 +28,24 @@ class FakeStream:
         out = np.full((frames, 1), np.nan, np.float32)
         self.callback(out, frames, None, status)
         return out[:, 0]
+
+
+class Only48kStream(FakeStream):
+    """A device under JACK or a pro interface: it runs at 48 kHz and refuses any other rate,
+    as PortAudio does (``Invalid sample rate``)."""
+
+    RATE = 48000
+
+    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
+        if samplerate != self.RATE:
+            raise RuntimeError("Error opening OutputStream: Invalid sample rate "
+                               "[PaErrorCode -9997]")
+        super().__init__(samplerate, channels, dtype, device, callback)
+
+    @staticmethod
+    def default_samplerate(device) -> float:
+        return 48000.0
+
+    @staticmethod
+    def device_name(device) -> str:
+        return "system (JACK)"

@@ -116,3 +116,40 @@ def test_a_failing_scene_is_reported_and_the_sound_goes_on(engine):
         assert not np.isnan(after).any() and np.abs(after).max() > 0
     finally:
         live.stop()
+
+
+def test_a_device_that_runs_only_at_48k_plays_the_scenes_resampled():
+    from .fakes import Only48kStream
+
+    Only48kStream.instances.clear()
+    live = Soundscape(lambda s: tone(float(s.seed)), SR, crossfade_s=0.5,
+                      loop_crossfade_s=0.1, stream_factory=Only48kStream)
+    live.start()
+    try:
+        stream = Only48kStream.instances[0]
+        assert stream.samplerate == 48000 and live.device_rate == 48000
+        assert live.status()["device"] == "system (JACK)"
+        live.next(scene("a", 440.0))
+        wait_until(lambda: live._ready is not None)
+        heard = stream.pull(48000)  # one second of the device
+        # a 440 Hz tone at 8 kHz is still 440 Hz at 48 kHz: resampled, not sped up
+        spectrum = np.abs(np.fft.rfft(heard * np.hanning(heard.size)))
+        assert abs(np.argmax(spectrum) * 48000 / heard.size - 440.0) < 2.0
+    finally:
+        live.stop()
+
+
+def test_stopping_reports_every_scene_still_queued_as_cancelled():
+    from a2m_core.errors import GenerationCancelled
+
+    failed: list[tuple[str, Exception]] = []
+    live = Soundscape(lambda s: tone(float(s.seed)), SR, stream_factory=FakeStream,
+                      on_error=lambda s, e: failed.append((s.comment, e)))
+    live.start()
+    live.next(scene("first", 220.0))
+    wait_until(lambda: live._ready is not None)  # generated; nobody pulls it from the card
+    for name in "bcde":
+        assert live.next(scene(name, 330.0))
+    live.stop()
+    assert [c for c, _ in failed] == list("bcde")
+    assert all(isinstance(e, GenerationCancelled) for _, e in failed)
