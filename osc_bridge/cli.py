@@ -46,12 +46,39 @@ def list_devices() -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.list_devices:
+        return list_devices()
+    sock = args.early_socket  # bound by osc_bridge.launch before the heavy imports
+    if sock is not None and sock.getsockname()[:2] != _wanted(args.host, args.port, sock):
+        sock.close()
+        sock = None
+    if sock is None:
+        try:
+            sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET,
+                                 socket.SOCK_DGRAM)
+            sock.bind((args.host, args.port))
+        except OSError as err:
+            sock.close()
+            print(f"a2m-osc: error: cannot listen on {args.host}:{args.port}: {err}",
+                  file=sys.stderr)
+            return 1
+    try:
+        return _serve(args, sock)
+    finally:
+        sock.close()
+
+
+def _wanted(host: str, port: int, sock: socket.socket) -> tuple:
+    """The address an early socket must have to be the one asked for (port 0: any)."""
+    return (sock.getsockname()[0] if host in ("localhost", "") else host,
+            sock.getsockname()[1] if port == 0 else port)
+
+
+def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     from a2m_core import A2MError, Art2Music
 
     from .server import Bridge, BridgeConfig, is_loopback
 
-    if args.list_devices:
-        return list_devices()
     _setup_logging(args.verbose, args.log_file)
     if not is_loopback(args.host):
         log.warning("listening on %s: any machine that can reach it may ask for clips "
@@ -86,12 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           keep_clips=args.keep_clips, keep_bytes=args.keep_bytes,
                           audio_device=args.audio_device, heartbeat_s=args.heartbeat,
                           progress_per_chunk=args.progress_per_chunk, midi=args.midi)
-    try:
-        bridge = Bridge(load, config, model_label=Path(path).stem).start()
-    except OSError as err:
-        print(f"a2m-osc: error: cannot listen on {args.host}:{args.port}: {err}",
-              file=sys.stderr)
-        return 1
+    bridge = Bridge(load, config, model_label=Path(path).stem, sock=sock).start()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -262,8 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, sock: socket.socket | None = None) -> int:
+    """``sock``: the request socket ``osc_bridge.launch`` bound early (used by ``serve``)."""
     args = build_parser().parse_args(argv)
+    args.early_socket = sock
     return args.func(args)
 
 

@@ -151,7 +151,10 @@ class Bridge:
 
     def __init__(self, engine: Art2Music | Callable[[], Art2Music],
                  config: BridgeConfig | None = None, model_label: str = "",
-                 stream_factory: Callable[..., Any] | None = None) -> None:
+                 stream_factory: Callable[..., Any] | None = None,
+                 sock: socket.socket | None = None) -> None:
+        """``sock``: a UDP socket already bound (``a2m-osc serve`` binds it before the heavy
+        imports); else the bridge binds ``config.host:config.port`` itself."""
         self._stream_factory = stream_factory  # live output (tests pass a fake)
         self.soundscape: Any = None
         if isinstance(engine, Art2Music):
@@ -190,7 +193,12 @@ class Bridge:
                                  (p.STREAM_STATUS, self._on_stream_status)):
             dispatcher.map(address, self._guard(handler), needs_reply_address=True)
         dispatcher.set_default_handler(self._guard(self._on_unknown), needs_reply_address=True)
-        self.server = _Server((self.config.host, self.config.port), dispatcher)
+        if sock is None:
+            self.server = _Server((self.config.host, self.config.port), dispatcher)
+        else:
+            self.server = _Server(sock.getsockname()[:2], dispatcher, bind_and_activate=False)
+            self.server.socket.close()
+            self.server.socket, self.server.server_address = sock, sock.getsockname()[:2]
         self._threads: list[threading.Thread] = []
         self._local_hosts = _local_hosts()
 

@@ -102,3 +102,38 @@ def test_heartbeats_reach_whoever_talked_to_the_bridge(engine, gallery, tmp_path
         assert beats[1][1][2] > beats[0][1][2] > 0  # uptime grows
     finally:
         bridge.stop(timeout=30)
+
+
+def test_requests_sent_a_tenth_of_a_second_after_launch_are_answered(tiny_bundle, paintings,
+                                                                     tmp_path, client):
+    """An installation that boots with the bridge sends at once: those packets must wait in
+    a bound socket, not hit a port nobody holds while torch imports."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+    from .test_cli import free_udp_port
+
+    port = free_udp_port()
+    client.target = ("127.0.0.1", port)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    launched = time.monotonic()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "osc_bridge.launch", "serve", "--port", str(port),
+         "--reply-port", str(client.port), "--bundle", str(tiny_bundle), "--allow",
+         str(paintings[0].parent.parent), "--out", str(tmp_path / "clips"), "--device", "cpu"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(max(0.0, launched + 0.1 - time.monotonic()))
+        client.send("/a2m/status")
+        client.send("/a2m/generate", "at-launch", str(paintings[0]), "the doors open", 1)
+        _, status = client.wait_for(lambda r: r[0] == "/a2m/status", timeout=60)
+        assert status[-1] in ("loading", "ready")
+        address, args = client.final("at-launch", timeout=120)
+        assert address == "/a2m/done", args
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=30)
+    assert code == 0, server.stderr.read()
