@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import signal
 import socket
 import sys
@@ -137,6 +138,16 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
                   file=sys.stderr, flush=True)
             said = True
     bridge.stop()
+    if bridge.loading:
+        # The model is still loading in native code (torch, ONNX Runtime, the SoundFont
+        # reader). Finalising the interpreter under it aborts the process ("terminate
+        # called without an active exception", exit -6): every reply is already sent, so
+        # flush and leave without finalising.
+        log.info("stopped while the model was loading")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -263,6 +263,11 @@ class Bridge:
         self.server.server_close()
         log.info("stopped (%d queued requests cancelled)", len(dropped))
 
+    @property
+    def loading(self) -> bool:
+        """True while the model loader still runs (it cannot be interrupted)."""
+        return any(t.name == "a2m-osc-loader" and t.is_alive() for t in self._threads)
+
     def _load(self) -> None:
         assert self._loader is not None
         t = time.perf_counter()

@@ -75,3 +75,48 @@ def test_serve_names_a_model_that_is_not_installed_and_how_to_fetch_it(tmp_path)
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
         "a2m-osc: error: model 'paper' is not installed: run `a2m models fetch paper`"]
+
+
+def test_sigterm_while_the_starter_loads_exits_cleanly_and_answers_what_was_queued(
+        paintings, tmp_path):
+    """A gallery machine shut down during the bridge's first seconds: the model is still
+    loading in native code. The queued generate gets error 5 and the process exits 0, at
+    every moment of the load (finalising under a loading thread used to abort with -6)."""
+    from pythonosc.osc_message import OscMessage
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    for delay in (0.5, 2.5, 4.5):
+        port = free_udp_port()
+        replies = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        replies.bind(("127.0.0.1", 0))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "osc_bridge.launch", "serve", "--port", str(port),
+             "--reply-port", str(replies.getsockname()[1]), "--allow",
+             str(paintings[0].parent.parent), "--out", str(tmp_path / "clips")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert "loading" in server.stdout.readline()
+        msg = OscMessageBuilder("/a2m/generate")
+        for arg in ("queued-1", str(paintings[0]), "the lights go out"):
+            msg.add_arg(arg)
+        replies.sendto(msg.build().dgram, ("127.0.0.1", port))
+        time.sleep(delay)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=60)
+        log = server.stderr.read()
+        replies.settimeout(2)
+        finals = []
+        try:
+            while True:
+                reply = OscMessage(replies.recvfrom(65536)[0])
+                if reply.address in ("/a2m/done", "/a2m/error"):
+                    finals.append((reply.address, list(reply.params)))
+        except TimeoutError:
+            pass
+        replies.close()
+        assert code == 0, f"exit {code} after {delay} s:\n{log[-800:]}"
+        if delay < 1:  # surely still loading: the path that must not abort
+            assert "stopped while the model was loading" in log
+        assert len(finals) == 1 and finals[0][1][0] == "queued-1", finals
+        if finals[0][0] == "/a2m/error":
+            assert finals[0][1][2] == 5
