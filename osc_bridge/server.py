@@ -251,6 +251,7 @@ class Bridge:
             self.soundscape = None
         self._stop_beat.set()
         self.server.shutdown()
+        self._drain()
         for job in dropped:
             self._finish(job, error=("server shutting down", ErrorCode.CANCELLED))
         if current is not None:
@@ -267,6 +268,21 @@ class Bridge:
     def loading(self) -> bool:
         """True while the model loader still runs (it cannot be interrupted)."""
         return any(t.name == "a2m-osc-loader" and t.is_alive() for t in self._threads)
+
+    def _drain(self, limit: int = 1000) -> None:
+        """Answer what already waits in the socket when the server loop stops: a generate
+        sent just before SIGTERM gets its error 5 like any queued one, a status its status."""
+        sock, dispatcher = self.server.socket, self.server._dispatcher
+        try:
+            sock.setblocking(False)
+        except OSError:
+            return
+        for _ in range(limit):
+            try:
+                data, client = sock.recvfrom(65536)
+            except OSError:  # BlockingIOError: nothing left (or the socket is gone)
+                return
+            dispatcher.call_handlers_for_packet(data, client[:2])
 
     def _load(self) -> None:
         assert self._loader is not None

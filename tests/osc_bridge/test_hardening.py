@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from osc_bridge import Bridge, BridgeConfig
+from osc_bridge import Bridge, BridgeConfig, ErrorCode
 
 from .conftest import Client
 
@@ -166,3 +166,37 @@ def test_stale_temps_go_at_start_and_keep_clips_keeps_three(engine, gallery, tmp
     assert len(clips) == 3 and mine.exists()
     last = [args[1] for addr, args in client.replies if addr == "/a2m/done"][-1]
     assert os.path.basename(last) in clips  # the newest, replied about, is kept
+
+
+def test_a_generate_still_in_the_socket_at_shutdown_is_answered(engine, gallery, tmp_path,
+                                                                client):
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
+    bridge = Bridge(engine, cfg).start()
+    client.target = bridge.address
+    bridge.server.shutdown()  # the loop has stopped reading, as when SIGTERM arrives
+    client.send("/a2m/generate", "last-second", str(next(gallery.glob("*starry*"))), "bye")
+    time.sleep(0.2)
+    bridge.stop(timeout=30)
+    address, args = client.final("last-second", timeout=5)
+    assert address == "/a2m/error" and args[2] == ErrorCode.CANCELLED
+    assert len(client.finals_for("last-second")) == 1
+
+
+def test_shutdown_mid_vocoder_answers_within_two_seconds(gallery, tmp_path, client):
+    """The mel starter vocodes for ~5 s on 2 cores: a stop must not wait for it."""
+    from a2m_core import Art2Music
+    from a2m_core.defaults import STARTER_MEL
+
+    engine = Art2Music.load(STARTER_MEL, device="cpu")
+    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
+    bridge = Bridge(engine, cfg).start()
+    client.target = bridge.address
+    client.send("/a2m/generate", "long", str(next(gallery.glob("*starry*"))), "wide sky", 1)
+    client.wait_for(lambda r: r[0] == "/a2m/progress" and r[1][1] == "vocoder", timeout=60)
+    time.sleep(0.5)
+    started = time.monotonic()
+    bridge.stop(timeout=30)
+    took = time.monotonic() - started
+    address, args = client.final("long", timeout=5)
+    assert address == "/a2m/error" and args[2] == ErrorCode.CANCELLED
+    assert took < 2.0, f"stop took {took:.1f} s"
