@@ -189,14 +189,18 @@ def _download(rel: str, source: str, part: Path, size: int | None,
             out.seek(offset)
             out.truncate()
             last = 0.0
+            # read1: whatever has arrived, up to CHUNK (read() would wait for all of CHUNK
+            # and a stall's timeout would lose what came meanwhile)
+            read = getattr(stream, "read1", stream.read)
             while True:
                 if cancel is not None and cancel.is_set():
                     raise FetchCancelled(f"fetch cancelled; {_amount(done)} of {rel} kept "
                                          "for the next run")
-                block = stream.read(CHUNK)
+                block = read(CHUNK)
                 if not block:
                     break
                 out.write(block)
+                out.flush()  # on disk for a resume, whatever ends this run
                 done += len(block)
                 moved += len(block)
                 now = time.monotonic()

@@ -39,6 +39,8 @@ class Mirror(http.server.ThreadingHTTPServer):
     def __init__(self, root: Path) -> None:
         self.root, self.sent = root, 0
         self.cut: tuple[str, int] | None = None  # (path, bytes): drop after that many, once
+        self.stall: tuple[str, int] | None = None  # (path, bytes): then go quiet, once
+        self.quiet = threading.Event()  # set to end a stall
         super().__init__(("127.0.0.1", 0), _Handler)
 
     @property
@@ -73,6 +75,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.server.stall and rel == self.server.stall[0]:  # then nothing more comes
+            body, self.server.stall = body[:self.server.stall[1]], None
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.server.sent += len(body)
+            self.server.quiet.wait(10)
+            self.close_connection = True
+            return
         if self.server.cut and rel == self.server.cut[0]:  # the connection drops, once
             body, self.server.cut = body[:self.server.cut[1]], None
             self.wfile.write(body)
@@ -180,6 +190,23 @@ def test_a_cut_connection_resumes_where_it_stopped(home, mirror, published, caps
 
     assert main(["models", "fetch", "tiny-paper", "--from", mirror.url, "-q"]) == 0
     assert mirror.sent - first == size - size // 2  # only the missing half the second time
+    assert not part.exists() and main(["models", "verify", "tiny-paper"]) == 0
+
+
+def test_a_stalled_download_keeps_what_arrived(home, mirror, published, capsys,
+                                              monkeypatch):
+    import a2m_core.model_store as store
+
+    monkeypatch.setattr(store, "TIMEOUT_S", 0.5)
+    mirror.stall = (VOCODER, 50_000)
+    try:
+        assert main(["models", "fetch", "tiny-paper", "--from", mirror.url, "-q"]) == 1
+    finally:
+        mirror.quiet.set()
+    assert "run the same command again to resume" in capsys.readouterr().err
+    part = home / "models" / "tiny-paper" / "files" / (VOCODER + ".part")
+    assert part.stat().st_size == 50_000  # what arrived before the stall is kept
+    assert main(["models", "fetch", "tiny-paper", "--from", mirror.url, "-q"]) == 0
     assert not part.exists() and main(["models", "verify", "tiny-paper"]) == 0
 
 
