@@ -90,7 +90,8 @@ def load_audio(
     try:
         import soundfile as sf
 
-        with sf.SoundFile(str(path)) as f:
+        # a Python file object: libsndfile gets no path to encode (names need not be UTF-8)
+        with open(path, "rb") as raw, sf.SoundFile(raw) as f:
             native_sr = f.samplerate
             start = int(round(offset_s * native_sr))
             frames = -1 if duration_s is None else int(round(duration_s * native_sr))

@@ -272,6 +272,10 @@ def cmd_own_music(args: argparse.Namespace) -> int:
     finally:
         printer.close()
     work = Path(args.work)
+    from .data.corpus import recording_notes
+
+    for file, note in sorted(recording_notes(work / "corpus").items()):
+        print(f"  {file}: {note}")
     print(f"dataset {dataset} (see its report.md). Next:\n"
           f"  a2m-train stage1 --dataset {dataset} --out {work / 'stage1'} --epochs 20 "
           f"--batch-size 16 --hidden 256 --decoder-hidden 256 --decoder-layers 2 "

@@ -15,6 +15,7 @@ Then stage 1, export and evaluation are the usual steps (the trainer window's ta
 """
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Callable
@@ -24,8 +25,9 @@ from typing import Any
 
 from a2m_core.encoders import IMAGE_SUFFIXES
 
-from .data.corpus import AUDIO_SUFFIXES, CorpusConfig, build_corpus
+from .data.corpus import AUDIO_SUFFIXES, CorpusConfig, build_corpus, recording_notes
 from .data.paintings import Crop
+from .data.store import atomic_write_bytes
 
 Progress = Callable[[str, int, int], None]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -109,8 +111,11 @@ def build_own_dataset(cfg: OwnMusicConfig, encoder: Any, progress: Progress | No
                       stop: threading.Event | None = None) -> Path:
     """Corpus -> crops -> emotion pairs; returns the dataset folder (resumable).
 
+    A recording that cannot be used (unreadable, empty, under 4 s, silent) is left out with
+    one line in ``corpus/skipped.csv`` and the dataset's report; the others go on.
+
     Raises:
-        OwnMusicError: unusable folders. CorpusError: unreadable audio.
+        OwnMusicError: unusable folders, or fewer than 3 usable recordings.
         InterruptedError: ``stop`` was set (run again to continue).
     """
     from .data.emotion_pairs import PairingConfig, build_emotion_pairs
@@ -128,9 +133,21 @@ def build_own_dataset(cfg: OwnMusicConfig, encoder: Any, progress: Progress | No
                  progress=progress, stop=stop)
     if stop is not None and stop.is_set():
         raise InterruptedError("stopped after the corpus; run again to continue")
+    notes = recording_notes(corpus)
+    pieces = {json.loads(p.read_text())["piece"] for p in (corpus / "items").glob("*.json")}
+    if len(pieces) < 3:
+        raise OwnMusicError(f"only {len(pieces)} of the {len(tracks)} recordings in "
+                            f"{cfg.music} could be used; at least 3 are needed ("
+                            + "; ".join(f"{f}: {n}" for f, n in sorted(notes.items())) + ")")
     crops = painting_crops(images, cfg.work / "paintings", cfg.crops_per_painting, cfg.seed)
     dataset = cfg.work / "dataset"
     if not (dataset / "manifest.json").is_file():
         build_emotion_pairs(PairingConfig(corpus=corpus, crops=crops, out=dataset,
                                           encoder=encoder, seed=cfg.seed), progress=progress)
+        if notes:  # the report says what was left out or changed, file by file
+            report = dataset / "report.md"
+            lines = ["", "## Recordings left out or changed", ""]
+            lines += [f"- `{f}`: {n}" for f, n in sorted(notes.items())]
+            atomic_write_bytes(report, (report.read_text(encoding="utf-8")
+                                        + "\n".join(lines) + "\n").encode("utf-8"))
     return dataset

@@ -35,3 +35,67 @@ def test_too_few_files_are_refused_in_one_line(tmp_path, capsys):
     assert err == (f"a2m-train: error: {tmp_path / 'music'} holds 2 recording(s); at least "
                    "3 are needed (one each to train, validate and test), in .aif, .aiff, "
                    ".flac, .mp3, .oga, .ogg, .wav")
+
+
+def test_bad_recordings_are_each_named_once_and_the_rest_make_the_dataset(tmp_path, capsys):
+    """A real music folder is messy: a text file named .ogg, an empty WAV, a file whose name
+    is not UTF-8, a 1 s sting, a 6 s sketch. Each gets its line; the good ones go on."""
+    import os
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    music = tmp_path / "music"
+    shutil.copytree(EXAMPLE_MUSIC, music)
+    (music / "notes.ogg").write_text("not a recording\n")
+    (music / "empty.wav").write_bytes(b"")
+    good = sorted(EXAMPLE_MUSIC.glob("*.ogg"))[0]
+    odd = os.fsencode(music) + b"/caf\xe9-take.ogg"  # Latin-1 bytes: not UTF-8
+    with open(odd, "wb") as f:
+        f.write(good.read_bytes())
+    sr = 22050
+    tone = 0.2 * np.sin(2 * np.pi * 440 * np.arange(6 * sr) / sr)
+    sf.write(music / "sting.wav", tone[:sr], sr)
+    sf.write(music / "sketch.wav", tone, sr)
+    work = tmp_path / "w"
+    assert main(["own-music", "--music", str(music), "--work", str(work)]) == 0
+    out = capsys.readouterr().out
+    notes = {line.split(": ", 1)[0].strip(): line.split(": ", 1)[1]
+             for line in out.splitlines() if line.startswith("  ") and ": " in line}
+    assert "left out: not a readable recording" in notes["notes.ogg"]
+    assert notes["empty.wav"] == "left out: the file is empty (0 bytes)"
+    assert "left out: only 1.0 s long" in notes["sting.wav"]
+    assert notes["sketch.wav"].startswith("6.0 s long: looped")
+    assert "caf\ufffd-take.ogg" not in notes  # a good file with an odd name is just used
+    with open(work / "corpus" / "musiccaps.csv", newline="") as f:
+        pieces = {r["piece"] for r in csv.DictReader(f)}
+    assert len(pieces) == 6 + 2  # the examples, the odd name and the sketch
+    report = (work / "dataset" / "report.md").read_text(encoding="utf-8")
+    assert "## Recordings left out or changed" in report and "`sting.wav`" in report
+
+
+def test_a_long_silent_recording_is_read_a_window_at_a_time_and_left_out(tmp_path):
+    import tracemalloc
+
+    import numpy as np
+    import soundfile as sf
+
+    from trainer.data.corpus import CorpusConfig, _cut_package, recording_notes
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    with sf.SoundFile(folder / "hour.flac", "w", 8000, 1, format="FLAC") as f:
+        for _ in range(60):  # an hour of digital silence, written a minute at a time
+            f.write(np.zeros(8000 * 60, np.float32))
+    cfg = CorpusConfig(out=tmp_path / "corpus", sources=("mine",), debian={"mine": {
+        "folder": str(folder), "licence": "mine", "attribution": "me", "tail_s": 0}})
+    (cfg.out / "items").mkdir(parents=True)
+    (cfg.out / "audio").mkdir()
+    tracemalloc.start()
+    _cut_package("mine", cfg, lambda *a: None)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert recording_notes(cfg.out) == {"hour.flac": "left out: silent: none of its windows "
+                                                     "holds sound"}
+    assert peak < 40e6, f"peak {peak / 1e6:.0f} MB"  # whole, at 22,050 Hz: 318 MB
