@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("painting", nargs="?", help="a painting to open")
     ap.add_argument("--bundle", help="model bundle (default: the last one used, or the "
                     "starter)")
-    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details (DEBUG) "
+                    "in the log file; errors' tracebacks are logged there either way")
     args = ap.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication

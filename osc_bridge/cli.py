@@ -236,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(prog="a2m-osc", description="Art2Music OSC bridge")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    ap.add_argument("-v", "--verbose", action="store_true", help="log details")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="log details (DEBUG); a failed request's traceback is logged either "
+                    "way")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the bridge")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default "

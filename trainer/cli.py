@@ -346,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(prog="a2m-train", description="Art2Music training tools")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log details and show "
+                    "tracebacks")
     sub = ap.add_subparsers(dest="command", required=True)
     b = sub.add_parser(
         "build", help="build the ArtiCaps dataset",
