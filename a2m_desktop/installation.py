@@ -26,12 +26,16 @@ from .widgets import MelView
 log = logging.getLogger(__name__)
 
 
+VISITOR_PLACEHOLDER = "Your music appears here as you write:\nwhat it plays, drawn as it sounds"
+
+
 class InstallationView(QWidget):
     """One painting, one comment field, and sound that never stops."""
 
     sceneStarted = Signal(str)  # a scene was generated and is fading in (its comment)
     sceneFailed = Signal(str)  # why a scene could not be made (the sound goes on)
     _melReady = Signal(object)  # from the soundscape's thread to the GUI thread
+    clipMade = Signal(object, str)  # a visitor's clip and its painting (for the History)
 
     def __init__(self, engine: Art2Music, painting: Path,
                  stream_factory: Callable[..., Any] | None = None,
@@ -57,7 +61,7 @@ class InstallationView(QWidget):
         self.comment.setMaxLength(300)
         self.comment.returnPressed.connect(self.submit)
         layout.addWidget(self.comment)
-        self.mel_view = MelView(engine.mel_config)
+        self.mel_view = MelView(engine.mel_config, placeholder=VISITOR_PLACEHOLDER)
         layout.addWidget(self.mel_view, 1)
         self._melReady.connect(self.mel_view.set_mel)
         self._show_painting()
@@ -66,6 +70,7 @@ class InstallationView(QWidget):
             clip = engine.generate(scene.image, scene.comment, hints=scene.hints,
                                    seed=scene.seed, cancel=lambda: self.soundscape.stopped)
             self._melReady.emit(clip.mel)
+            self.clipMade.emit(clip, str(scene.image))
             return clip.audio
 
         self.soundscape = Soundscape(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import QSettings, QSize, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -49,6 +49,15 @@ NO_SEED = -1
 STAGE_NAMES = {"encode": "Encoding painting and comment", "mel": "Decoding the mel-spectrogram",
                "vocoder": "Synthesising audio", "finish": "Levelling", "done": "Done"}
 IMAGE_FILTER = "Paintings (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp)"
+
+
+# What the model line adds after "name on device", by the kind of bundle loaded.
+MODEL_NOTES = {
+    "starter": "  — the starter model; see README for the paper-scale one",
+    "untrained": "  — untrained (random weights): its clips are not music",
+}
+INSTALL_TIP = ("Full screen: this painting, a comment field for visitors, and sound that "
+               "never stops, played on this computer's sound device (Esc leaves)")
 
 
 @dataclass
@@ -153,6 +162,7 @@ class MainWindow(QMainWindow):
 
         model_row = QHBoxLayout()
         self.model_label = QLabel("Loading model…")
+        self._model_text = ""  # the line for the loaded model (without "(kept)")
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Which model generates: the built-in starter, models "
                                     "fetched in Models…, or a bundle file you opened")
@@ -272,13 +282,17 @@ class MainWindow(QMainWindow):
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
         self.volume.setValue(80)
+        self.volume.setMinimumWidth(90)
         self.volume.setMaximumWidth(140)
         self.volume.valueChanged.connect(lambda v: setattr(self.player, "volume", v / 100))
         self.output_combo = QComboBox()
         for index, name in self.audio_devices:
             self.output_combo.addItem(name, index)
         self.output_combo.currentIndexChanged.connect(self._choose_output)
-        self.playback_label = QLabel(self.audio_why)
+        # the reason in full as a tooltip: a long one must not squeeze the row's controls
+        self.playback_label = QLabel("No sound device" if self.audio_why else "")
+        self.playback_label.setToolTip(self.audio_why)
+        self.playback_label.setStyleSheet("color: #a33;")
         self.save_audio_btn = QPushButton("Save audio…")
         self.save_audio_btn.clicked.connect(lambda: self.save_audio())
         self.save_midi_btn = QPushButton("Save MIDI…")
@@ -292,8 +306,6 @@ class MainWindow(QMainWindow):
                                          "crossfaded into the next, as one file")
         self.export_scape_btn.clicked.connect(lambda: self.export_soundscape())
         self.install_btn = QPushButton("Installation mode")
-        self.install_btn.setToolTip("Full screen: this painting, a comment field for visitors, "
-                                    "and sound that never stops (Esc leaves)")
         self.install_btn.clicked.connect(lambda: self.open_installation())
         for w in (self.play_btn, self.stop_btn, self.live_box, self.loop_box, QLabel("Volume"),
                   self.volume,
@@ -311,6 +323,9 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut("Ctrl+Q")
         quit_action.triggered.connect(self.close)
         self.addAction(quit_action)
+        # The status bar exists from the start: created by the first message, it would push
+        # the bottom row up under the pointer.
+        self.statusBar().setSizeGripEnabled(False)
         self.resize(1100, 720)
         self._update_buttons()
 
@@ -328,8 +343,13 @@ class MainWindow(QMainWindow):
         self.save_midi_btn.setEnabled(has_clip and self.current.clip.plan is not None)
         self.save_mel_btn.setEnabled(has_clip)
         self.export_scape_btn.setEnabled(bool(self.history))
-        self.install_btn.setEnabled(self.audio_ok and self.model_loaded
-                                    and self.painting is not None and not self.busy)
+        why_not = ("it plays on a sound device, and none was found" if not self.audio_ok
+                   else "load a model first" if not self.model_loaded
+                   else "open a painting first" if self.painting is None
+                   else "wait for the clip being generated" if self.busy else "")
+        self.install_btn.setEnabled(not why_not)
+        self.install_btn.setToolTip(INSTALL_TIP + (f"\n\nNot now: {why_not}." if why_not
+                                                   else ""))
         idle = not self.busy and self.loading is None
         for w in (self.open_bundle_btn, self.device_combo, self.model_combo):
             w.setEnabled(idle)
@@ -346,6 +366,8 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         self.error_banner.setText("")
         self._banner_cause = None
+        if self.model_loaded and self.loading is None:  # "(kept)" went with the banner
+            self.model_label.setText(self._model_text)
 
     def _on_comment_changed(self) -> None:
         if self._banner_cause == "comment" and self.comment.toPlainText().strip():
@@ -423,11 +445,12 @@ class MainWindow(QMainWindow):
         self.models_dialog.show()
         self.models_dialog.raise_()
 
-    def _on_loaded(self, name: str, device: str, demo: bool) -> None:
+    def _on_loaded(self, name: str, device: str, kind: str) -> None:
         self.model_loaded = True
         self.current_model, self.loading, self.engine_name = self.loading or "", None, name
-        note = "  — starter/demo model, see README for the paper-scale one" if demo else ""
-        self.model_label.setText(f"{name} on {device}{note}")
+        note = MODEL_NOTES.get(kind, "")
+        self._model_text = f"{name} on {device}{note}"
+        self.model_label.setText(self._model_text)
         engine = self.worker.engine
         self.plan_panel.set_notes_bundle(engine is not None and engine.player is not None)
         if self._fallback:
@@ -520,20 +543,32 @@ class MainWindow(QMainWindow):
     def _on_mel(self, mel: np.ndarray) -> None:
         self.mel_view.set_mel(mel)
 
-    def _on_finished(self, clip: Clip, seconds: float) -> None:
-        self.busy = False
-        thumb = self.drop_zone._pixmap or QPixmap()
-        gen = Generation(clip, self.painting or Path(), thumb.scaled(
+    def _add_to_history(self, clip: Clip, painting: Path, thumb: QPixmap, seconds: float,
+                        visitor: bool = False) -> None:
+        gen = Generation(clip, painting, thumb.scaled(
             48, 48, Qt.AspectRatioMode.KeepAspectRatio), seconds)
         self.history.append(gen)
         seed = "deterministic" if clip.seed is None else f"seed {clip.seed}"
         short = clip.comment if len(clip.comment) <= 30 else clip.comment[:29] + "…"
         plan = f" · {clip.plan.tempo_bpm:.0f} bpm {clip.plan.key}" if clip.plan else ""
-        item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{seed} · "
+        who = "visitor · " if visitor else ""
+        item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{who}{seed} · "
                                f"{clip.duration_s:.1f} s{plan}")
         item.setToolTip(clip.prompt)
         self.history_list.addItem(item)
-        self.history_list.setCurrentRow(len(self.history) - 1)
+        if not visitor:  # a visitor's clip joins the list; the window's own stays selected
+            self.history_list.setCurrentRow(len(self.history) - 1)
+        self._update_buttons()
+
+    @Slot(object, str)
+    def _on_visitor_clip(self, clip: Clip, painting: str) -> None:
+        """A clip Installation mode made for a visitor: into the History like any other."""
+        self._add_to_history(clip, Path(painting), QPixmap(painting), 0.0, visitor=True)
+
+    def _on_finished(self, clip: Clip, seconds: float) -> None:
+        self.busy = False
+        self._add_to_history(clip, self.painting or Path(),
+                             self.drop_zone._pixmap or QPixmap(), seconds)
         self.progress.setValue(100)
         self.stage_label.setText(f"Done in {seconds:.1f} s")
         self._update_buttons()
@@ -689,6 +724,7 @@ class MainWindow(QMainWindow):
         self.stop()
         view = InstallationView(self.worker.engine, self.painting, self.player._factory,
                                 device=self.player.device)
+        view.clipMade.connect(self._on_visitor_clip)
         self.installation = view
         if full_screen:
             view.showFullScreen()

@@ -99,7 +99,9 @@ class MelView(pg.GraphicsLayoutWidget):
 
     TICKS_HZ = (100, 250, 500, 1000, 2000, 4000, 8000)
 
-    def __init__(self, mel_config: MelConfig | None = None) -> None:
+    def __init__(self, mel_config: MelConfig | None = None,
+                 placeholder: str = "Generate a clip to see its mel here:\n"
+                                    "time across, pitch up, loudness as colour") -> None:
         super().__init__()
         self.cfg = mel_config or MelConfig()
         self.setMinimumHeight(180)
@@ -122,9 +124,7 @@ class MelView(pg.GraphicsLayoutWidget):
                                         label="level (dB)", interactive=False,
                                         colorMapMenu=False)
         self.addItem(self.colorbar)
-        self.placeholder = pg.TextItem("Generate a clip to see its mel here:\n"
-                                       "time across, pitch up, loudness as colour",
-                                       color="#888", anchor=(0.5, 0.5))
+        self.placeholder = pg.TextItem(placeholder, color="#888", anchor=(0.5, 0.5))
         self.plot.addItem(self.placeholder)
         self.frames = 0
         self._set_axes(self.cfg.n_mels, self.cfg.n_frames)

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class EngineWorker(QObject):
-    bundleLoaded = Signal(str, str, bool)  # name, device, is_starter_or_untrained
+    bundleLoaded = Signal(str, str, str)  # name, device, kind: "starter", "untrained" or ""
     bundleFailed = Signal(str)
     progress = Signal(str, float)  # stage, overall fraction
     melReady = Signal(object)  # np.ndarray [n_mels, T]
@@ -43,7 +43,8 @@ class EngineWorker(QObject):
             return
         self.engine = engine
         cfg = engine.config
-        self.bundleLoaded.emit(engine.name, str(engine.device), cfg.starter or cfg.untrained)
+        kind = "untrained" if cfg.untrained else "starter" if cfg.starter else ""
+        self.bundleLoaded.emit(engine.name, str(engine.device), kind)
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:

@@ -262,9 +262,41 @@ def test_without_an_audio_device_the_app_says_why(qtbot, tiny_bundle, tmp_path, 
     win = MainWindow(bundle=str(tiny_bundle), settings=QSettings(str(tmp_path / "s.ini"),
                                                                  QSettings.Format.IniFormat))
     qtbot.addWidget(win)
-    assert "no audio output device" in win.playback_label.text()
+    win.show()
+    assert win.playback_label.text() == "No sound device"
+    assert "no audio output device" in win.playback_label.toolTip()
     assert not win.play_btn.isEnabled()
+    assert win.volume.width() >= 90  # a long reason no longer squeezes it to a stub
+    qtbot.waitUntil(lambda: win.model_loaded, timeout=TIMEOUT_MS)
+    win.open_painting(str(REPO / "examples" / "edvard-munch_the-scream-1893.jpg"))
+    assert not win.install_btn.isEnabled()
+    assert "Not now: it plays on a sound device, and none was found" in \
+        win.install_btn.toolTip()
     win.close()
+
+
+def test_a_status_message_does_not_move_the_bottom_row(qtbot, window):
+    before = window.install_btn.mapTo(window, window.install_btn.rect().topLeft())
+    window.statusBar().showMessage("Saved /tmp/clip.wav", 5000)
+    qtbot.wait(50)
+    after = window.install_btn.mapTo(window, window.install_btn.rect().topLeft())
+    assert before == after
+
+
+def test_an_untrained_bundle_is_called_untrained_not_the_starter(window):
+    assert "untrained (random weights)" in window.model_label.text()
+    assert "starter" not in window.model_label.text()
+
+
+def test_kept_goes_with_the_banner(qtbot, window, tmp_path):
+    bad = tmp_path / "torn.safetensors"
+    bad.write_bytes(b"\x00" * 32)
+    window.load_model(str(bad))
+    qtbot.waitUntil(lambda: window.loading is None, timeout=TIMEOUT_MS)
+    assert window.model_label.text().endswith("(kept)")
+    window.clear_error()
+    assert "(kept)" not in window.model_label.text()
+    assert window.model_label.text().startswith("debug-tiny on cpu")
 
 
 def test_the_real_sounddevice_path_plays_on_an_alsa_null_device(tmp_path):
@@ -367,8 +399,21 @@ def test_installation_mode_turns_a_visitors_comment_into_endless_sound(qtbot, wi
     heard = np.concatenate([stream.pull(2048) for _ in range(10)])
     assert not np.isnan(heard).any() and np.abs(heard).max() > 0
     qtbot.waitUntil(lambda: view.mel_view.frames == 896, timeout=5000)
+    # the visitor's clip is in the History of the window behind, marked as theirs
+    qtbot.waitUntil(lambda: len(window.history) == 1, timeout=5000)
+    assert window.history[0].clip.comment == "it feels like a storm is coming"
+    assert "visitor" in window.history_list.item(0).text()
     qtbot.keyClick(view, Qt.Key.Key_Escape)
     assert not view.isVisible() and stream.closed
+
+
+def test_visitors_see_an_invitation_where_the_music_will_appear(qtbot, window, paintings):
+    window.open_painting(str(paintings[0]))
+    view = window.open_installation(full_screen=False)
+    qtbot.addWidget(view)
+    assert "Generate a clip" not in view.mel_view.placeholder.textItem.toPlainText()
+    assert "Your music appears here" in view.mel_view.placeholder.textItem.toPlainText()
+    view.close()
 
 
 def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_saves_midi(
