@@ -123,6 +123,15 @@ class _Missing(ModelLoadError):
     """The source has no such file (HTTP 404 / no local file)."""
 
 
+class SourceUnreachable(ModelLoadError):
+    """The download address cannot be reached (no network, a name that does not resolve, a
+    refused connection); front ends turn this into their own advice."""
+
+    def __init__(self, source: str, reason: object) -> None:
+        super().__init__(f"cannot reach {source}: {reason}")
+        self.source, self.reason = source, str(reason)
+
+
 def _open(source: str, rel: str, start: int) -> tuple[BinaryIO | None, int, int | None]:
     """Open ``rel`` at ``source`` from byte ``start``.
 
@@ -152,8 +161,7 @@ def _open(source: str, rel: str, start: int) -> tuple[BinaryIO | None, int, int 
             raise _Missing(f"{rel} is not at {source} (HTTP 404)") from err
         raise ModelLoadError(f"{url}: HTTP {err.code} {err.reason}") from err
     except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise ModelLoadError(f"cannot reach {source}: {reason}") from err
+        raise SourceUnreachable(source, getattr(err, "reason", err)) from err
     length = response.headers.get("Content-Length")
     if response.status == 206:
         # Content-Range: bytes <start>-<end>/<total>

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from a2m_core import A2MError
 from a2m_core.model_store import (
     FetchCancelled,
+    SourceUnreachable,
     fetch_model,
     human_size,
     list_models,
@@ -36,6 +37,16 @@ from a2m_core.model_store import (
 from a2m_core.registry import STARTER_NAME, models_home, set_default_model
 
 log = logging.getLogger(__name__)
+
+
+def dialog_message(err: A2MError) -> str:
+    """A fetch error in the dialog's words: it has a From… field, not a --from flag."""
+    if isinstance(err, SourceUnreachable):
+        return (f"no network ({err.source} cannot be reached: {err.reason}). Put the files "
+                "in a folder or on a mirror and give it in From…")
+    return str(err).replace("--from FOLDER", "From… a folder").replace("use --from",
+                                                                       "give a source in From…") \
+        .replace("--from ", "From… ")
 
 
 class FetchWorker(QObject):
@@ -55,7 +66,7 @@ class FetchWorker(QObject):
         except FetchCancelled as err:
             self.ended.emit(name, "cancelled", str(err))
         except A2MError as err:
-            self.ended.emit(name, "failed", str(err))
+            self.ended.emit(name, "failed", dialog_message(err))
         except Exception as err:  # noqa: BLE001 - keep the app alive, log the bug
             log.exception("fetching %s failed", name)
             self.ended.emit(name, "failed", f"{type(err).__name__}: {err}")
@@ -73,13 +84,19 @@ class ModelsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(720, 360)
+        self.resize(860, 400)
         self.fetching: str | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Models live in {models_home()} (set A2M_HOME to move them)."))
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Model", "State", "Size", "About"])
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for column in range(3):  # name, state and size are short: as wide as they are
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)  # About wraps in its row instead of being cut off
+        self.table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

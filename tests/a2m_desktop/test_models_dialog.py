@@ -88,3 +88,34 @@ def test_cancel_keeps_the_partial_download_and_a_failed_fetch_says_why(
         qtbot.mouseClick(dialog.fetch_btn, Qt.MouseButton.LeftButton)
     assert blocker.args == ["tiny-paper", "failed"]
     assert "neither an http(s) URL nor a folder" in dialog.status.text()
+
+
+def test_offline_fetch_says_no_network_and_what_to_do_in_the_dialogs_words(
+        qtbot, window, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    dialog = window.models_dialog
+    dialog.select("tiny-paper")
+    dialog.source.setText("https://models.example.org/repo")
+    with qtbot.waitSignal(dialog.fetchEnded, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(dialog.fetch_btn, Qt.MouseButton.LeftButton)
+    text = dialog.status.text()
+    assert text.startswith("tiny-paper: no network") and "From…" in text
+    assert "--from" not in text
+
+
+def test_every_column_of_the_models_table_shows_in_full(qtbot, window):
+    dialog = window.models_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    table, metrics = dialog.table, dialog.table.fontMetrics()
+    for row in range(table.rowCount()):
+        size = table.item(row, 2).text()
+        assert table.columnWidth(2) >= metrics.horizontalAdvance(size)
+        about = table.item(row, 3).text()
+        lines = max(1, table.rowHeight(row) // metrics.lineSpacing())
+        assert lines * table.columnWidth(3) >= metrics.horizontalAdvance(about)
