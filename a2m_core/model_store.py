@@ -280,8 +280,9 @@ def _encoder_config(e: ModelEntry, source: str | None, folder: Path,
     """The bundle's encoder config, making sure its weights will load; (config, bytes).
 
     Order: a weights file already installed beside the model -> one that ``--from`` holds
-    (no published id exists for it: its sha256 is recorded at install so ``verify`` notices
-    later damage) -> open_clip's own cache -> open_clip's download, when the hub answers.
+    (a folder; an http(s) mirror only when the entry gives ``encoder_weights_sha256`` to
+    check it by; its sha256 is recorded at install so ``verify`` notices later damage) ->
+    open_clip's own cache -> open_clip's download, when the hub answers.
     """
     from .encoders import _hub_reachable
 
@@ -292,13 +293,21 @@ def _encoder_config(e: ModelEntry, source: str | None, folder: Path,
     local = confined(models_home(), folder / check_relative(
         e.encoder_weights_file, "encoder_weights_file"), "encoder weights")
     moved = 0
-    if not local.is_file() and source:
+    want = e.encoder_weights_sha256.lower()
+    # From an http(s) source only with a sha256 to check it by (else open_clip's own
+    # download below, which the hub's checksums cover); a folder is the user's own.
+    if not local.is_file() and source and (want or not _is_url(source)):
         part = local.with_name(local.name + ".part")
         try:
             moved = _download(e.encoder_weights_file, source, part, None, progress, cancel)
         except _Missing:
             pass
         else:
+            got = sha256_file(part) if want else ""
+            if got != want:
+                part.unlink()
+                raise ModelLoadError(f"{e.encoder_weights_file} from {source} has sha256 "
+                                     f"{got[:16]}…, not the registry's {want[:16]}…: removed")
             os.replace(part, local)
     if local.is_file():
         return {**enc, "weights_file": str(local)}, moved

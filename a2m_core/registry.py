@@ -62,6 +62,9 @@ class ModelEntry:
     # The OpenCLIP weights file a --from source may hold beside the repository files (the
     # tag's own download otherwise goes through open_clip's cache).
     encoder_weights_file: str = "open_clip_pytorch_model.bin"
+    # Its sha256: needed to take it from an http(s) source (a folder the user gives is
+    # trusted as theirs; its sha256 is recorded at install either way).
+    encoder_weights_sha256: str = ""
     size_hint: str = ""  # for `list` before anything is fetched, e.g. "~4.2 GB"
 
     def file(self, role: str) -> RemoteFile:

@@ -383,3 +383,32 @@ def test_a_hostile_registry_cannot_write_or_delete_outside_the_models_home(
     assert main(["models", "remove", "tiny-paper"]) == 1
     assert "leads outside" in capsys.readouterr().err
     assert (victim / "keep.txt").read_text() == "mine"
+
+
+def test_encoder_weights_from_a_mirror_are_taken_only_with_a_matching_sha256(
+        home, published, tmp_path, monkeypatch, capsys):
+    from a2m_core.model_store import sha256_file
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "mirror-root"
+    shutil.copytree(published, folder)
+    (folder / "open_clip_pytorch_model.bin").write_bytes(b"the bytes a mirror serves")
+    server = Mirror(folder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    registry = tmp_path / "registry.json"
+    try:
+        for sha, expected in (("", "not in open_clip's cache"),  # unchecked: not taken
+                              ("0" * 64, "not the registry's")):
+            entry = tiny_entry(published, name="needs-weights", pretrained="laion2b_s32b_b79k")
+            registry.write_text(json.dumps([{**entry, "encoder_weights_sha256": sha}]))
+            monkeypatch.setenv("A2M_REGISTRY", str(registry))
+            assert main(["models", "fetch", "needs-weights", "--from", server.url, "-q"]) == 1
+            assert expected in capsys.readouterr().err
+            weights = home / "models" / "needs-weights" / "open_clip_pytorch_model.bin"
+            assert not weights.exists() and not weights.with_name(weights.name + ".part").exists()
+        good = sha256_file(folder / "open_clip_pytorch_model.bin")
+        registry.write_text(json.dumps([{**entry, "encoder_weights_sha256": good}]))
+        assert main(["models", "fetch", "needs-weights", "--from", server.url, "-q"]) == 0
+        assert weights.is_file() and sha256_file(weights) == good  # checked, then taken
+    finally:
+        server.shutdown()
