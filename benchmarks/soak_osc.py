@@ -1,9 +1,15 @@
-"""Soak the OSC bridge on loopback: 1,000 malformed packets, then a burst of 100 requests.
+"""Soak the OSC bridge on loopback: 1,000 malformed packets, a burst of 100 requests, then
+the live soundscape with scenes and generates queued when SIGTERM arrives.
 
 Prints the replies each request id got (every one must get exactly one final reply), whether
-the bridge still answers, and the process's resident memory before and after.
+the bridge still answers, how long the SIGTERM stop took, and the process's resident memory
+before and after.
 
-    python benchmarks/soak_osc.py [--bundle B] [--malformed 1000] [--burst 100]
+    python benchmarks/soak_osc.py [--bundle B] [--malformed 1000] [--burst 100] [--scenes 12]
+
+The soundscape plays on a null device that takes audio at real time at 44.1 kHz (no sound
+card needed; the clips are resampled to it as for JACK). SIGTERM is a real signal to this
+process, whose handler does what ``a2m-osc serve``'s does: ``bridge.stop()``.
 
 Without --bundle it uses a tiny untrained Griffin-Lim bundle (the transport is measured, not
 the music); the bridge runs in this process, so RSS covers the engine too.
@@ -12,14 +18,18 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import random
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -73,12 +83,118 @@ def malformed(rng: random.Random, image: str) -> bytes:
     return packet("/a2m/error", "x", "a reply sent to the bridge", 1)
 
 
+class NullDevice:
+    """An output stream with no card behind it: a thread takes blocks from the callback at
+    real time, at 44.1 kHz, and counts the samples that were not finite."""
+
+    RATE, BLOCK = 44100, 1024
+
+    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
+        self.samplerate, self.callback = samplerate, callback
+        self.stopped = threading.Event()
+        self.blocks = self.bad_samples = 0
+
+    @staticmethod
+    def default_samplerate(device) -> float:
+        return float(NullDevice.RATE)
+
+    @staticmethod
+    def device_name(device) -> str:
+        return "null (44.1 kHz)"
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        out = np.zeros((self.BLOCK, 1), np.float32)
+        period = self.BLOCK / self.samplerate
+        while not self.stopped.wait(period):
+            out[:] = np.nan
+            self.callback(out, self.BLOCK, None, None)
+            self.blocks += 1
+            self.bad_samples += int((~np.isfinite(out)).sum())
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def close(self) -> None:
+        self.stopped.set()
+
+
+def stream_and_sigterm(engine: Art2Music, gallery: Path, painting: Path, work: Path,
+                       scenes: int, requests: int) -> dict:
+    """The soundscape with ``scenes`` scenes and ``requests`` generates sent at once, then a
+    real SIGTERM 3 s later; every id must get exactly one final reply."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    devices: list[NullDevice] = []
+
+    def device(**kwargs) -> NullDevice:
+        devices.append(NullDevice(**kwargs))
+        return devices[-1]
+
+    device.default_samplerate = NullDevice.default_samplerate  # type: ignore[attr-defined]
+    device.device_name = NullDevice.device_name  # type: ignore[attr-defined]
+    bridge = Bridge(engine, BridgeConfig(port=0, reply_port=sock.getsockname()[1],
+                                         allow=(gallery,), out_dir=work / "stream-clips"),
+                    stream_factory=device).start()
+    stopped: dict[str, float] = {}
+
+    def on_sigterm(signum, frame) -> None:  # what a2m-osc serve's handler comes to
+        t = time.perf_counter()
+        bridge.stop()
+        stopped["s"] = time.perf_counter() - t
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    replies: list[tuple[str, list]] = []
+
+    def drain(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data, _ = sock.recvfrom(65536)
+            except (TimeoutError, OSError):
+                return
+            msg = OscMessage(data)
+            replies.append((msg.address, list(msg.params)))
+
+    sock.sendto(packet("/a2m/stream/start"), bridge.address)
+    drain(1.0)
+    ids = []
+    for i in range(max(scenes, requests)):
+        if i < scenes:
+            ids.append(f"scene-{i:02d}")
+            sock.sendto(packet("/a2m/stream/next", ids[-1], str(painting),
+                               f"scene {i}: the night sky turns", i), bridge.address)
+        if i < requests:
+            ids.append(f"gen-{i:02d}")
+            sock.sendto(packet("/a2m/generate", ids[-1], str(painting), "a wide calm sea", i),
+                        bridge.address)
+    drain(3.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+    drain(3.0)
+    signal.signal(signal.SIGTERM, previous)
+    sock.close()
+    finals = collections.Counter(a[0] for addr, a in replies if addr in FINAL and a)
+    outcome = collections.Counter(
+        ("done" if addr == "/a2m/done" else f"error {a[2]}") for addr, a in replies
+        if addr in FINAL and a and a[0] in ids)
+    return {"ids": len(ids), "per_id": collections.Counter(finals[r] for r in ids),
+            "outcome": dict(outcome), "stop_s": stopped.get("s", float("nan")),
+            "played_s": sum(d.blocks for d in devices) * NullDevice.BLOCK / NullDevice.RATE,
+            "bad_samples": sum(d.bad_samples for d in devices)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", help="bundle (default: a tiny Griffin-Lim debug bundle)")
     ap.add_argument("--malformed", type=int, default=1000)
     ap.add_argument("--burst", type=int, default=100)
     ap.add_argument("--queue-depth", type=int, default=8)
+    ap.add_argument("--scenes", type=int, default=12, help="stream scenes before SIGTERM")
+    ap.add_argument("--requests", type=int, default=6, help="generates before SIGTERM")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="a2m-soak-"))
@@ -142,9 +258,11 @@ def main() -> int:
         replies.clear()
         drain(5.0)
         alive = any(addr == "/a2m/status" for addr, _ in replies)
-        after = rss_mb()
         bridge.stop(timeout=30)
         sock.close()
+        stream = stream_and_sigterm(engine, gallery, painting, work, args.scenes,
+                                    args.requests)
+        after = rss_mb()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -156,11 +274,20 @@ def main() -> int:
           f"{args.queue_depth})")
     print("final replies per id   " + ", ".join(f"{n} reply: {c} ids"
                                              for n, c in sorted(per_id.items())))
-    print(f"all exactly one        {'yes' if set(per_id) == {1} else 'NO'}")
     print(f"server alive after     {'yes' if alive else 'NO'}")
+    outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(stream["outcome"].items()))
+    print(f"stream + SIGTERM       {args.scenes} scenes and {args.requests} generates "
+          f"({stream['ids']} ids): {outcomes}")
+    print("  final replies per id " + ", ".join(
+        f"{n} reply: {c} ids" for n, c in sorted(stream["per_id"].items())))
+    print(f"  stop after SIGTERM   {stream['stop_s']:.2f} s; the null device played "
+          f"{stream['played_s']:.1f} s at 44.1 kHz, {stream['bad_samples']} non-finite "
+          f"samples")
+    print(f"all exactly one        "
+          f"{'yes' if set(per_id) == {1} and set(stream['per_id']) == {1} else 'NO'}")
     print(f"RSS                    {before:.0f} MB before, {after:.0f} MB after "
           f"({after - before:+.0f} MB)")
-    return 0 if set(per_id) == {1} and alive else 1
+    return 0 if set(per_id) == {1} and set(stream["per_id"]) == {1} and alive else 1
 
 
 if __name__ == "__main__":
