@@ -56,8 +56,8 @@ MODEL_NOTES = {
     "starter": "  — the starter model; see README for the paper-scale one",
     "untrained": "  — untrained (random weights): its clips are not music",
 }
-INSTALL_TIP = ("Full screen: this painting, a comment field for visitors, and sound that "
-               "never stops, played on this computer's sound device (Esc leaves)")
+INSTALL_TIP = ("Full screen: this painting, a comment field for visitors,\nand sound that "
+               "never stops, played on this computer's sound device.\nEsc leaves.")
 
 
 @dataclass

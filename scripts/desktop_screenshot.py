@@ -1,29 +1,57 @@
-"""Render the desktop app's main window after a generation to docs/desktop.png (offscreen).
+"""Render the desktop app offscreen to docs/: the main window after a generation (with a
+status message shown), Installation mode's tooltip when there is no sound device, and the
+History holding visitors' clips from Installation mode.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/desktop_screenshot.py
+
+The visitor shot plays on a null output (a thread that takes the audio at real time), since
+Installation mode needs a sound device and a render machine may have none.
 """
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
+STARRY = REPO / "examples" / "vincent-van-gogh_the-starry-night-1889.jpg"
+
+
+class NullOutput:
+    """An output stream with no card behind it: takes blocks from the callback at real time."""
+
+    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
+        self.samplerate, self.callback = samplerate, callback
+        self.stopped = threading.Event()
+
+    def start(self) -> None:
+        def run() -> None:
+            out = np.zeros((1024, 1), np.float32)
+            while not self.stopped.wait(1024 / self.samplerate):
+                self.callback(out, 1024, None, None)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    close = stop
 
 
 def main() -> int:
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QPoint, QSettings
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QApplication, QFrame, QLabel, QToolTip
 
     from a2m_desktop.main_window import MainWindow, dispose
 
     app = QApplication.instance() or QApplication([])
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(bundle="", settings=settings)
-    win.show()
 
     def wait(cond, timeout=120.0):
         t = time.time()
@@ -31,17 +59,69 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
 
-    wait(lambda: win.model_loaded)
-    win.open_painting(str(REPO / "examples" / "vincent-van-gogh_the-starry-night-1889.jpg"))
+    def window(**kwargs) -> MainWindow:
+        settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"),
+                             QSettings.Format.IniFormat)
+        win = MainWindow(bundle="", settings=settings, **kwargs)
+        win.show()
+        wait(lambda: win.model_loaded)
+        return win
+
+    def save(widget_pixmap, name: str) -> None:
+        out = REPO / "docs" / name
+        widget_pixmap.save(str(out))
+        print(f"wrote {out}")
+
+    # 1. The main window after a generation, a status message showing, this machine's
+    # (lack of) sound device as it is.
+    win = window()
+    win.open_painting(str(STARRY))
     win.comment.setPlainText("The swirling sky feels alive, restless and full of wonder")
     win.hints.setText("Orchestra; dreamy strings")
     win.seed.setValue(7)
     win.generate()
     wait(lambda: not win.busy)
+    win.statusBar().showMessage("Saved ~/Music/starry-night-seed7.wav", 60_000)
     app.processEvents()
-    out = REPO / "docs" / "desktop.png"
-    win.grab().save(str(out))
-    print(f"wrote {out}")
+    save(win.grab(), "desktop.png")
+
+    # 2. Installation mode's tooltip, where it says why the button is greyed out.
+    if not win.audio_ok:
+        # The offscreen platform shows no tooltip window: the button's own tooltip text is
+        # drawn in the tooltip palette, where Qt would place it (above the pointer).
+        button = win.install_btn
+        tip = QLabel(button.toolTip())
+        tip.setPalette(QToolTip.palette())
+        tip.setAutoFillBackground(True)
+        tip.setMargin(6)
+        tip.setFrameShape(QFrame.Shape.Box)
+        tip.adjustSize()
+        shot = win.grab()
+        painter = QPainter(shot)
+        at = button.mapTo(win, QPoint(button.width() // 2, 0))
+        painter.drawPixmap(QPoint(max(0, min(at.x() - tip.width() // 2,
+                                             shot.width() - tip.width())),
+                                  at.y() - tip.height() - 4), tip.grab())
+        painter.end()
+        save(shot, "desktop-installation-tooltip.png")
+    win.close()
+    dispose(win)
+
+    # 3. Visitors' clips from Installation mode in the History of the window behind it.
+    win = window(stream_factory=NullOutput)
+    win.open_painting(str(STARRY))
+    win.comment.setPlainText("The swirling sky feels alive")
+    win.generate()
+    wait(lambda: not win.busy)
+    view = win.open_installation(full_screen=False)
+    for text in ("it feels like a storm is coming", "the village sleeps, so quiet"):
+        view.comment.setText(text)
+        view.submit()
+        count = len(win.history)
+        wait(lambda count=count: len(win.history) > count)
+    app.processEvents()
+    save(win.grab(), "desktop-visitor-history.png")
+    view.close()
     win.close()
     dispose(win)
     return 0
