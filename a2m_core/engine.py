@@ -42,7 +42,15 @@ from .fileio import atomic_path
 from .notes.plan import Pins, Plan
 from .notes.score import Note
 from .prompt import MusicHints, build_prompt, check_user_text
-from .streaming import Pacer, Pacing, chunk_spans, part_contexts, vocode_span
+from .streaming import (
+    Pacer,
+    Pacing,
+    chunk_spans,
+    loudness_from_mel,
+    part_contexts,
+    stream_hifigan,
+    vocode_span,
+)
 
 log = logging.getLogger(__name__)
 
@@ -419,50 +427,82 @@ class Art2Music:
         return self.decoder.render(fused, latents, generators).transpose(1, 2).clamp(-1.0, 1.0)
 
     @torch.inference_mode()
-    def _vocode_many(self, mels: torch.Tensor, seeds: Sequence[int | None],
-                     cancel: CancelCheck = None) -> list[np.ndarray]:
-        """Raw waves for mels ``[B, n_mels, T]``: one batched vocoder call on a GPU (where a
-        batch is what pays), one clip at a time elsewhere (the same samples, less memory)."""
-        if self.vocoder is None or self.device.type == "cpu" or len(mels) == 1:
-            return [self.vocode(mels[i], seeds[i], cancel) for i in range(len(mels))]
-        assert self._vocoder_fn is not None
-        log_mel = denormalize(mels, self.mel_config)  # [B, n_mels, T]
-        waves = self._vocoder_fn(log_mel).float().cpu().numpy()  # [B, 1, N]
-        return [w.reshape(-1) for w in waves]
-
-    @torch.inference_mode()
-    def vocode(self, mel: torch.Tensor, seed: int | None = None,
-               cancel: CancelCheck = None) -> np.ndarray:
-        """Normalised mel ``[n_mels, T]`` -> raw wave ``[T * hop]`` (before loudness/fades).
-
-        With ``cancel``, HiFi-GAN runs in spans of ``VOCODE_SPAN`` frames, each with the
-        vocoder's receptive field of context (so the samples are those of one call: equal to
-        the last bit on the starter), and ``cancel`` is checked between spans: a 10 s clip
-        takes ~5 s to vocode on a 2-core CPU, and a cancelled or shut-down request must not
-        wait for it. The spans cost ~12 % (6.3 s against 5.6 s for the mel starter, 2-core
-        x86_64, 2026-12-04), so a caller that cannot cancel gets one call.
+    def _vocoded(self, mel: torch.Tensor, seed: int | None, span: int | Pacer | None,
+                 cancel: CancelCheck = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Raw pieces ``(first sample, samples)`` of a normalised mel ``[n_mels, T]``, before
+        level and fades. Griffin-Lim needs the whole spectrogram: one piece. HiFi-GAN runs
+        in spans of ``span`` frames (None: one call; a :class:`Pacer`: sized as a stream
+        needs), each with the vocoder's receptive field of context, so any cut gives the
+        samples of one call (equal to the last bit on the starter). ``cancel`` is checked
+        between spans: a 10 s clip takes ~5 s to vocode on a 2-core CPU.
 
         Raises:
             GenerationCancelled: ``cancel`` was set between two spans.
         """
         if self.vocoder is None:
-            return griffin_lim(mel.float().cpu(), self.mel_config,
-                               n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
+            yield 0, griffin_lim(mel.float().cpu(), self.mel_config,
+                                 n_iter=self.config.vocoder.griffin_lim_iters, seed=seed or 0)
+            return
         log_mel = denormalize(mel, self.mel_config).unsqueeze(0)  # [1, n_mels, T]
         assert self._vocoder_fn is not None
-        hop, n, ctx = self.mel_config.hop_length, log_mel.shape[-1], self.vocoder.cfg.context_frames
-        pieces, work = [], []
-        for s, e, _, _ in chunk_spans(n, VOCODE_SPAN if cancel is not None else n, ctx):
+        hop, ctx = self.mel_config.hop_length, self.vocoder.cfg.context_frames
+        if isinstance(span, Pacer):
+            yield from stream_hifigan(self._vocoder_fn, log_mel, hop, span, ctx,
+                                      split=self._vocoder_split())
+            return
+        n = log_mel.shape[-1]
+        work: list[tuple[int, float]] = []
+        for s, e, _, _ in chunk_spans(n, span or n, ctx):
             if _cancelled(cancel):
                 raise GenerationCancelled("generation cancelled at the vocoder stage")
-            # timed per part: a stream's first chunk is sized from these (streaming.Pacer)
             wave, part_work = vocode_span(self._vocoder_fn, log_mel, s, e, hop, ctx,
                                           self._vocoder_split())
-            pieces.append(wave.float().cpu())
+            # timed per part: a stream's first chunk is sized from these (streaming.Pacer)
             work = part_work if not work else [(a + c, b + d) for (a, b), (c, d)
                                                in zip(work, part_work)]
-        self._vocoder_rates = tuple(sec / max(1, frames) for frames, sec in work)
-        return torch.cat(pieces).numpy()
+            self._vocoder_rates = tuple(sec / max(1, frames) for frames, sec in work)
+            yield s * hop, wave.float().cpu().numpy()
+
+    def vocode(self, mel: torch.Tensor, seed: int | None = None) -> np.ndarray:
+        """Normalised mel ``[n_mels, T]`` -> raw wave ``[T * hop]`` (before level and fades)."""
+        return np.concatenate([w for _, w in self._vocoded(mel, seed, None)])
+
+    @torch.inference_mode()
+    def _vocode_and_finish(self, mels: torch.Tensor, mels_np: np.ndarray,
+                           seeds: Sequence[int | None], target: float | None,
+                           cancel: CancelCheck) -> list[np.ndarray]:
+        """Finished clips for mels ``[B, n_mels, T]``, through the streams' finisher: one
+        batched vocoder call on a GPU (where a batch is what pays), one clip at a time
+        elsewhere, in cancellable spans when there is a ``cancel`` (they cost ~12 %: 6.3 s
+        against 5.6 s for the mel starter, 2-core x86_64, 2026-12-04)."""
+        if self.vocoder is not None and self.device.type != "cpu" and len(mels) > 1:
+            assert self._vocoder_fn is not None
+            waves = self._vocoder_fn(denormalize(mels, self.mel_config)).float().cpu().numpy()
+            return [self._finisher(mels_np[i], target)(0, w.reshape(-1))
+                    for i, w in enumerate(waves)]
+        span = VOCODE_SPAN if cancel is not None else None
+        out = []
+        for i in range(len(mels)):
+            finish = self._finisher(mels_np[i], target)
+            out.append(np.concatenate([finish(s, w) for s, w in
+                                       self._vocoded(mels[i], seeds[i], span, cancel)]))
+        return out
+
+    def _finisher(self, mel: np.ndarray, target: float | None) -> postprocess.ChunkFinisher:
+        """The one finisher of a mel bundle's clip, one-shot or streamed: the gain that
+        brings the loudness the mel predicts to ``target`` (None: none), then fades and the
+        soft ceiling (``postprocess.ChunkFinisher``)."""
+        gain = 1.0
+        if target is not None:
+            level = loudness_from_mel(mel, self.mel_config)
+            if math.isfinite(level) and level > postprocess.SILENCE_LUFS:
+                gain = 10.0 ** ((target - level) / 20.0)
+            else:
+                log.info("clip is silent (%.1f LUFS); loudness left unchanged", level)
+        gen_cfg = self.config.generation
+        return postprocess.ChunkFinisher(mel.shape[-1] * self.mel_config.hop_length,
+                                         self.sample_rate, gain, gen_cfg.peak_dbfs,
+                                         gen_cfg.fade_ms)
 
     def _vocoder_split(self) -> tuple[int, int, int] | None:
         """``(front context, back context, front samples per frame)`` when the vocoder
@@ -495,20 +535,15 @@ class Art2Music:
         HiFi-GAN's later stages given only their own context; later chunks grow to 256
         frames as the sound made runs ahead; ``pacing`` changes those bounds); it carries
         the whole mel, the last one the
-        whole :class:`Clip`. The level comes from the mel (BS.1770 estimated before the wave
-        exists, see ``streaming.py``): streamed starter clips measured within 1 dB of
-        :meth:`generate`'s -14 LUFS; peaks meet the same soft ceiling; the vocoder's samples
-        equal the one-shot ones to 1e-7 (each chunk vocoded with the vocoder's receptive
-        field of context: 14 frames a side for HiFi-GAN V1). The engine's
-        lock is held until the generator finishes or is closed.
+        whole :class:`Clip`. It is the clip :meth:`generate` makes, in pieces: the same
+        samples, the same level (set from the loudness the mel predicts, before the wave
+        exists; ``postprocess.ChunkFinisher``). The engine's lock is held until the
+        generator finishes or is closed.
 
         Raises:
             BadInputError, GenerationCancelled: as :meth:`generate` (cancel is checked between
             chunks too).
         """
-        from .postprocess import soft_ceiling
-        from .streaming import loudness_from_mel, stream_hifigan
-
         gen_cfg = self.config.generation
         variation = gen_cfg.variation if variation is None else variation
         target = gen_cfg.loudness_lufs if loudness_lufs == "bundle" else loudness_lufs
@@ -530,38 +565,23 @@ class Art2Music:
             mel_np = mel.float().cpu().numpy()
 
             t = stage("vocoder")
-            gain = 1.0
-            if target is not None:
-                level = loudness_from_mel(mel_np, self.mel_config)
-                if math.isfinite(level) and level > postprocess.SILENCE_LUFS:
-                    gain = 10.0 ** ((target - level) / 20.0)
+            finish = self._finisher(mel_np, target)
             hop = self.mel_config.hop_length
-            total = mel.shape[-1] * hop
-            fade_n = min(int(self.sample_rate * gen_cfg.fade_ms / 1000.0), total // 2)
-            ramp = postprocess.fade_ramp(fade_n)
+            total = finish.total
             pacer = None
-            if self.vocoder is None:  # Griffin-Lim needs the whole spectrogram: one chunk
-                pieces: Iterator[tuple[int, np.ndarray]] = iter([(0, self.vocode(mel, seed))])
-            else:
-                log_mel = denormalize(mel, self.mel_config).unsqueeze(0)
-                assert self._vocoder_fn is not None
-                ctx, split = self.vocoder.cfg.context_frames, self._vocoder_split()
+            if self.vocoder is not None:
                 pacer = Pacer(pacing or Pacing(), hop / self.sample_rate,
-                              part_contexts(ctx, split), rates=self._vocoder_rates)
-                pieces = stream_hifigan(self._vocoder_fn, log_mel, hop, pacer, ctx,
-                                        split=split)
+                              part_contexts(self.vocoder.cfg.context_frames,
+                                            self._vocoder_split()),
+                              rates=self._vocoder_rates)
             parts, first = [], True
-            for start, wave in pieces:
-                out = np.nan_to_num(wave.astype(np.float32)) * np.float32(gain)
-                idx = np.arange(start, start + out.size)
-                head, tail = idx < fade_n, idx >= total - fade_n
-                out[head] *= ramp[idx[head]]
-                out[tail] *= ramp[total - 1 - idx[tail]]
-                out = soft_ceiling(out, gen_cfg.peak_dbfs).astype(np.float32)
+            for start, wave in self._vocoded(mel, seed, pacer):
+                out = finish(start, wave)
                 parts.append(out)
                 end = start + out.size
                 if end >= total:
                     timings["vocoder"] = time.perf_counter() - t
+                    timings["finish"] = 0.0  # done chunk by chunk, inside the vocoder's time
                     audio = np.concatenate(parts)
                     clip = Clip(audio=audio, sample_rate=self.sample_rate, mel=mel_np,
                                 prompt=prompts[0], comment=comment, seed=seed,
@@ -753,17 +773,14 @@ class Art2Music:
                     on_mel(m)
 
             t = stage("vocoder")
-            waves = self._vocode_many(mels, seeds, cancel)
+            audios = self._vocode_and_finish(mels, mels_np, seeds, target, cancel)
             timings["vocoder"] = time.perf_counter() - t
 
             t = stage("finish")
-            clips = []
-            for i, r in enumerate(requests):
-                audio = postprocess.finish(waves[i], self.sample_rate, target,
-                                           gen_cfg.peak_dbfs, gen_cfg.fade_ms)
-                clips.append(Clip(audio=audio, sample_rate=self.sample_rate, mel=mels_np[i],
-                                  prompt=prompts[i], comment=r.comment, seed=r.seed,
-                                  timings=timings, bundle_name=self.name))
+            clips = [Clip(audio=audios[i], sample_rate=self.sample_rate, mel=mels_np[i],
+                          prompt=prompts[i], comment=r.comment, seed=r.seed,
+                          timings=timings, bundle_name=self.name)
+                     for i, r in enumerate(requests)]
             timings["finish"] = time.perf_counter() - t
             for c in clips:
                 c.timings = dict(timings)

@@ -1,8 +1,18 @@
 """Output level and edges: loudness-normalise, keep peaks under a soft ceiling, fade in and out.
 
-Integrated loudness follows ITU-R BS.1770-4 through pyloudnorm (the same target, -14 LUFS,
-that MusicGen's audio writer uses by default), so clips from different paintings play at the
-same perceived level in an installation.
+Integrated loudness follows ITU-R BS.1770-4 (the same target, -14 LUFS, that MusicGen's audio
+writer uses by default), so clips from different paintings play at the same perceived level
+in an installation.
+
+Two finishers, one per kind of bundle:
+
+- :class:`ChunkFinisher` finishes a mel bundle's clip piece by piece as the vocoder makes it:
+  a one-shot clip is the same pieces collected, so ``generate`` and ``generate_stream`` give
+  the same samples and the same level. The gain is set before any sound exists, from the
+  loudness the mel predicts (``streaming.loudness_from_mel``: within 1.5 dB of the measured
+  one on real music).
+- :func:`finish` measures a whole wave (pyloudnorm) and finishes it at once: a notes
+  bundle's sampler plays a clip in ~0.03 s, so its stream is the finished clip in pieces.
 """
 from __future__ import annotations
 
@@ -65,6 +75,26 @@ def finish(
     # whole clip 13 dB under its loudness target. It is also what a streamed clip can do
     # (its peak is unknown while it plays), so both paths end at the same level.
     return soft_ceiling(out, peak_dbfs).astype(np.float32)
+
+
+class ChunkFinisher:
+    """Finishes a clip of ``total`` samples piece by piece, in order or not: the gain, the
+    raised-cosine fades at the clip's two ends (by absolute sample index) and the soft
+    ceiling. Any cut into pieces gives the same samples."""
+
+    def __init__(self, total: int, sample_rate: int, gain: float = 1.0,
+                 peak_dbfs: float = -1.0, fade_ms: float = 10.0) -> None:
+        self.total, self.gain, self.peak_dbfs = total, np.float32(gain), peak_dbfs
+        self.fade_n = min(int(sample_rate * fade_ms / 1000.0), total // 2)
+        self.ramp = fade_ramp(self.fade_n)
+
+    def __call__(self, start: int, raw: np.ndarray) -> np.ndarray:
+        out = np.nan_to_num(np.asarray(raw, dtype=np.float32)) * self.gain
+        idx = np.arange(start, start + out.size)
+        head, tail = idx < self.fade_n, idx >= self.total - self.fade_n
+        out[head] *= self.ramp[idx[head]]
+        out[tail] *= self.ramp[self.total - 1 - idx[tail]]
+        return soft_ceiling(out, self.peak_dbfs).astype(np.float32)
 
 
 def soft_ceiling(wave: np.ndarray, peak_dbfs: float, knee: float = 0.8) -> np.ndarray:

@@ -57,9 +57,8 @@ class BridgeConfig:
     keep_bytes: int | None = None  # ... or at most this many bytes of clips
     audio_device: str | None = None  # the live soundscape's output device (default: system's)
     heartbeat_s: float | None = None  # send /a2m/heartbeat this often to everyone who talked
-    # /a2m/progress for every vocoder chunk (the engine's streaming path: ~15 per clip; the
-    # clip's level is then estimated from its mel, within 1 dB of the one-shot -14 LUFS)
-    # instead of once per stage.
+    # /a2m/progress for every vocoder chunk (~15 per clip) instead of once per stage; the
+    # clip is the same either way (a one-shot clip is its stream collected).
     progress_per_chunk: bool = False
     # notes bundles: write each clip's notes as a MIDI file beside its WAV (/a2m/plan names it)
     midi: bool = False

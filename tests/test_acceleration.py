@@ -202,12 +202,13 @@ def test_a_batch_is_vocoded_in_one_call_on_a_gpu_with_the_same_samples(tiny_bund
     engine = Art2Music.load(tiny_bundle, device="cpu", runtime=RuntimeOptions.plain())
     mels = torch.from_numpy(engine.generate_mels([
         GenerationRequest(EXAMPLE_PAINTING, "a storm at sea", seed=s) for s in (1, 2, 3)]))
-    one_by_one = engine._vocode_many(mels, [1, 2, 3])
+    finish = (mels, mels.numpy(), [1, 2, 3], -14.0, None)
+    one_by_one = engine._vocode_and_finish(*finish)
     calls = []
     real = engine._vocoder_fn
     engine._vocoder_fn = lambda x: calls.append(x.shape) or real(x)
     engine.device = SimpleNamespace(type="cuda")  # the batched branch, run on the CPU
-    batched = engine._vocode_many(mels, [1, 2, 3])
+    batched = engine._vocode_and_finish(*finish)
     assert calls == [torch.Size([3, mels.shape[1], mels.shape[2]])]
     assert all(np.abs(x - y).max() < 1e-4 for x, y in zip(one_by_one, batched))
 

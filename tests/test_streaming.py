@@ -3,12 +3,13 @@ without seams, and the level is right before the wave exists."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
 import torch
 
-from a2m_core import GenerationCancelled, GenerationRequest
+from a2m_core import Art2Music, GenerationCancelled, GenerationRequest
 from a2m_core.audio import MelConfig, denormalize, load_audio, wave_to_mel
 from a2m_core.postprocess import measure_lufs, soft_ceiling
 from a2m_core.streaming import Pacer, Pacing, chunk_spans, loudness_from_mel, stream_hifigan
@@ -84,9 +85,26 @@ def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
     assert np.abs(clip.audio).max() < 10 ** (-1 / 20)  # under the -1 dBFS ceiling
     fractions = [f for _, f in stages]
     assert fractions == sorted(fractions) and stages[-1] == ("done", 1.0)
-    # The same seed one-shot: the same mel (the clip's level may differ slightly).
+    # One path: the one-shot clip is this stream collected, level included.
     one_shot = engine.generate(EXAMPLE_PAINTING, "waves of light", seed=2)
     np.testing.assert_allclose(clip.mel, one_shot.mel, atol=1e-5)
+    assert np.abs(one_shot.audio - clip.audio).max() <= 1e-4 * np.abs(clip.audio).max()
+
+
+@pytest.mark.parametrize("bundle", ["tiny_bundle", "tiny_gl_bundle"])
+def test_a_one_shot_clip_is_its_stream_collected_level_included(bundle, request):
+    """Whoever asks (the desktop streaming or not, the bridge with or without per-chunk
+    progress, the CLI), the same input plays at the same level."""
+    engine = Art2Music.load(request.getfixturevalue(bundle), device="cpu")
+    streamed = np.concatenate([c.audio for c in engine.generate_stream(
+        EXAMPLE_PAINTING, "a lantern in the fog", seed=5)])
+    for cancel in (None, threading.Event()):  # with a cancel: vocoded in spans
+        one_shot = engine.generate(EXAMPLE_PAINTING, "a lantern in the fog", seed=5,
+                                   cancel=cancel).audio
+        assert one_shot.shape == streamed.shape
+        assert np.abs(one_shot - streamed).max() <= 1e-4 * np.abs(streamed).max()
+        level = 20 * np.log10(np.sqrt(np.mean(one_shot ** 2)) / np.sqrt(np.mean(streamed ** 2)))
+        assert abs(level) < 0.01  # dB
 
 
 def test_a_stream_can_be_cancelled_between_chunks(engine):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,29 @@ def test_supercollider_and_touchdesigner_use_the_documented_addresses():
     for text in (sc, td):
         used = set(re.findall(r"/a2m/[a-z_/]+[a-z_]", text))
         assert used <= {p.GENERATE, p.CANCEL, p.STATUS, p.REPLY_TO, p.ACCEPTED, p.PROGRESS,
-                        p.DONE, p.ERROR, p.READY, p.STREAM_START, p.STREAM_NEXT,
+                        p.DONE, p.ERROR, p.READY, p.PLAN, p.STREAM_START, p.STREAM_NEXT,
                         p.STREAM_STOP, p.STREAM_STATUS}, used
         assert {p.GENERATE, p.STREAM_START, p.STREAM_NEXT, p.STREAM_STOP} <= used
     assert "Buffer.read" in sc and p.DONE in sc
     compile(td, "touchdesigner", "exec")  # valid Python for TouchDesigner's interpreter
+
+
+@pytest.mark.skipif(not (shutil.which("sclang") and shutil.which("jackd")),
+                    reason="needs sclang and jackd (apt-get install supercollider-language "
+                    "supercollider-server jackd2)")
+def test_the_supercollider_example_runs_as_a_file_under_headless_sclang(tmp_path):
+    """sclang runs a2m_bridge.scd as a file through headless_check.scd, against a bridge
+    whose soundscape plays on JACK's dummy driver at 44.1 kHz."""
+    import os
+    import subprocess
+    import sys
+
+    script = EXAMPLES / "supercollider" / "run_headless.sh"
+    bridge = f"{sys.executable} -m osc_bridge.launch"
+    res = subprocess.run([str(script)], capture_output=True, text=True, timeout=400,
+                         env={**os.environ, "A2M_OSC": bridge, "OUT": str(tmp_path)},
+                         cwd=EXAMPLES.parents[1])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "check: all answered" in res.stdout
+    assert "device system, playing" in res.stdout
+    assert "soundscape started on system at 44100 Hz" in res.stdout
