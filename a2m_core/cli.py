@@ -258,10 +258,9 @@ def _pins(args: argparse.Namespace):  # -> Pins
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .bundle import load_bundle
-    from .defaults import default_bundle_path
-    from .registry import resolve_bundle
+    from .defaults import resolve
 
-    path = resolve_bundle(args.bundle) if args.bundle else default_bundle_path()
+    path = resolve(args.bundle)
     bundle = load_bundle(path)
     cfg = bundle.config
     if args.json:

@@ -1,9 +1,10 @@
-"""Where the default bundle comes from when the user names none.
+"""The one place that turns "a model name, a bundle path or nothing" into a bundle file
+(:func:`resolve`), used by the engine, ``a2m``, ``a2m-osc`` and the desktop app alike.
 
-Order: ``$A2M_BUNDLE`` (a path or a model name) -> the model ``a2m models fetch NAME
---set-default`` chose (``a2m_core/registry.py``) -> the starter bundle shipped in the package
-(``a2m_core/assets/starter.safetensors``) -> a tiny untrained debug bundle built once into the
-user cache (with a warning: it makes noise).
+With nothing named, the order is: ``$A2M_BUNDLE`` (a path or a model name) -> the model
+``a2m models fetch NAME --set-default`` chose (``registry.py``) -> the starter bundle shipped
+in the package (``assets/starter.safetensors``) -> a tiny untrained debug bundle built once
+into the user cache (with a warning: it makes noise).
 """
 from __future__ import annotations
 
@@ -11,17 +12,23 @@ import logging
 import os
 from pathlib import Path
 
+from .paths import STARTER, STARTER_MEL, cache_dir
+
 log = logging.getLogger(__name__)
 
-STARTER = Path(__file__).parent / "assets" / "starter.safetensors"
-# The earlier starter (BiLSTM mel decoder + HiFi-GAN), kept for comparison and as a mel
-# bundle that runs on a CPU: `a2m generate --bundle <this path>`.
-STARTER_MEL = Path(__file__).parent / "assets" / "starter-mel.safetensors"
+__all__ = ["STARTER", "STARTER_MEL", "cache_dir", "default_bundle_path", "resolve"]
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "art2music"
+def resolve(source: str | Path | None) -> Path:
+    """The bundle file for a model name (``starter``, ``paper``, ...), a path, or None (the
+    default, see the module's docstring).
+
+    Raises:
+        ModelLoadError: a model name that is not installed (with the command to fetch it).
+    """
+    from .registry import resolve_bundle
+
+    return resolve_bundle(source) if source else default_bundle_path()
 
 
 def default_bundle_path() -> Path:

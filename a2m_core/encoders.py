@@ -205,8 +205,8 @@ def _register_config(name: str, model_config: dict[str, Any]) -> None:
     left hundreds behind in /tmp)."""
     import open_clip
 
-    from .defaults import cache_dir
     from .fileio import atomic_path
+    from .paths import cache_dir
 
     text = json.dumps(model_config, sort_keys=True)
     digest = hashlib.sha256(f"{name}\n{text}".encode()).hexdigest()[:16]

@@ -94,7 +94,7 @@ def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False
     """
     if os.environ.get("A2M_EMBED_CACHE", "1").lower() in ("0", "false", "no"):
         return None
-    from .defaults import cache_dir
+    from .paths import cache_dir
 
     ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
     if int8:  # int8 embeddings differ a little from float ones: never mix the two
@@ -282,7 +282,7 @@ class Art2Music:
         self._vocoder_fn: Callable[[torch.Tensor], torch.Tensor] | None = self.vocoder
         if self.vocoder is not None and self.runtime.wants_onnx(on_cpu):
             from .acceleration import onnx_vocoder
-            from .defaults import cache_dir
+            from .paths import cache_dir
 
             fast = onnx_vocoder(self.vocoder, self.mel_config.n_mels, cache_dir() / "onnx",
                                 self.runtime.threads)
@@ -331,15 +331,10 @@ class Art2Music:
             ModelLoadError: the bundle or the encoder weights can't be loaded.
             BadInputError: the device is unknown or unavailable.
         """
-        if bundle is None:
-            from .defaults import default_bundle_path
-
-            bundle = default_bundle_path()
         if not isinstance(bundle, Bundle):
-            from .registry import resolve_bundle
+            from .defaults import resolve
 
-            bundle = resolve_bundle(bundle)
-            bundle = load_bundle(bundle)
+            bundle = load_bundle(resolve(bundle))
         return cls(bundle, device, vocoder, runtime)
 
     # ------------------------------------------------------------------ properties

@@ -246,7 +246,7 @@ class Soundscape:
                 continue
             with self._cond:
                 self._ready = _Playing(loop.astype(np.float32), scene)
-            if self.on_scene:
+            if self.on_scene is not None:
                 self.on_scene(scene)
 
     # ------------------------------------------------------------------ audio thread

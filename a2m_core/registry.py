@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ModelLoadError
-
-STARTER_NAME = "starter"
+from .paths import STARTER, STARTER_NAME, models_home
 
 
 @dataclass(frozen=True)
@@ -200,20 +198,6 @@ def entry(name: str) -> ModelEntry:
 
 
 # --------------------------------------------------------------------------- where
-def models_home() -> Path:
-    """Where fetched models live: ``$A2M_HOME``, else the platform's user data folder."""
-    env = os.environ.get("A2M_HOME")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "Art2Music"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "Art2Music"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "art2music"
-
-
 def model_dir(name: str) -> Path:
     """A model's folder under ``models_home()`` (the name checked: never a path)."""
     return models_home() / "models" / check_name(name)
@@ -222,8 +206,6 @@ def model_dir(name: str) -> Path:
 def bundle_path(name: str) -> Path:
     """The bundle a model builds into (the starter's is the committed file)."""
     if name == STARTER_NAME:
-        from .defaults import STARTER
-
         return STARTER
     return model_dir(name) / f"{name}.safetensors"
 

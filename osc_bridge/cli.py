@@ -86,12 +86,11 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
                     "(images are still limited to the --allow folders)", args.host)
     # What can be checked at once is (a model that is not installed, a missing file); the
     # load itself runs behind a socket that already answers (never deaf while loading).
-    from a2m_core.defaults import default_bundle_path
-    from a2m_core.registry import resolve_bundle
+    from a2m_core.defaults import resolve
 
     try:
         source = args.model or args.bundle
-        path = resolve_bundle(source) if source else default_bundle_path()
+        path = resolve(source)
         if not Path(path).is_file():
             raise A2MError(f"bundle not found: {path}")
     except A2MError as err:

@@ -17,7 +17,10 @@ EXAMPLE_PAINTING = REPO / "examples" / "vincent-van-gogh_the-starry-night-1889.j
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED.is_dir():
-        pytest.skip("../shared/data (the fixture data) is not beside this checkout")
+        why = "../shared/data (the fixture data) is not beside this checkout"
+        if os.environ.get("CI") == "true":  # in CI it must be there: fail, never skip
+            pytest.fail(f"{why}, and CI=true", pytrace=False)
+        pytest.skip(why)
     return SHARED
 
 

@@ -25,6 +25,13 @@ def scene(name: str, freq: float) -> Scene:
     return Scene(image=name, comment=name, seed=int(freq))
 
 
+class Made(list):
+    """The comments of the scenes the soundscape has generated, in order (its on_scene)."""
+
+    def __call__(self, scene: Scene) -> None:
+        self.append(scene.comment)
+
+
 def wait_until(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
@@ -34,7 +41,8 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 
 def test_scenes_play_without_a_gap_and_crossfade_into_each_other():
     FakeStream.instances.clear()
-    live = Soundscape(lambda s: tone(float(s.seed)), SR, crossfade_s=0.5,
+    made = Made()
+    live = Soundscape(lambda s: tone(float(s.seed)), SR, on_scene=made, crossfade_s=0.5,
                       loop_crossfade_s=0.1,
                       stream_factory=FakeStream)
     live.start()
@@ -42,11 +50,11 @@ def test_scenes_play_without_a_gap_and_crossfade_into_each_other():
         stream = FakeStream.instances[0]
         assert not np.any(stream.pull(256))  # silence before the first scene exists
         live.next(scene("low", 220))
-        wait_until(lambda: live._ready is not None)
+        wait_until(lambda: "low" in made)
         first = np.concatenate([stream.pull(256) for _ in range(40)])  # 1.28 s
         assert not np.isnan(first).any() and np.abs(first).max() > 0.2
         live.next(scene("high", 880))
-        wait_until(lambda: live._ready is not None)
+        wait_until(lambda: "high" in made)
         change = np.concatenate([stream.pull(256) for _ in range(40)])
         assert not np.isnan(change).any()
         # During the 0.5 s crossfade both tones sound; afterwards only the new one.
@@ -72,12 +80,13 @@ def test_a_late_scene_is_covered_by_looping_the_current_one():
         return tone(float(s.seed), 1.0)
 
     FakeStream.instances.clear()
-    live = Soundscape(slow, SR, crossfade_s=0.2, loop_crossfade_s=0.1,
+    made = Made()
+    live = Soundscape(slow, SR, on_scene=made, crossfade_s=0.2, loop_crossfade_s=0.1,
                       stream_factory=FakeStream)
     live.start()
     try:
         live.next(scene("first", 330))
-        wait_until(lambda: live._ready is not None)
+        wait_until(lambda: "first" in made)
         live.next(scene("late", 660))
         stream = FakeStream.instances[0]
         out = np.concatenate([stream.pull(512) for _ in range(60)])  # 3.8 s > the clip
@@ -85,8 +94,7 @@ def test_a_late_scene_is_covered_by_looping_the_current_one():
         steps = np.abs(np.diff(out))
         assert steps.max() <= 1.5 * np.percentile(steps, 99.9)  # the loop wraps cleanly
         gate.set()
-        wait_until(lambda: live.status()["queued"] == 1 or live._incoming is not None
-                   or live._ready is not None)
+        wait_until(lambda: "late" in made)
         stream.pull(512, status=True)  # the device reports one underflow
         assert live.status()["underruns"] == 1
     finally:
@@ -101,13 +109,14 @@ def test_a_failing_scene_is_reported_and_the_sound_goes_on(engine):
         return engine.generate(s.image, s.comment, seed=s.seed).audio
 
     FakeStream.instances.clear()
-    live = Soundscape(gen, engine.sample_rate, crossfade_s=0.2,
+    made = Made()
+    live = Soundscape(gen, engine.sample_rate, on_scene=made, crossfade_s=0.2,
                       on_error=lambda s, e: errors.append(str(e)),
                       stream_factory=FakeStream)
     live.start()
     try:
         live.next(Scene(str(EXAMPLE_PAINTING), "the night sky", seed=1))
-        wait_until(lambda: live._ready is not None, timeout=60)
+        wait_until(lambda: "the night sky" in made, timeout=60)
         FakeStream.instances[0].pull(1024)
         live.next(Scene("/nowhere/missing.jpg", "lost", seed=2))
         wait_until(lambda: bool(errors), timeout=60)
@@ -122,7 +131,8 @@ def test_a_device_that_runs_only_at_48k_plays_the_scenes_resampled():
     from .fakes import Only48kStream
 
     Only48kStream.instances.clear()
-    live = Soundscape(lambda s: tone(float(s.seed)), SR, crossfade_s=0.5,
+    made = Made()
+    live = Soundscape(lambda s: tone(float(s.seed)), SR, on_scene=made, crossfade_s=0.5,
                       loop_crossfade_s=0.1, stream_factory=Only48kStream)
     live.start()
     try:
@@ -130,7 +140,7 @@ def test_a_device_that_runs_only_at_48k_plays_the_scenes_resampled():
         assert stream.samplerate == 48000 and live.device_rate == 48000
         assert live.status()["device"] == "system (JACK)"
         live.next(scene("a", 440.0))
-        wait_until(lambda: live._ready is not None)
+        wait_until(lambda: "a" in made)
         heard = stream.pull(48000)  # one second of the device
         # a 440 Hz tone at 8 kHz is still 440 Hz at 48 kHz: resampled, not sped up
         spectrum = np.abs(np.fft.rfft(heard * np.hanning(heard.size)))
@@ -143,11 +153,12 @@ def test_stopping_reports_every_scene_still_queued_as_cancelled():
     from a2m_core.errors import GenerationCancelled
 
     failed: list[tuple[str, Exception]] = []
-    live = Soundscape(lambda s: tone(float(s.seed)), SR, stream_factory=FakeStream,
+    made = Made()
+    live = Soundscape(lambda s: tone(float(s.seed)), SR, on_scene=made, stream_factory=FakeStream,
                       on_error=lambda s, e: failed.append((s.comment, e)))
     live.start()
     live.next(scene("first", 220.0))
-    wait_until(lambda: live._ready is not None)  # generated; nobody pulls it from the card
+    wait_until(lambda: "first" in made)  # generated; nobody pulls it from the card
     for name in "bcde":
         assert live.next(scene(name, 330.0))
     live.stop()
