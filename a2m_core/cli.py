@@ -353,9 +353,9 @@ def cmd_info(args: argparse.Namespace) -> int:
                                                 if k != "cpu_seconds_per_clip"))
     if cfg.starter or cfg.untrained:
         lines.append(
-            "paper-scale  get the authors' checkpoints (best_model_epoch.pt, "
-            "hifigan_g_00411810.pth) and run `a2m import-reference`, or train with "
-            "`a2m-train`; ViT-H-14 / laion2b_s32b_b79k downloads on first use (see README)")
+            "paper-scale  `a2m models fetch paper --set-default` downloads and checks the "
+            "authors' checkpoints and ViT-H-14 / laion2b_s32b_b79k (or `a2m import-reference` "
+            "with files you have; or train your own with `a2m-train`)")
     print("\n".join(lines))
     return 0
 
