@@ -83,6 +83,19 @@ def malformed(rng: random.Random, image: str) -> bytes:
     return packet("/a2m/error", "x", "a reply sent to the bridge", 1)
 
 
+def receive(sock: socket.socket, replies: list[tuple[str, list]], seconds: float) -> None:
+    """Collect the replies that arrive within ``seconds`` (address, arguments)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, _ = sock.recvfrom(65536)
+        except (TimeoutError, OSError):
+            return
+        msg = OscMessage(data)
+        replies.append((msg.address, list(msg.params)))
+
+
 class NullDevice:
     """An output stream with no card behind it: a thread takes blocks from the callback at
     real time, at 44.1 kHz, and counts the samples that were not finite."""
@@ -150,15 +163,7 @@ def stream_and_sigterm(engine: Art2Music, gallery: Path, painting: Path, work: P
     replies: list[tuple[str, list]] = []
 
     def drain(seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                data, _ = sock.recvfrom(65536)
-            except (TimeoutError, OSError):
-                return
-            msg = OscMessage(data)
-            replies.append((msg.address, list(msg.params)))
+        receive(sock, replies, seconds)
 
     sock.sendto(packet("/a2m/stream/start"), bridge.address)
     drain(1.0)
@@ -219,15 +224,7 @@ def main() -> int:
         replies: list[tuple[str, list]] = []
 
         def drain(seconds: float) -> None:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                try:
-                    data, _ = sock.recvfrom(65536)
-                except TimeoutError:
-                    return
-                msg = OscMessage(data)
-                replies.append((msg.address, list(msg.params)))
+            receive(sock, replies, seconds)
 
         rng = random.Random(0)
         t0 = time.perf_counter()
