@@ -285,6 +285,13 @@ def cmd_own_music(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    """The trainer window, for those who type ``a2m-train gui`` (its command: a2m-trainer)."""
+    from .gui.app import main as window
+
+    return window([])
+
+
 def cmd_rate(args: argparse.Namespace) -> int:
     from a2m_core.fileio import atomic_write_bytes
 
@@ -570,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the music's licence, recorded with every window")
     common(om)
     om.set_defaults(func=cmd_own_music)
+
+    gui = sub.add_parser("gui", help="open the trainer window (the same as a2m-trainer)")
+    gui.set_defaults(func=cmd_gui)
     from a2m_core.cli import verbose_anywhere
 
     verbose_anywhere(ap)

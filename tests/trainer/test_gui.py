@@ -213,3 +213,36 @@ def test_each_guided_step_says_what_is_missing(window, tmp_path):
     assert not window.start_stage1() and "Dataset folder" in window.status.text()
     window.ex_stage1.set("")
     assert not window.start_export() and "Stage-1 best.pt" in window.status.text()
+
+
+def test_walls_a_new_user_met_are_gone(qtbot, window, tmp_path, capsys):
+    from trainer.cli import build_parser
+    from trainer.gui.window import describe_event
+
+    # The detail flow waits for a finished Stage 1, and says so.
+    window.s1_out.set(tmp_path / "fresh-run")
+    assert not window.detail_btn.isEnabled()
+    assert "Run Stage 1 first" in window.detail_btn.toolTip()
+    (tmp_path / "fresh-run").mkdir()
+    (tmp_path / "fresh-run" / "best.pt").write_bytes(b"")  # Stage 1 finished meanwhile
+    window.tabs.setCurrentIndex(0)
+    window.tabs.setCurrentIndex(2)  # back to the Stage 1 tab
+    assert window.detail_btn.isEnabled() and "Run Stage 1 first" not in \
+        window.detail_btn.toolTip()
+    # Log lines read as sentences, with no "None" and no 16-digit floats.
+    assert describe_event({"event": "resumed", "stage": "detail", "step": 40}) == \
+        "detail resumed from its checkpoint at step 40"
+    line = describe_event({"event": "done", "stage": "stage1", "best_val": 0.9784080982208252})
+    assert "best val 0.9784" in line and "0.97840809" not in line
+    assert "renditions of 24 training pairs" in describe_event(
+        {"event": "renditions", "stage": "detail", "pairs": 24, "seconds": 1.2})
+    # The Export tab's field names what an empty generator means, as the box says.
+    assert "HiFi-GAN V1" in window.ex_generator_label.text()
+    window.ex_hifigan.setChecked(False)
+    assert "Griffin-Lim" in window.ex_generator_label.text()
+    # The ArtEmis tab explains itself and its encoder field.
+    tab = window.tabs.widget(1)
+    assert any("Encoder from bundle" in label.text() and "embed" in label.text()
+               for label in tab.findChildren(type(window.status)))
+    # `a2m-train gui` is a command, the window's.
+    assert build_parser().parse_args(["gui"]).func.__name__ == "cmd_gui"

@@ -203,7 +203,7 @@ def render_markdown(result: dict[str, Any], picture: str | None = "musicality.pn
         g, r = m["generated"], m["reference"]
         lines += [
             "", "## Does it move like music?", "",
-            "The yardstick's figures (`shared/tools/musicality.py`) of the full-input clips "
+            "The figures of `trainer/evaluate/musicality.py` for the full-input clips "
             "and of their reference clips; a static drone scores about 2 dB band std and 1 dB "
             "drift. Table IV scores one deterministic clip per pair: with a performance "
             "latent, its prior, the average rendition of the feeling, which moves less than "

@@ -103,6 +103,12 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+DETAIL_TIP = ("A flow that samples the note-scale detail (onsets, pitch lines) the decoder's "
+              "L1 fit averages away, guided by the painting and comment, trained on the "
+              "finished Stage 1 run. Export then uses its best.pt (in the run folder's "
+              "detail/)")
+
+
 def describe_event(e: dict) -> str:
     """One trainer event as a line a person reads (the JSON stays in the run's log file)."""
     kind, stage = e.get("event"), e.get("stage", "")
@@ -115,10 +121,19 @@ def describe_event(e: dict) -> str:
         best = " (best so far)" if e.get("improved") else ""
         return f"{stage} epoch {e.get('epoch', '?')}: validation loss {value:.4f}{best}"
     if kind == "resumed":
-        return f"{stage} resumed from its checkpoint at epoch {e.get('epoch')}, step " \
-               f"{e.get('step')}"
-    rest = ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("event", "stage", "time"))
+        where = ", ".join(f"{k} {e[k]}" for k in ("epoch", "step") if e.get(k) is not None)
+        return f"{stage} resumed from its checkpoint" + (f" at {where}" if where else "")
+    if kind == "renditions":
+        return (f"{stage}: stage 1's renditions of {e.get('pairs')} training pairs made in "
+                f"{e.get('seconds')} s (the flow learns the detail they lack)")
+    rest = ", ".join(f"{k.replace('_', ' ')} {_number(v)}" for k, v in e.items()
+                     if k not in ("event", "stage", "time"))
     return f"{stage} {kind}" + (f": {rest}" if rest else "")
+
+
+def _number(value: Any) -> str:
+    """A figure as a person reads it: 0.9784 rather than 0.9784080982208252."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class LossPlot(pg.PlotWidget):
@@ -262,6 +277,17 @@ class TrainerWindow(QMainWindow):
                              ("Audio folder", self.audio), ("Dataset folder", self.dataset_out),
                              ("Encoder from bundle", self.clip_bundle)):
             form.addRow(label, field)
+        guide = QLabel(
+            "The paper's dataset, ArtiCaps: ArtEmis's paintings and viewers' comments, each "
+            "paired with the MusicCaps music clip whose caption feels closest. You need the "
+            "ArtEmis CSV and its WikiArt images, a MusicCaps-format CSV and its audio "
+            "(`a2m-train corpus` makes one from music that installs from the registries). "
+            "\"Encoder from bundle\": the image and text encoders that embed every painting "
+            "and comment for training; the built-in model's work offline, the paper's "
+            "(ViT-H-14) needs its 3.9 GB weights. For your own recordings, use the Your music "
+            "tab instead.")
+        guide.setWordWrap(True)
+        form.insertRow(0, guide)
         self.build_btn = QPushButton("Build dataset")
         self.build_btn.clicked.connect(self.start_build)
         form.addRow(self.build_btn)
@@ -318,10 +344,7 @@ class TrainerWindow(QMainWindow):
         self.detail_steps.setToolTip("Optimiser steps of the detail flow (the starter: 6,000, "
                                      "about 11 minutes on 2 CPU cores)")
         self.detail_btn = QPushButton("Train the detail flow on this run")
-        self.detail_btn.setToolTip(
-            "After stage 1 has finished: a flow that samples the note-scale detail (onsets, "
-            "pitch lines) the decoder's L1 fit averages away, guided by the painting and "
-            "comment. Export then uses its best.pt (in the run folder's detail/)")
+        self.detail_btn.setToolTip(DETAIL_TIP)
         self.detail_btn.clicked.connect(self.start_detail)
         row.addWidget(QLabel("Detail flow steps"))
         row.addWidget(self.detail_steps)
@@ -367,8 +390,11 @@ class TrainerWindow(QMainWindow):
                                     "universal (packaged)")
         self.ex_hifigan.setToolTip("Off: the Griffin-Lim fallback (fast, phasey)")
         self.ex_hifigan.setChecked(True)
+        self.ex_generator_label = QLabel()
+        self.ex_hifigan.toggled.connect(self._name_generator_field)
+        self._name_generator_field(self.ex_hifigan.isChecked())
         for label, w in (("Stage-1 best.pt", self.ex_stage1),
-                         ("Stage-2 generator (empty: Griffin-Lim)", self.ex_generator),
+                         (self.ex_generator_label, self.ex_generator),
                          ("Bundle file", self.ex_bundle), ("Dataset to evaluate on",
                                                             self.ev_dataset)):
             form.addRow(label, w)
@@ -430,6 +456,9 @@ class TrainerWindow(QMainWindow):
         self.log_view.setMaximumBlockCount(2000)
         self.log_view.setMaximumHeight(140)
         outer.addWidget(self.log_view)
+        self.s1_out.edit.textChanged.connect(lambda _: self._update_detail_button())
+        self.tabs.currentChanged.connect(lambda _: self._update_detail_button())
+        self._update_detail_button()
         self.resize(900, 760)
 
     # ------------------------------------------------------------------ jobs
@@ -449,6 +478,29 @@ class TrainerWindow(QMainWindow):
                   self.export_btn, self.eval_btn):
             b.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
+        self._update_detail_button()
+
+    def _stage1_done(self) -> bool:
+        out = self.s1_out.text()
+        return bool(out) and (Path(out) / "best.pt").is_file()
+
+    def _update_detail_button(self) -> None:
+        """The detail flow trains on a finished stage 1: until then it says so."""
+        ready = self._stage1_done()
+        self.detail_btn.setEnabled(ready and self.running is None)
+        self.detail_btn.setToolTip(DETAIL_TIP if ready else
+                                   "Run Stage 1 first: the detail flow trains on its "
+                                   "finished run (best.pt in the run folder)")
+
+    def _name_generator_field(self, packaged: bool) -> None:
+        self.ex_generator_label.setText(
+            "Stage-2 generator (empty: the official HiFi-GAN V1)" if packaged else
+            "Stage-2 generator (empty: Griffin-Lim)")
+
+    def _next_step(self) -> str:
+        if not self._stage1_done():
+            return "Next: the Stage 1 tab (CPU quick preset)."
+        return "Stage 1 is done; next: the Export & evaluate tab."
 
     def _need(self, **fields: str) -> bool:
         missing = [name for name, value in fields.items() if not value]
@@ -560,6 +612,7 @@ class TrainerWindow(QMainWindow):
             return False
         bundle, dataset = self.ex_bundle.text(), self.ev_dataset.text()
         out = Path(bundle).with_name(Path(bundle).stem + "-eval")
+        self.report.setSearchPaths([str(out)])  # the report's pictures live beside it
         rater = None
         if self.rate_endpoint.text().strip():
             from ..evaluate.rating import Rater, RaterConfig, RatingError
@@ -672,7 +725,7 @@ class TrainerWindow(QMainWindow):
             f"{counts.get('pairs', '?')} pairs: train {splits.get('train', 0)}, validation "
             f"{splits.get('val', 0)}, test {splits.get('test', 0)}.\n\nFeeling agreement "
             f"of the pairs: valence r = {counts.get('valence_correlation', '?')}, arousal "
-            f"r = {counts.get('arousal_correlation', '?')}.\n\nNext: the Stage 1 tab.")
+            f"r = {counts.get('arousal_correlation', '?')}.\n\n{self._next_step()}")
         self.status.setText(f"dataset ready: {counts.get('pairs', '?')} pairs. Next: Stage 1 "
                             "(CPU quick preset)")
         self.tabs.setCurrentIndex(2)  # Stage 1
