@@ -18,7 +18,8 @@ from .prompt import MusicHints, build_prompt
 if TYPE_CHECKING:
     from .audio import MelConfig
     from .bundle import BundleConfig, load_bundle, save_bundle
-    from .engine import Art2Music, Clip, GenerationRequest, StreamChunk
+    from .clip import Clip, GenerationRequest, StreamChunk
+    from .engine import Art2Music
 
 __version__ = "0.1.0"
 
@@ -26,8 +27,8 @@ __version__ = "0.1.0"
 # answer before torch's ~1.2 s import (a bad `-o clip.mp3` is refused at once).
 _LAZY = {
     "MelConfig": "audio", "BundleConfig": "bundle", "load_bundle": "bundle",
-    "save_bundle": "bundle", "Art2Music": "engine", "Clip": "engine",
-    "GenerationRequest": "engine", "StreamChunk": "engine",
+    "save_bundle": "bundle", "Art2Music": "engine", "Clip": "clip",
+    "GenerationRequest": "clip", "StreamChunk": "clip",
 }
 
 

@@ -17,14 +17,12 @@ is checked at stage boundaries.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Union
 
@@ -34,13 +32,19 @@ from PIL import Image
 
 from . import postprocess
 from .acceleration import RuntimeOptions
+from .assembly import (
+    Autocast,
+    check_precision,
+    embedding_cache,
+    resolve_device,
+    vocoder_runner,
+)
 from .audio import MelConfig, denormalize, griffin_lim
 from .bundle import Bundle, BundleConfig, VocoderConfig, load_bundle
+from .clip import Clip, GenerationRequest, StreamChunk, chunked
 from .encoders import ClipEncoder, ImageInput, load_image
 from .errors import A2MError, BadInputError, GenerationCancelled
-from .fileio import atomic_path
-from .notes.plan import Pins, Plan
-from .notes.score import Note
+from .notes.plan import Pins
 from .prompt import MusicHints, build_prompt, check_user_text
 from .streaming import (
     Pacer,
@@ -63,50 +67,6 @@ VOCODE_SPAN = 160
 _STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
 
 
-class _Autocast:
-    """A vocoder called under ``torch.autocast`` (reduced precision), with its two parts
-    (``front``, ``back``) so streaming splits it as it does the float one."""
-
-    def __init__(self, module: torch.nn.Module, device_type: str, dtype: torch.dtype) -> None:
-        self.module, self.device_type, self.dtype = module, device_type, dtype
-
-    def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
-             ) -> torch.Tensor:
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            return fn(x).float()
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self.module, x)
-
-    def front(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self.module.front, x)
-
-    def back(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self.module.back, x)
-
-
-def _embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False,
-                     dtype: torch.dtype | None = None) -> Path | None:
-    """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
-
-    One folder per encoder identity: its config, and when its weights live in the bundle, the
-    bundle file itself (path, size, time), so no two encoders ever share an entry.
-    """
-    if os.environ.get("A2M_EMBED_CACHE", "1").lower() in ("0", "false", "no"):
-        return None
-    from .paths import cache_dir
-
-    ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
-    if int8:  # int8 embeddings differ a little from float ones: never mix the two
-        ident += "|int8+attention"  # since the attention projections are int8 too
-    if dtype is not None:  # reduced-precision embeddings differ a little too
-        ident += f"|{dtype}"
-    if weights_in_bundle and bundle.path is not None:
-        st = Path(bundle.path).stat()
-        ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    return cache_dir() / "embeddings" / hashlib.sha256(ident.encode()).hexdigest()[:16]
-
-
 def _stage_clock(progress: Progress | None, cancel: CancelCheck
                  ) -> Callable[..., float]:
     """``stage(name, fraction=None)``: check cancel, report progress, return the time."""
@@ -119,92 +79,6 @@ def _stage_clock(progress: Progress | None, cancel: CancelCheck
         return time.perf_counter()
 
     return stage
-
-
-@dataclass
-class StreamChunk:
-    """A piece of a clip being streamed (see :meth:`Art2Music.generate_stream`)."""
-
-    audio: np.ndarray  # float32, ready to play: level, fades and ceiling applied
-    start: int  # its first sample within the clip
-    total: int  # the whole clip's length in samples
-    mel: np.ndarray | None = None  # the whole clip's normalised mel, with the first chunk
-    clip: Clip | None = None  # with the last chunk: the whole clip (audio = all chunks)
-
-
-@dataclass
-class Clip:
-    """One generated clip and how it was made."""
-
-    audio: np.ndarray  # float32 [N], mono, within the peak ceiling
-    sample_rate: int
-    mel: np.ndarray  # float32 [n_mels, T], normalised [-1, 1]
-    prompt: str  # the composite text fed to the text encoder
-    comment: str
-    seed: int | None
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    bundle_name: str = ""
-    plan: Plan | None = None  # notes bundles: the feeling cues it was played with
-    notes: list[Note] | None = None  # notes bundles: what was played (beats at plan tempo)
-
-    @property
-    def duration_s(self) -> float:
-        return self.audio.size / self.sample_rate
-
-    def save_midi(self, path: str | Path) -> Path:
-        """Write the clip's notes as a standard MIDI file (atomically).
-
-        Raises:
-            BadInputError: the clip has no notes (a mel bundle's clip).
-        """
-        if self.plan is None or self.notes is None:
-            raise BadInputError("this clip has no notes to save as MIDI: only a notes "
-                                "bundle's clips do (a2m info says which kind a bundle is)")
-        from .notes.plan import INSTRUMENTS
-        from .notes.score import to_midi_bytes
-
-        path = Path(path)
-        data = to_midi_bytes(self.notes, self.plan.tempo_bpm,
-                             INSTRUMENTS[self.plan.instrument][0])
-        with atomic_path(path, suffix=path.suffix or ".mid") as tmp:
-            Path(tmp).write_bytes(data)
-        return path
-
-    def save(self, path: str | Path) -> Path:
-        """Write WAV (16-bit PCM) or FLAC by the file's suffix, atomically: a crash mid-write
-        never leaves a truncated file under the final name."""
-        import soundfile as sf
-
-        path = Path(path)
-        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
-        if fmt is None:
-            raise BadInputError(f"unsupported clip format '{path.suffix}': use .wav or .flac")
-        with atomic_path(path, suffix=path.suffix) as tmp:
-            sf.write(str(tmp), self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
-        return path
-
-
-@dataclass
-class GenerationRequest:
-    image: ImageInput
-    comment: str
-    hints: MusicHints | str | None = None
-    seed: int | None = None
-    emotion: str | None = None
-    pins: Pins | None = None  # notes bundles: controls the person fixed
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``"auto"``/None -> CUDA when available, else CPU; anything else as torch reads it."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise BadInputError(f"unknown device '{device}': use auto, cpu or cuda[:N]") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BadInputError(f"device '{device}' requested but CUDA is not available here")
-    return dev
 
 
 def _cancelled(cancel: CancelCheck) -> bool:
@@ -251,16 +125,7 @@ class Art2Music:
         self.device = resolve_device(device)
         self.runtime = runtime or RuntimeOptions()
         on_cpu = self.device.type == "cpu"
-        if self.runtime.autocast_dtype is not None and self.device.type != "cuda":
-            # measured here: oneDNN has no bf16/fp16 LSTM on AVX2 CPUs ("could not create a
-            # primitive descriptor"); bf16 runs on CPUs with bf16 instructions
-            from .acceleration import cpu_has_native_bf16
-
-            if self.runtime.precision == "fp16" or not cpu_has_native_bf16():
-                raise BadInputError(
-                    f"precision '{self.runtime.precision}' is for CUDA devices and CPUs with "
-                    f"bf16 instructions (bf16 only); on this {self.device} the faster paths "
-                    f"are the ONNX Runtime vocoder and int8 OpenCLIP (both default)")
+        check_precision(self.runtime, self.device)
         if self.runtime.threads:
             torch.set_num_threads(self.runtime.threads)
         mods = bundle.modules()
@@ -278,15 +143,6 @@ class Art2Music:
             self.projector = self.projector.cpu()
             self.player = NotePlayer(mods.notes_head, mods.notes_model, bundle.config.notes,
                                      bundle.config.sampler, bundle.config.mel)
-        # What turns a log-mel into samples: the vocoder module, or its ONNX Runtime twin.
-        self._vocoder_fn: Callable[[torch.Tensor], torch.Tensor] | None = self.vocoder
-        if self.vocoder is not None and self.runtime.wants_onnx(on_cpu):
-            from .acceleration import onnx_vocoder
-            from .paths import cache_dir
-
-            fast = onnx_vocoder(self.vocoder, self.mel_config.n_mels, cache_dir() / "onnx",
-                                self.runtime.threads)
-            self._vocoder_fn = fast or self.vocoder
         enc_state = bundle.part("encoder") if self.config.encoder.weights_in_bundle else None
         self.encoder = ClipEncoder(self.config.encoder, str(self.device), state_dict=enc_state)
         # int8 applies to OpenCLIP towers only; where it applies, its embeddings (a little
@@ -300,11 +156,13 @@ class Art2Music:
         # with native bf16); reduced-precision embeddings differ a little: their own cache
         self._dtypes = {stage: self.runtime.stage_dtype(stage, self.device.type, int8)
                         for stage in ("encoder", "decoder", "vocoder")}
-        self.encoder.disk_cache = _embedding_cache(bundle, enc_state is not None, int8,
-                                                   self._dtypes["encoder"])
-        dtype = self._dtypes["vocoder"]
-        if dtype is not None and self.vocoder is not None and self._vocoder_fn is self.vocoder:
-            self._vocoder_fn = _Autocast(self.vocoder, self.device.type, dtype)
+        self.encoder.disk_cache = embedding_cache(bundle, enc_state is not None, int8,
+                                                  self._dtypes["encoder"])
+        # What turns a log-mel into samples (assembly.vocoder_runner).
+        self._vocoder_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if self.vocoder is not None:
+            self._vocoder_fn = vocoder_runner(self.vocoder, self.runtime, self.device,
+                                              self.mel_config.n_mels, self._dtypes["vocoder"])
         self._lock = threading.RLock()
         # seconds of vocoder work per mel frame for each of its parts, measured on the last
         # whole clip: a stream's first chunk is sized from them (streaming.Pacer), later
@@ -358,7 +216,7 @@ class Art2Music:
             return "SoundFont sampler"
         if self.vocoder is None:
             return "Griffin-Lim"
-        if isinstance(self._vocoder_fn, _Autocast):
+        if isinstance(self._vocoder_fn, Autocast):
             return f"HiFi-GAN, {str(self._vocoder_fn.dtype).removeprefix('torch.')}"
         return "HiFi-GAN" if self._vocoder_fn is self.vocoder else "HiFi-GAN, ONNX Runtime"
 
@@ -550,7 +408,7 @@ class Art2Music:
             # chunks, so its level and samples equal generate()'s exactly
             clip = self._generate_notes([request], prompts, images, stage, None, target,
                                         progress)[0]
-            yield from _chunked(clip, int(self.sample_rate * 0.5))
+            yield from chunked(clip, int(self.sample_rate * 0.5))
             return
 
         with self._lock, torch.inference_mode():
@@ -782,15 +640,6 @@ class Art2Music:
             if progress:
                 progress("done", 1.0)
             return clips
-
-
-def _chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:
-    """A finished clip as stream chunks (the first carries the mel, the last the clip)."""
-    total = clip.audio.size
-    for start in range(0, total, size):
-        end = min(total, start + size)
-        yield StreamChunk(clip.audio[start:end], start, total,
-                          clip.mel if start == 0 else None, clip if end >= total else None)
 
 
 __all__ = ["A2MError", "Art2Music", "Clip", "GenerationRequest", "resolve_device"]

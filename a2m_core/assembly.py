@@ -1,0 +1,109 @@
+"""How an engine runs its weights on a device: the device, reduced precision per stage, the
+vocoder's runner (PyTorch, ONNX Runtime, or PyTorch under autocast) and where the encoder's
+embeddings persist. The engine asks; generation itself stays in ``engine.py``."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .acceleration import RuntimeOptions
+from .bundle import Bundle
+from .errors import BadInputError
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``"auto"``/None -> CUDA when available, else CPU; anything else as torch reads it."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise BadInputError(f"unknown device '{device}': use auto, cpu or cuda[:N]") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BadInputError(f"device '{device}' requested but CUDA is not available here")
+    return dev
+
+
+def check_precision(runtime: RuntimeOptions, device: torch.device) -> None:
+    """Refuse a reduced precision the device cannot run.
+
+    Raises:
+        BadInputError: fp16 off CUDA, or bf16 on a CPU without bf16 instructions.
+    """
+    if runtime.autocast_dtype is None or device.type == "cuda":
+        return
+    # measured here: oneDNN has no bf16/fp16 LSTM on AVX2 CPUs ("could not create a
+    # primitive descriptor"); bf16 runs on CPUs with bf16 instructions
+    from .acceleration import cpu_has_native_bf16
+
+    if runtime.precision == "fp16" or not cpu_has_native_bf16():
+        raise BadInputError(
+            f"precision '{runtime.precision}' is for CUDA devices and CPUs with bf16 "
+            f"instructions (bf16 only); on this {device} the faster paths are the ONNX "
+            f"Runtime vocoder and int8 OpenCLIP (both default)")
+
+
+def vocoder_runner(vocoder: torch.nn.Module, runtime: RuntimeOptions, device: torch.device,
+                   n_mels: int, dtype: torch.dtype | None
+                   ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What turns a log-mel into samples: the module, its ONNX Runtime twin (CPU default,
+    checked against it), or the module under autocast when a reduced precision is asked."""
+    if runtime.wants_onnx(device.type == "cpu"):
+        from .acceleration import onnx_vocoder
+        from .paths import cache_dir
+
+        fast = onnx_vocoder(vocoder, n_mels, cache_dir() / "onnx", runtime.threads)
+        if fast is not None:
+            return fast
+    if dtype is not None:
+        return Autocast(vocoder, device.type, dtype)
+    return vocoder
+
+
+class Autocast:
+    """A vocoder called under ``torch.autocast`` (reduced precision), with its two parts
+    (``front``, ``back``) so streaming splits it as it does the float one."""
+
+    def __init__(self, module: torch.nn.Module, device_type: str, dtype: torch.dtype) -> None:
+        self.module, self.device_type, self.dtype = module, device_type, dtype
+
+    def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+             ) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return fn(x).float()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.module, x)
+
+    def front(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.module.front, x)
+
+    def back(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(self.module.back, x)
+
+
+def embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False,
+                     dtype: torch.dtype | None = None) -> Path | None:
+    """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
+
+    One folder per encoder identity: its config, and when its weights live in the bundle, the
+    bundle file itself (path, size, time), so no two encoders ever share an entry.
+    """
+    if os.environ.get("A2M_EMBED_CACHE", "1").lower() in ("0", "false", "no"):
+        return None
+    from .paths import cache_dir
+
+    ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
+    if int8:  # int8 embeddings differ a little from float ones: never mix the two
+        ident += "|int8+attention"  # since the attention projections are int8 too
+    if dtype is not None:  # reduced-precision embeddings differ a little too
+        ident += f"|{dtype}"
+    if weights_in_bundle and bundle.path is not None:
+        st = Path(bundle.path).stat()
+        ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return cache_dir() / "embeddings" / hashlib.sha256(ident.encode()).hexdigest()[:16]

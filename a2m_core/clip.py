@@ -1,0 +1,103 @@
+"""What generation takes and gives: a request, a finished clip, and the pieces of a clip
+being streamed."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import BadInputError
+from .fileio import atomic_path
+from .notes.plan import Pins, Plan
+from .notes.score import Note
+from .prompt import MusicHints
+
+if TYPE_CHECKING:
+    from .encoders import ImageInput
+
+
+@dataclass
+class StreamChunk:
+    """A piece of a clip being streamed (see :meth:`Art2Music.generate_stream`)."""
+
+    audio: np.ndarray  # float32, ready to play: level, fades and ceiling applied
+    start: int  # its first sample within the clip
+    total: int  # the whole clip's length in samples
+    mel: np.ndarray | None = None  # the whole clip's normalised mel, with the first chunk
+    clip: Clip | None = None  # with the last chunk: the whole clip (audio = all chunks)
+
+
+@dataclass
+class Clip:
+    """One generated clip and how it was made."""
+
+    audio: np.ndarray  # float32 [N], mono, within the peak ceiling
+    sample_rate: int
+    mel: np.ndarray  # float32 [n_mels, T], normalised [-1, 1]
+    prompt: str  # the composite text fed to the text encoder
+    comment: str
+    seed: int | None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    bundle_name: str = ""
+    plan: Plan | None = None  # notes bundles: the feeling cues it was played with
+    notes: list[Note] | None = None  # notes bundles: what was played (beats at plan tempo)
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.size / self.sample_rate
+
+    def save_midi(self, path: str | Path) -> Path:
+        """Write the clip's notes as a standard MIDI file (atomically).
+
+        Raises:
+            BadInputError: the clip has no notes (a mel bundle's clip).
+        """
+        if self.plan is None or self.notes is None:
+            raise BadInputError("this clip has no notes to save as MIDI: only a notes "
+                                "bundle's clips do (a2m info says which kind a bundle is)")
+        from .notes.plan import INSTRUMENTS
+        from .notes.score import to_midi_bytes
+
+        path = Path(path)
+        data = to_midi_bytes(self.notes, self.plan.tempo_bpm,
+                             INSTRUMENTS[self.plan.instrument][0])
+        with atomic_path(path, suffix=path.suffix or ".mid") as tmp:
+            Path(tmp).write_bytes(data)
+        return path
+
+    def save(self, path: str | Path) -> Path:
+        """Write WAV (16-bit PCM) or FLAC by the file's suffix, atomically: a crash mid-write
+        never leaves a truncated file under the final name."""
+        import soundfile as sf
+
+        path = Path(path)
+        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
+        if fmt is None:
+            raise BadInputError(f"unsupported clip format '{path.suffix}': use .wav or .flac")
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            sf.write(str(tmp), self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
+        return path
+
+
+@dataclass
+class GenerationRequest:
+    """One clip to make: a painting, a comment and what else shapes it."""
+
+    image: ImageInput
+    comment: str
+    hints: MusicHints | str | None = None
+    seed: int | None = None
+    emotion: str | None = None
+    pins: Pins | None = None  # notes bundles: controls the person fixed
+
+
+def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:
+    """A finished clip as stream chunks (the first carries the mel, the last the clip)."""
+    total = clip.audio.size
+    for start in range(0, total, size):
+        end = min(total, start + size)
+        yield StreamChunk(clip.audio[start:end], start, total,
+                          clip.mel if start == 0 else None, clip if end >= total else None)
