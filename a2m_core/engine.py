@@ -92,10 +92,10 @@ def _cancelled(cancel: CancelCheck) -> bool:
 def painting_keys(images: Sequence[Image.Image]) -> list[bytes]:
     """What an unseeded draw is seeded by: each painting's decoded pixels (their sha256).
 
-    Not its embedding's bytes, as before: those differ in the last bits between CPUs (AVX2
-    and AVX-512 kernels) and runtimes (int8, bf16), so the same painting and comment drew
-    another performance on another machine, and the starter's benchmark figures moved with
-    the host (band std 5.28 dB on an AVX2 host, 5.94 on an AVX-512 one, same bundle)."""
+    Not its embedding's bytes: those differ in the last bits between CPUs (AVX2 and AVX-512
+    kernels) and runtimes (int8, bf16), so the same painting and comment would draw another
+    performance on another machine (measured with embedding keys: band std 5.28 dB on an
+    AVX2 host, 5.94 on an AVX-512 one, same bundle)."""
     from .encoders import image_key
 
     return [image_key(im).encode() for im in images]

@@ -78,7 +78,8 @@ def _wanted(host: str, port: int, sock: socket.socket) -> tuple:
 def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     from a2m_core import A2MError, Art2Music
 
-    from .server import Bridge, BridgeConfig, is_loopback
+    from .replies import is_loopback
+    from .server import Bridge, BridgeConfig
 
     _setup_logging(args.verbose, args.log_file)
     if not is_loopback(args.host):

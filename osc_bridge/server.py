@@ -8,6 +8,9 @@ Threads:
   callback (-> ``/a2m/progress``) and a cancel event (checked at stage boundaries).
 
 Every accepted request id gets exactly one final reply: ``/a2m/done`` or ``/a2m/error``.
+
+Beside it: ``replies.py`` (the rate limit, whether an address is this machine's) and
+``live_output.py`` (the ``/a2m/stream/...`` handlers, mixed into :class:`Bridge`).
 """
 from __future__ import annotations
 
@@ -33,7 +36,9 @@ from a2m_core.fileio import remove_stale_temps
 
 from . import protocol as p
 from .confine import read_confined
+from .live_output import StreamHandlers
 from .protocol import ErrorCode, ProtocolError
+from .replies import RateLimit, is_local, local_hosts
 
 log = logging.getLogger(__name__)
 
@@ -77,31 +82,6 @@ class Job:
     finished: bool = False
 
 
-class _RateLimit:
-    """A token bucket per destination: a flood of bad packets (or a reply loop someone set
-    up) costs at most ``rate`` replies a second to any one address."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate, self.burst = rate, 2 * rate
-        self._buckets: dict[Address, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-        self.dropped = 0
-
-    def allow(self, dest: Address) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(dest, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if len(self._buckets) > 10_000:  # spoofed sources must not grow this forever
-                self._buckets.clear()
-            if tokens < 1.0:
-                self._buckets[dest] = (tokens, now)
-                self.dropped += 1
-                return False
-            self._buckets[dest] = (tokens - 1.0, now)
-            return True
-
-
 class _Server(BlockingOSCUDPServer):
     # python-osc silently drops datagrams that don't look like OSC; let them through so the
     # dispatcher can log them and answer with an error.
@@ -139,7 +119,7 @@ class _Dispatcher(Dispatcher):
             return []
 
 
-class Bridge:
+class Bridge(StreamHandlers):
     """The OSC front of one shared engine. ``start()`` returns once it is listening.
 
     ``engine`` may be a loader (a callable returning the engine): the socket then answers
@@ -179,7 +159,7 @@ class Bridge:
         self._current: Job | None = None
         self._cond = threading.Condition()
         self._stopping = False
-        self._limit = _RateLimit(self.config.reply_rate)
+        self._limit = RateLimit(self.config.reply_rate)
         self.sent: Counter[Address] = Counter()  # datagrams sent per destination (soak, tests)
         self.stale_removed = remove_stale_temps(self.out_dir)
         dispatcher = _Dispatcher(self)
@@ -199,7 +179,7 @@ class Bridge:
             self.server.socket.close()
             self.server.socket, self.server.server_address = sock, sock.getsockname()[:2]
         self._threads: list[threading.Thread] = []
-        self._local_hosts = _local_hosts()
+        self._local_hosts = local_hosts()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -470,87 +450,6 @@ class Bridge:
                  position, image.name)
         self.send(job.reply, p.ACCEPTED, req.request_id, position)
 
-    # ------------------------------------------------------------------ live soundscape
-    def _on_stream_start(self, client: Address, address: str, *args: Any) -> None:
-        from a2m_core.live import Soundscape
-
-        if len(args) > 1 or (args and not isinstance(args[0], str)):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.STREAM_START} takes [s:device]",
-                                p.STREAM_START)
-        if self.engine is None:
-            raise ProtocolError(ErrorCode.GENERATION_FAILED, "the model is not loaded yet "
-                                "(see /a2m/status); start the stream when /a2m/ready comes",
-                                p.STREAM_START)
-        device = args[0] if args and args[0] else self.config.audio_device
-        if self.soundscape is not None:
-            self.soundscape.stop()
-            self.soundscape = None
-        live = Soundscape(lambda scene: self._stream_scene(scene, lambda: live.stopped),
-                          self.engine.sample_rate, self._stream_factory,
-                          on_error=self._stream_failed)
-        try:
-            self.soundscape = live.start(int(device) if device and device.isdigit()
-                                         else device or None)
-        except Exception as err:  # noqa: BLE001 - PortAudio errors vary
-            raise ProtocolError(ErrorCode.GENERATION_FAILED, f"cannot open the sound device "
-                                f"{device or '(default)'}: {err}", p.STREAM_START) from err
-        log.info("live soundscape started on %s at %d Hz", live.device_label, live.device_rate)
-        self._on_stream_status(client, p.STREAM_STATUS)
-
-    def _on_stream_next(self, client: Address, address: str, *args: Any) -> None:
-        from a2m_core.soundscape import Scene
-
-        req = p.parse_generate(args)
-        if self.soundscape is None:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no stream: send {p.STREAM_START} "
-                                "first", req.request_id)
-        data = read_confined(req.image_path, self.allowed, req.request_id)
-        reply = self.reply_address(client)
-        scene = Scene(data, req.comment, req.hints, req.seed,
-                      tag=(req.request_id, reply, req.image_path.name))
-        if not self.soundscape.next(scene):
-            raise ProtocolError(ErrorCode.QUEUE_FULL, "the stream's scene queue is full",
-                                req.request_id)
-        self.send(reply, p.ACCEPTED, req.request_id, self.soundscape.status()["queued"] - 1)
-
-    def _stream_scene(self, scene: Any, stopped: Callable[[], bool]) -> Any:
-        """Generate a streamed scene; its WAV is written and /a2m/done sent as for any clip,
-        so a host may also play it itself. A stream stopped meanwhile cancels it."""
-        rid, reply, _ = scene.tag
-        assert self.engine is not None
-        clip = self.engine.generate(scene.image, scene.comment, hints=scene.hints,
-                                    seed=scene.seed, cancel=stopped)
-        wav = clip.save(self._clip_path(rid))
-        self._prune(keep=wav)
-        self._send_plan(reply, rid, clip, wav)
-        self.send(reply, p.DONE, rid, str(wav), float(clip.duration_s),
-                  int(clip.sample_rate), final=True)
-        return clip.audio
-
-    def _stream_failed(self, scene: Any, err: Exception) -> None:
-        rid, reply, name = scene.tag
-        if isinstance(err, GenerationCancelled):
-            self.send_error(reply, rid, str(err), ErrorCode.CANCELLED)
-            return
-        code = ErrorCode.FILE_REFUSED if isinstance(err, BadInputError) else \
-            ErrorCode.GENERATION_FAILED
-        self.send_error(reply, rid, f"{name[:60]}: {err}", code)
-
-    def _on_stream_stop(self, client: Address, address: str, *args: Any) -> None:
-        if self.soundscape is not None:
-            self.soundscape.stop()
-            self.soundscape = None
-        self._on_stream_status(client, p.STREAM_STATUS)
-
-    def _on_stream_status(self, client: Address, address: str, *args: Any) -> None:
-        if args:
-            return  # values: another bridge's reply
-        live = self.soundscape
-        st = live.status() if live is not None else {"playing": "", "queued": 0,
-                                                     "underruns": 0, "device": ""}
-        self.send(self.reply_address(client), p.STREAM_STATUS, st["playing"], st["queued"],
-                  st["underruns"], st["device"], "playing" if live is not None else "stopped")
-
     def _on_cancel(self, client: Address, address: str, *args: Any) -> None:
         rid = p.parse_cancel(args)
         with self._cond:
@@ -676,30 +575,3 @@ class Bridge:
 _CLIP_NAME = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_-]+-[0-9a-f]{8}\.wav$")
 
 
-def _local_hosts() -> frozenset[str]:
-    """This machine's own addresses (loopback and its interfaces' names resolve to these)."""
-    hosts = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"}
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None):
-            hosts.add(info[4][0])
-    except OSError:
-        pass
-    return frozenset(hosts)
-
-
-def is_local(host: str, local: frozenset[str]) -> bool:
-    if host in local or host.startswith("127."):
-        return True
-    try:
-        return any(info[4][0] in local or info[4][0].startswith("127.")
-                   for info in socket.getaddrinfo(host, None))
-    except OSError:
-        return False
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return all(info[4][0].startswith("127.") or info[4][0] == "::1"
-                   for info in socket.getaddrinfo(host, None))
-    except socket.gaierror:
-        return False
