@@ -162,7 +162,7 @@ class Bridge(StreamHandlers):
         self._limit = RateLimit(self.config.reply_rate)
         self.sent: Counter[Address] = Counter()  # datagrams sent per destination (soak, tests)
         self.stale_removed = remove_stale_temps(self.out_dir)
-        dispatcher = _Dispatcher(self)
+        self._dispatcher = dispatcher = _Dispatcher(self)
         for address, handler in ((p.GENERATE, self._on_generate), (p.LOOP, self._on_generate),
                                  (p.CANCEL, self._on_cancel),
                                  (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to),
@@ -251,7 +251,7 @@ class Bridge(StreamHandlers):
     def _drain(self, limit: int = 1000) -> None:
         """Answer what already waits in the socket when the server loop stops: a generate
         sent just before SIGTERM gets its error 5 like any queued one, a status its status."""
-        sock, dispatcher = self.server.socket, self.server._dispatcher
+        sock, dispatcher = self.server.socket, self._dispatcher
         try:
             sock.setblocking(False)
         except OSError:

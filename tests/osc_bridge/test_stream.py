@@ -11,10 +11,17 @@ from osc_bridge import Bridge, BridgeConfig, ErrorCode
 from ..fakes import FakeStream
 
 
-def test_stream_start_next_status_stop(engine, gallery, tmp_path, client):
+def streaming_bridge(engine, gallery, tmp_path, client, device) -> Bridge:
+    """A started bridge whose soundscape plays on ``device`` (a fake output), replying to
+    ``client``."""
     cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
-    bridge = Bridge(engine, cfg, stream_factory=FakeStream).start()
+    bridge = Bridge(engine, cfg, stream_factory=device).start()
     client.target = bridge.address
+    return bridge
+
+
+def test_stream_start_next_status_stop(engine, gallery, tmp_path, client):
+    bridge = streaming_bridge(engine, gallery, tmp_path, client, FakeStream)
     painting = str(next(gallery.glob("*starry*")))
     try:
         client.send("/a2m/stream/next", "s0", painting, "too early")
@@ -77,9 +84,7 @@ def _five_scenes(client, painting: str) -> list[str]:
 
 def test_scenes_still_queued_at_stream_stop_are_each_answered_once(engine, gallery,
                                                                    tmp_path, client):
-    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
-    bridge = Bridge(engine, cfg, stream_factory=FakeStream).start()  # nobody pulls audio
-    client.target = bridge.address
+    bridge = streaming_bridge(engine, gallery, tmp_path, client, FakeStream)
     try:
         client.send("/a2m/stream/start")
         client.wait_for(lambda r: r[0] == "/a2m/stream/status", timeout=5)
@@ -100,9 +105,7 @@ def test_scenes_still_queued_at_stream_stop_are_each_answered_once(engine, galle
 
 def test_scenes_still_queued_when_the_bridge_stops_are_each_answered_once(engine, gallery,
                                                                          tmp_path, client):
-    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
-    bridge = Bridge(engine, cfg, stream_factory=FakeStream).start()
-    client.target = bridge.address
+    bridge = streaming_bridge(engine, gallery, tmp_path, client, FakeStream)
     client.send("/a2m/stream/start")
     client.wait_for(lambda r: r[0] == "/a2m/stream/status", timeout=5)
     ids = _five_scenes(client, str(next(gallery.glob("*starry*"))))
@@ -116,9 +119,7 @@ def test_the_soundscape_plays_on_a_device_that_runs_only_at_48k(engine, gallery,
                                                                 client):
     from ..fakes import Only48kStream
 
-    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
-    bridge = Bridge(engine, cfg, stream_factory=Only48kStream).start()
-    client.target = bridge.address
+    bridge = streaming_bridge(engine, gallery, tmp_path, client, Only48kStream)
     try:
         client.send("/a2m/stream/start")
         _, status = client.wait_for(lambda r: r[0] == "/a2m/stream/status", timeout=5)
@@ -139,9 +140,7 @@ def test_a_device_that_cannot_open_is_answered_with_the_request_named(engine, ga
     def broken(**kwargs):
         raise RuntimeError("Invalid sample rate [PaErrorCode -9997]")
 
-    cfg = BridgeConfig(port=0, reply_port=client.port, allow=(gallery,), out_dir=tmp_path)
-    bridge = Bridge(engine, cfg, stream_factory=broken).start()
-    client.target = bridge.address
+    bridge = streaming_bridge(engine, gallery, tmp_path, client, broken)
     try:
         client.send("/a2m/stream/start")
         _, args = client.wait_for(lambda r: r[0] == "/a2m/error", timeout=5)
