@@ -264,6 +264,8 @@ def cmd_own_music(args: argparse.Namespace) -> int:
 
     music = Path(args.music) if args.music else EXAMPLE_MUSIC
     paintings = Path(args.paintings) if args.paintings else EXAMPLES
+    if args.model == "notes":
+        return _own_notes(args, music, paintings)
     cfg = OwnMusicConfig(music, paintings, Path(args.work), licence=args.licence,
                          seed=args.seed)
     printer = ProgressPrinter(args.json_progress)
@@ -282,6 +284,46 @@ def cmd_own_music(args: argparse.Namespace) -> int:
           f"--frames-per-step 8\n"
           f"  a2m-train export --stage1 {work / 'stage1' / 'best.pt'} -o "
           f"{work / (work.name + '.safetensors')}")
+    return 0
+
+
+def _own_notes(args: argparse.Namespace, music: Path, paintings: Path) -> int:
+    from .data.own_notes import read_rows
+    from .own_music import OwnNotesModelConfig, build_own_notes_model
+
+    work = Path(args.work)
+    cfg = OwnNotesModelConfig(music, paintings, work, licence=args.licence,
+                              instrument=args.instrument, note_steps=args.steps,
+                              base=args.base, seed=args.seed, verdict=not args.no_verdict)
+    printer = ProgressPrinter(args.json_progress)
+
+    def event(e: dict) -> None:
+        if args.json_progress:
+            print(json.dumps(e), flush=True)
+        elif e["stage"] in ("plan", "notes"):
+            printer(f"fine-tune {e['stage']}", e["done"], e["total"])
+        if e.get("eta_s") is not None and e["stage"] == "notes" and not args.json_progress \
+                and e["done"] % 30 == 0:
+            log.info("fine-tune: step %d of %d, loss %.3f, about %.0f s left", e["done"],
+                     e["total"], e.get("loss") or 0.0, e["eta_s"])
+
+    try:
+        result = build_own_notes_model(cfg, progress=printer, callback=event)
+    finally:
+        printer.close()
+    corpus = work / "notes-corpus"
+    for row in read_rows(corpus, "recordings.csv"):
+        print(f"  {row['file']}: {row['windows']} windows, {float(row['notes_per_s']):.1f} "
+              f"notes/s, {row['key']}, {float(row['tempo']):.0f} bpm, sounds like "
+              f"{row['instrument']}")
+    for row in read_rows(corpus, "skipped.csv"):
+        print(f"  {row['file']}: left out: {row['note']}")
+    print(f"model {result['bundle']} (fine-tuned in {result['seconds']:.0f} s; the corpus "
+          f"report: {corpus / 'report.md'})")
+    if "verdict" in result:
+        print(f"verdict: {result['verdict']['sentence']}")
+    print(f"Play it: a2m generate --bundle {result['bundle']} --image PAINTING --comment "
+          f"\"...\"")
     return 0
 
 
@@ -553,6 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.set_defaults(func=cmd_corpus)
 
     from .data.note_corpus import SOURCES as NOTE_SOURCES
+    from .data.timbre import CANDIDATES
 
     nc = sub.add_parser("notes-corpus", help="build a note corpus: windows of notes with "
                         "their true controls", description="Cut music21's Bach chorales and "
@@ -565,16 +608,31 @@ def build_parser() -> argparse.ArgumentParser:
     common(nc)
     nc.set_defaults(func=cmd_notes_corpus)
 
-    om = sub.add_parser("own-music", help="a dataset from your own recordings and paintings",
-                        description="Cut your recordings into captioned windows, crop your "
-                        "paintings, pair them by feeling (the trainer window's 'Your music' "
-                        "tab runs the same). Without --music/--paintings: the example data "
-                        "in examples/.")
-    om.add_argument("--music", help="folder of recordings (.wav .flac .ogg .mp3 ...)")
+    om = sub.add_parser("own-music", help="a model of your own recordings and paintings",
+                        description="Notes (the default, minutes on a CPU): transcribe your "
+                        "recordings (basic-pitch; .mid files as they are), fine-tune the "
+                        "starter's note model on them, play it on your paintings and say "
+                        "in a sentence whether it plays notes and follows feeling. Paper "
+                        "(--model paper): the paper's mel dataset, for stage 1 on a GPU "
+                        "(on a CPU it learns a drone). The trainer window's 'Your music' "
+                        "tab runs the same. Without --music/--paintings: examples/.")
+    om.add_argument("--music", help="folder of recordings (.wav .flac .ogg .mp3 .mid ...)")
     om.add_argument("--paintings", help="folder of painting images (3 or more)")
     om.add_argument("--work", required=True, help="folder for the corpus, crops and dataset")
     om.add_argument("--licence", default="mine; for training only",
                     help="the music's licence, recorded with every window")
+    om.add_argument("--model", choices=("notes", "paper"), default="notes",
+                    help="notes: fine-tune a notes model (default); paper: the mel dataset "
+                    "for the paper's stage 1 (GPU)")
+    om.add_argument("--instrument", choices=sorted(CANDIDATES),
+                    help="play every window on this instrument (default: each recording's "
+                    "measured timbre)")
+    om.add_argument("--steps", type=int, default=150,
+                    help="note-model fine-tuning steps (150: about 3 min on 2 cores)")
+    om.add_argument("--base", help="the notes bundle to fine-tune (a path or a model name; "
+                    "default: the starter)")
+    om.add_argument("--no-verdict", action="store_true",
+                    help="skip playing the model on the paintings afterwards")
     common(om)
     om.set_defaults(func=cmd_own_music)
 

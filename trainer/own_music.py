@@ -151,3 +151,71 @@ def build_own_dataset(cfg: OwnMusicConfig, encoder: Any, progress: Progress | No
             atomic_write_bytes(report, (report.read_text(encoding="utf-8")
                                         + "\n".join(lines) + "\n").encode("utf-8"))
     return dataset
+
+
+# --------------------------------------------------------------------------- notes
+
+@dataclass
+class OwnNotesModelConfig:
+    """Your music as notes: transcribe, fine-tune the starter's note model, judge it."""
+
+    music: Path
+    paintings: Path
+    work: Path  # notes-corpus/, paintings/, finetune/, <name>.safetensors, verdict.md
+    licence: str = "the owner's; used here for training only"
+    instrument: str | None = None  # None: each recording's measured instrument
+    note_steps: int = 150
+    base: str | None = None  # the notes bundle to start from (None: the starter)
+    seed: int = 0
+    verdict: bool = True
+
+    @property
+    def bundle(self) -> Path:
+        return self.work / f"{self.work.name or 'my-music'}.safetensors"
+
+
+def build_own_notes_model(cfg: OwnNotesModelConfig, progress: Progress | None = None,
+                          callback: Callable[[dict[str, Any]], None] | None = None,
+                          stop: threading.Event | None = None) -> dict[str, Any]:
+    """Recordings -> note corpus -> fine-tuned notes bundle -> verdict (each step resumes).
+
+    Raises:
+        OwnMusicError: unusable folders, or no usable recording.
+        InterruptedError: ``stop`` was set (run again to continue).
+    """
+    from a2m_core.errors import BadInputError
+
+    from .data.own_notes import SUFFIXES, OwnNotesConfig, build_own_note_corpus, recordings_in
+    from .finetune_notes import FinetuneConfig, finetune_notes
+
+    for folder, what in ((cfg.music, "music"), (cfg.paintings, "paintings")):
+        if not folder.is_dir():
+            raise OwnMusicError(f"{what} folder not found: {folder}")
+    if not recordings_in(cfg.music):
+        raise OwnMusicError(f"{cfg.music} holds no recordings or MIDI files (in "
+                            f"{', '.join(sorted(SUFFIXES))})")
+    images = sorted(p for p in cfg.paintings.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise OwnMusicError(f"{cfg.paintings} holds no images (in "
+                            f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+    halt = (lambda: stop.is_set()) if stop is not None else None
+    corpus = cfg.work / "notes-corpus"
+    try:
+        summary = build_own_note_corpus(OwnNotesConfig(
+            cfg.music, corpus, licence=cfg.licence, instrument=cfg.instrument,
+            seed=cfg.seed), progress=progress, stop=halt)
+    except BadInputError as err:
+        raise OwnMusicError(str(err)) from None
+    crops = painting_crops(images, cfg.work / "paintings", 6, cfg.seed)
+    result = finetune_notes(corpus, crops, cfg.bundle, cfg.work / "finetune",
+                            FinetuneConfig(base=cfg.base, note_steps=cfg.note_steps,
+                                           seed=cfg.seed),
+                            callback=callback, stop=halt)
+    out: dict[str, Any] = {"corpus": summary, **result}
+    if cfg.verdict:
+        from .evaluate.verdict import judge, verdict_markdown
+
+        fig = judge(cfg.bundle, images, corpus, seed=cfg.seed, progress=progress)
+        atomic_write_bytes(cfg.work / "verdict.md", verdict_markdown(fig).encode("utf-8"))
+        out["verdict"] = fig
+    return out

@@ -10,7 +10,8 @@ from trainer.own_music import EXAMPLE_MUSIC
 
 def test_own_music_from_the_example_data(tmp_path, capsys):
     work = tmp_path / "mine"
-    assert main(["own-music", "--work", str(work), "--licence", "CC0 test renderings"]) == 0
+    assert main(["own-music", "--model", "paper", "--work", str(work), "--licence",
+                 "CC0 test renderings"]) == 0
     out = capsys.readouterr().out
     assert "a2m-train stage1 --dataset" in out and "--frames-per-step 8" in out
     counts = json.loads((work / "dataset" / "manifest.json").read_text())["counts"]
@@ -29,8 +30,8 @@ def test_too_few_files_are_refused_in_one_line(tmp_path, capsys):
     (tmp_path / "music").mkdir()
     for i in range(2):
         (tmp_path / "music" / f"{i}.wav").write_bytes(b"RIFF")
-    assert main(["own-music", "--music", str(tmp_path / "music"), "--paintings",
-                 str(tmp_path / "music"), "--work", str(tmp_path / "w")]) == 1
+    assert main(["own-music", "--model", "paper", "--music", str(tmp_path / "music"),
+                 "--paintings", str(tmp_path / "music"), "--work", str(tmp_path / "w")]) == 1
     err = capsys.readouterr().err.strip()
     assert err == (f"a2m-train: error: {tmp_path / 'music'} holds 2 recording(s); at least "
                    "3 are needed (one each to train, validate and test), in .aif, .aiff, "
@@ -59,7 +60,7 @@ def test_bad_recordings_are_each_named_once_and_the_rest_make_the_dataset(tmp_pa
     sf.write(music / "sting.wav", tone[:sr], sr)
     sf.write(music / "sketch.wav", tone, sr)
     work = tmp_path / "w"
-    assert main(["own-music", "--music", str(music), "--work", str(work)]) == 0
+    assert main(["own-music", "--model", "paper", "--music", str(music), "--work", str(work)]) == 0
     out = capsys.readouterr().out
     notes = {line.split(": ", 1)[0].strip(): line.split(": ", 1)[1]
              for line in out.splitlines() if line.startswith("  ") and ": " in line}

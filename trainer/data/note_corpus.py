@@ -181,7 +181,8 @@ def caption(rec: dict[str, Any]) -> str:
     from how it was rendered)."""
     what = {"bach": "a four-part chorale by J. S. Bach",
             "oneills": "an Irish folk tune", "nottingham": "a folk tune with chords"}
-    return (f"{what[rec['source']]} at {rec['tempo']:.0f} bpm in {score.NAMES[rec['tonic']]} "
+    return (f"{what.get(rec['source'], 'a piece from your recordings')} at "
+            f"{rec['tempo']:.0f} bpm in {score.NAMES[rec['tonic']]} "
             f"{rec['mode']}, {articulation_word(rec['articulation'])} and "
             f"{dynamic_word(rec['velocity'])}, on {rec['instrument']}, "
             f"{rec['notes_per_beat'] * rec['tempo'] / 60:.1f} notes a second in the "
@@ -189,9 +190,11 @@ def caption(rec: dict[str, Any]) -> str:
 
 
 def windows_of(source: str, piece: str, notes: list[Note], starts: list[float],
-               cfg: NoteCorpusConfig, split: str) -> list[dict[str, Any]]:
+               cfg: NoteCorpusConfig, split: str, instrument: str | None = None
+               ) -> list[dict[str, Any]]:
     """Records of up to ``windows_per_piece`` windows of one piece, each at a seeded
-    tempo, loudness and instrument."""
+    tempo, loudness and instrument (``instrument``: always that one, e.g. the one a
+    person's recording was measured to sound like)."""
     rng = random.Random(f"{cfg.seed}:{source}:{piece}")
     lo, hi = cfg.tempo_range
     out = []
@@ -208,6 +211,7 @@ def windows_of(source: str, piece: str, notes: list[Note], starts: list[float],
         m = score.measure(win, beats)
         tempo01 = (math.log(tempo) - math.log(lo)) / (math.log(hi) - math.log(lo))
         velocity, factor, inst = choose_rendering(rng, tempo01, texture)
+        inst = instrument or inst
         canonical = score.transpose(win, -shift_for(m.tonic))
         rec = {"id": f"{source}-{piece}-w{w}", "source": source, "piece": piece,
                "split": split, "start_beat": start, "tempo": round(tempo, 2),

@@ -15,35 +15,11 @@ cannot flatter itself. Figures of one clip (its first 10 s):
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import tempfile
-from typing import Any
-
 import numpy as np
 
 from a2m_core.notes.score import KK_MAJOR, KK_MINOR
 
-_MODEL: Any = None
-
-
-def _model() -> Any:
-    global _MODEL
-    if _MODEL is None:
-        try:
-            from basic_pitch import ICASSP_2022_MODEL_PATH
-            from basic_pitch.inference import Model
-
-            from a2m_core.acceleration import onnx_runtime
-
-            onnx_runtime()  # telemetry off before basic-pitch makes its session
-        except ImportError as err:
-            raise RuntimeError("the notes yardstick needs basic-pitch: pip install --no-deps "
-                               "basic-pitch==0.4.0 (see requirements-eval.txt)") from err
-        with contextlib.redirect_stderr(io.StringIO()):
-            _MODEL = Model(ICASSP_2022_MODEL_PATH)
-    return _MODEL
+from ..data.transcribe import transcribe_wave
 
 
 def key_clarity(hist: np.ndarray) -> float:
@@ -55,19 +31,7 @@ def key_clarity(hist: np.ndarray) -> float:
 
 def transcribe(wave: np.ndarray, sample_rate: int) -> list[tuple[float, float, int]]:
     """(start s, end s, MIDI pitch) of the notes basic-pitch hears in a mono wave."""
-    import soundfile as sf
-    from basic_pitch.inference import predict
-
-    fd, path = tempfile.mkstemp(suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(path, wave.astype(np.float32), sample_rate)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(
-                io.StringIO()):
-            _, _, events = predict(path, _model())
-    finally:
-        os.unlink(path)
-    return [(float(s), float(e), int(p)) for s, e, p, *_ in events]
+    return [(n.start, n.end, n.pitch) for n in transcribe_wave(wave, sample_rate)]
 
 
 def notes_figures(wave: np.ndarray, sample_rate: int, seconds: float = 10.0

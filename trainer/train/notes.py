@@ -109,9 +109,11 @@ def note_cond(w: dict[str, Any]) -> list[float]:
 
 
 def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, work: Path,
-                       cfg: NotesTrainConfig, report: Callable[[str, int, int], None]
+                       cfg: NotesTrainConfig, report: Callable[[str, int, int], None],
+                       encoder_state: dict[str, torch.Tensor] | None = None
                        ) -> dict[str, Any]:
-    """Pairs and their embeddings (cached in ``work/pairs.npz`` + ``pairs.json``)."""
+    """Pairs and their embeddings (cached in ``work/pairs.npz`` + ``pairs.json``);
+    ``encoder_state``: the encoder's weights when a bundle carries them."""
     cache = work / "pairs.npz"
     if cache.is_file() and (work / "pairs.json").is_file():
         meta = json.loads((work / "pairs.json").read_text())
@@ -136,7 +138,7 @@ def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, 
                 text = comment_for(int(levels[i]), "pos" if va[i, 0] >= 0 else "neg", rng)
                 pairs.append((i, int(j)))
                 prompts.append(build_prompt(text, None).text)
-    enc = ClipEncoder(encoder)
+    enc = ClipEncoder(encoder, state_dict=encoder_state)
     img = np.zeros((len(crops), encoder.embed_dim), np.float32)
     for s in range(0, len(crops), 32):
         report("embed paintings", s, len(crops))
