@@ -1,10 +1,15 @@
-"""Render the trainer window's guided flow to docs/ (offscreen): the "Your music" tab with
-the example data filled in, and the report after "Make the dataset".
+"""Render the trainer window's guided path to docs/ (offscreen): the "Your music" tab after
+"Learn my music" on the example data (with its fine-tuning curve), and the report it ends
+on (the recordings as notes, a piano roll, the verdict).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/trainer_screenshot.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/trainer_screenshot.py [--work DIR]
+
+With ``--work`` pointing at a folder an earlier run filled, the run resumes (only the
+verdict is measured again); otherwise the whole path runs (about 5 minutes on 2 cores).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -17,6 +22,9 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", help="the work folder (default: a new temporary one)")
+    args = ap.parse_args()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -25,22 +33,25 @@ def main() -> int:
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp())
     win = TrainerWindow(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
-    win.resize(900, 640)
+    win.resize(900, 820)
     win.show()
-    win.own_work.set(tmp / "example-model")
+    win.own_work.set(Path(args.work) if args.work else tmp / "example-model")
     win.use_example_data()
     app.processEvents()
-    shots = REPO / "docs"
-    win.grab().save(str(shots / "trainer-your-music.png"))
-    win.start_own_dataset()
-    deadline = time.time() + 300
+    win.own_tab.start_learning()
+    deadline = time.time() + 900
     while win.running and time.time() < deadline:
         app.processEvents()
         time.sleep(0.02)
+    shots = REPO / "docs"
+    win.tabs.setCurrentIndex(0)
+    app.processEvents()
+    win.grab().save(str(shots / "trainer-your-music.png"))
     win.tabs.setCurrentIndex(win.tabs.count() - 1)
     app.processEvents()
-    win.grab().save(str(shots / "trainer-dataset.png"))
-    print(f"wrote {shots / 'trainer-your-music.png'} and {shots / 'trainer-dataset.png'}")
+    win.grab().save(str(shots / "trainer-verdict.png"))
+    print(f"{win.status.text()}\nwrote {shots / 'trainer-your-music.png'} and "
+          f"{shots / 'trainer-verdict.png'}")
     win.close()
     return 0
 

@@ -149,7 +149,7 @@ def test_a_newcomer_gets_presets_tooltips_and_readable_words(window):
                   window.s1_epochs, window.s1_preset, window.s1_device):
         assert field.toolTip(), field
     assert window.clip_bundle.text().endswith("starter.safetensors")  # embeddings by default
-    from trainer.gui.window import describe_event
+    from trainer.gui.widgets import describe_event
 
     assert describe_event({"event": "step", "stage": "stage1", "step": 3, "total_steps": 9,
                            "loss": 0.25, "eta_s": 120}) == \
@@ -217,7 +217,7 @@ def test_each_guided_step_says_what_is_missing(window, tmp_path):
 
 def test_walls_a_new_user_met_are_gone(qtbot, window, tmp_path, capsys):
     from trainer.cli import build_parser
-    from trainer.gui.window import describe_event
+    from trainer.gui.widgets import describe_event
 
     # The detail flow waits for a finished Stage 1, and says so.
     window.s1_out.set(tmp_path / "fresh-run")
@@ -246,3 +246,43 @@ def test_walls_a_new_user_met_are_gone(qtbot, window, tmp_path, capsys):
                for label in tab.findChildren(type(window.status)))
     # `a2m-train gui` is a command, the window's.
     assert build_parser().parse_args(["gui"]).func.__name__ == "cmd_gui"
+
+
+def test_learn_my_music_ends_in_a_model_a_verdict_and_the_desktop_app(qtbot, window,
+                                                                       tmp_path):
+    """The notes path: MIDI tunes and the example paintings -> a fine-tuned model, its
+    corpus report with a piano roll, a live curve, and a sentence about what it plays."""
+    from trainer.gui.own_music_tab import AS_MEASURED
+
+    from .test_own_notes import tiny_notes_bundle, tune, write_midi
+
+    music = tmp_path / "tunes"
+    music.mkdir()
+    for k in range(3):
+        write_midi(music / f"tune{k}.mid", tune(20 + k, 16), 100 + 10 * k, 40)
+    tab = window.own_tab
+    qtbot.mouseClick(tab.example_btn, Qt.MouseButton.LeftButton)
+    window.own_music.set(music)
+    window.own_work.set(tmp_path / "mine")
+    tab.base = str(tiny_notes_bundle(tmp_path / "tiny-notes.safetensors"))  # fast to tune
+    assert tab.instrument.currentText() == AS_MEASURED
+    tab.steps.setValue(20)
+    run(qtbot, window, tab.learn_btn)
+    model = tmp_path / "mine" / "mine.safetensors"
+    assert model.is_file() and window.ex_bundle.text() == str(model)
+    report = window.report.toPlainText()
+    assert "tune0.mid" in report and "violin" in report  # measured from the files' program
+    assert "Verdict" in report and "voiced share" in report
+    assert window.status.text().startswith("your model is ready. ")
+    assert len(tab.plot.points["train"][0]) >= 2  # the curve grew as it trained
+    assert load_bundle(model).config.provenance["base"] == "tiny-notes"
+    # "Open in desktop app" points the Export field at the model and starts the app
+    started = []
+    window.open_in_desktop = lambda: started.append(window.ex_bundle.text()) or 1
+    assert window.open_own_model() == 1 and started == [str(model)]
+
+
+def test_open_in_desktop_before_learning_says_what_to_do(window, tmp_path):
+    window.own_work.set(tmp_path / "nothing-yet")
+    assert window.open_own_model() is None
+    assert "Press Learn my music first" in window.status.text()

@@ -1,5 +1,7 @@
-"""The trainer window: four tabs (Dataset, Stage 1, Stage 2, Export & evaluate) over one job
-runner, a progress bar, live loss curves, and a log of the structured events."""
+"""The trainer window: the Your music tab (``own_music_tab``) and the paper's four tabs
+(``paper_tabs``: ArtEmis dataset, Stage 1, Stage 2, Export & evaluate) over one job runner,
+with a progress bar, live loss curves, and a log of the structured events. The window keeps
+the jobs: each ``start_*`` reads its tab's fields and runs in the worker thread."""
 from __future__ import annotations
 
 import json
@@ -8,82 +10,25 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import QSettings, QThread, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from .paper_tabs import DETAIL_TIP, STAGE1_PRESETS
+from .widgets import LossPlot, describe_event
 from .worker import JobWorker
 
 log = logging.getLogger(__name__)
-
-
-class PathField(QWidget):
-    """A line edit with a Browse… button; remembers its value in the settings."""
-
-    def __init__(self, key: str, settings: QSettings, folder: bool, save: bool = False,
-                 filter_: str = "") -> None:
-        super().__init__()
-        self.key, self.settings, self.folder, self.save, self.filter = (key, settings, folder,
-                                                                        save, filter_)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.edit = QLineEdit(str(settings.value(key, "") or ""))
-        self.edit.textChanged.connect(lambda t: settings.setValue(key, t))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        layout.addWidget(self.edit, 1)
-        layout.addWidget(browse)
-
-    def _browse(self) -> None:
-        if self.folder:
-            path = QFileDialog.getExistingDirectory(self, "Choose folder", self.text())
-        elif self.save:
-            path, _ = QFileDialog.getSaveFileName(self, "Save as", self.text(), self.filter)
-        else:
-            path, _ = QFileDialog.getOpenFileName(self, "Choose file", self.text(), self.filter)
-        if path:
-            self.edit.setText(path)
-
-    def text(self) -> str:
-        return self.edit.text().strip()
-
-    def set(self, value: str | Path) -> None:
-        self.edit.setText(str(value))
-
-
-def _spin(value: int, lo: int, hi: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setValue(value)
-    return box
-
-
-# Stage-1 sizes per preset: (epochs, batch, lr, projector hidden, LSTM hidden, LSTM layers),
-# and the config fields that go with them.
-STAGE1_PRESETS: dict[str, dict[str, Any]] = {
-    "CPU quick": {"sizes": (20, 16, 1e-3, 256, 256, 2),
-                  "fixed": {"frames_per_step": 8, "latent_dim": 16, "keep": "last"}},
-    "Paper (GPU)": {"sizes": (10, 32, 1e-4, 512, 512, 4), "fixed": {}},
-}
 
 
 def desktop_command(bundle: str) -> tuple[str, list[str]]:
@@ -95,72 +40,6 @@ def desktop_command(bundle: str) -> tuple[str, list[str]]:
     if getattr(sys, "frozen", False):
         return str(Path(sys.executable).with_name("a2m-desktop")), ["--bundle", bundle]
     return sys.executable, ["-m", "a2m_desktop.app", "--bundle", bundle]
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-DETAIL_TIP = ("A flow that samples the note-scale detail (onsets, pitch lines) the decoder's "
-              "L1 fit averages away, guided by the painting and comment, trained on the "
-              "finished Stage 1 run. Export then uses its best.pt (in the run folder's "
-              "detail/)")
-
-
-def describe_event(e: dict) -> str:
-    """One trainer event as a line a person reads (the JSON stays in the run's log file)."""
-    kind, stage = e.get("event"), e.get("stage", "")
-    if kind == "step":
-        loss = e.get("loss", e.get("mel_l1"))
-        eta = f", about {e['eta_s'] / 60:.0f} min left" if e.get("eta_s") else ""
-        return f"{stage} step {e['step']}/{e.get('total_steps', '?')}: loss {loss:.4f}{eta}"
-    if kind == "val":
-        value = e.get("val_loss", e.get("val_mel_l1"))
-        best = " (best so far)" if e.get("improved") else ""
-        return f"{stage} epoch {e.get('epoch', '?')}: validation loss {value:.4f}{best}"
-    if kind == "resumed":
-        where = ", ".join(f"{k} {e[k]}" for k in ("epoch", "step") if e.get(k) is not None)
-        return f"{stage} resumed from its checkpoint" + (f" at {where}" if where else "")
-    if kind == "renditions":
-        return (f"{stage}: stage 1's renditions of {e.get('pairs')} training pairs made in "
-                f"{e.get('seconds')} s (the flow learns the detail they lack)")
-    rest = ", ".join(f"{k.replace('_', ' ')} {_number(v)}" for k, v in e.items()
-                     if k not in ("event", "stage", "time"))
-    return f"{stage} {kind}" + (f": {rest}" if rest else "")
-
-
-def _number(value: Any) -> str:
-    """A figure as a person reads it: 0.9784 rather than 0.9784080982208252."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-class LossPlot(pg.PlotWidget):
-    """Training loss per logged step, validation loss per evaluation, redrawn as events come."""
-
-    def __init__(self, title: str) -> None:
-        super().__init__(title=title)
-        self.setMinimumHeight(200)
-        self.addLegend()
-        self.setLabel("bottom", "step")
-        self.train = self.plot([], [], pen=pg.mkPen("#4c72b0", width=2), name="train")
-        self.val = self.plot([], [], pen=pg.mkPen("#dd8452", width=2), symbol="o",
-                             symbolSize=6, name="validation")
-        self.points: dict[str, tuple[list[float], list[float]]] = {"train": ([], []),
-                                                                   "val": ([], [])}
-
-    def add(self, series: str, step: float, value: float) -> None:
-        xs, ys = self.points[series]
-        xs.append(step)
-        ys.append(value)
-        (self.train if series == "train" else self.val).setData(xs, ys)
-
-    def reset(self) -> None:
-        for series in self.points:
-            self.points[series] = ([], [])
-        self.train.setData([], [])
-        self.val.setData([], [])
 
 
 class TrainerWindow(QMainWindow):
@@ -191,259 +70,37 @@ class TrainerWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def _build_ui(self) -> None:
-        s = self.settings
         central = QWidget()
         self.setCentralWidget(central)
         outer = QVBoxLayout(central)
         self.tabs = QTabWidget()
         outer.addWidget(self.tabs, 1)
 
-        # Your music: the guided flow
-        tab = QWidget()
-        lay = QVBoxLayout(tab)
-        guide = QLabel(
-            "<b>Train on your own music</b><br>1. Pick a folder of recordings and a folder of "
-            "paintings (3 or more of each), or press <i>Example data</i>.<br>2. <i>Make the "
-            "dataset</i>: each recording is cut into 10-second windows and described from "
-            "what is measured in it; paintings and windows are paired by feeling.<br>3. "
-            "<i>Stage 1</i> tab: the <i>CPU quick</i> preset trains in minutes.<br>4. "
-            "<i>Export &amp; evaluate</i> tab: export, evaluate, then <i>Open in desktop "
-            "app</i>.")
-        guide.setWordWrap(True)
-        lay.addWidget(guide)
-        form = QFormLayout()
-        self.own_music = PathField("own_music", s, folder=True)
-        self.own_paintings = PathField("own_paintings", s, folder=True)
-        self.own_work = PathField("own_work", s, folder=True)
-        self.own_licence = QLineEdit(str(s.value("own_licence", "mine; for training only")))
-        for field, tip in (
-                (self.own_music, "Recordings (.wav .flac .ogg .mp3 ...), searched in "
-                                 "subfolders too; each is cut into 10.4 s windows"),
-                (self.own_paintings, "Images of the paintings (.jpg .png .webp .tif); each "
-                                     "is used whole and as crops"),
-                (self.own_work, "Where the corpus, the crops and the dataset are written "
-                                "(a stopped run continues)"),
-                (self.own_licence, "Recorded with every window in licences.csv and in the "
-                                   "bundle's provenance")):
-            field.setToolTip(tip)
-        for label, w in (("Music folder", self.own_music), ("Paintings folder",
-                         self.own_paintings), ("Work folder", self.own_work),
-                         ("Licence of the music", self.own_licence)):
-            form.addRow(label, w)
-        lay.addLayout(form)
-        row = QHBoxLayout()
-        self.example_btn = QPushButton("Example data")
-        self.example_btn.setToolTip("Six short pieces and four public-domain paintings that "
-                                    "ship with Art2Music: the whole flow in minutes")
-        self.example_btn.clicked.connect(self.use_example_data)
-        self.own_btn = QPushButton("Make the dataset")
-        self.own_btn.clicked.connect(self.start_own_dataset)
-        row.addWidget(self.example_btn)
-        row.addWidget(self.own_btn)
-        lay.addLayout(row)
-        lay.addStretch(1)
-        self.tabs.addTab(tab, "Your music")
+        # Your music: the guided path (own_music_tab.py)
+        from .own_music_tab import OwnMusicTab
 
-        # Dataset (ArtEmis + MusicCaps)
-        tab = QWidget()
-        form = QFormLayout(tab)
-        self.artemis = PathField("artemis", s, folder=False, filter_="CSV (*.csv)")
-        self.images = PathField("images", s, folder=True)
-        self.musiccaps = PathField("musiccaps", s, folder=False, filter_="CSV (*.csv)")
-        self.audio = PathField("audio", s, folder=True)
-        self.dataset_out = PathField("dataset_out", s, folder=True)
-        self.clip_bundle = PathField("clip_bundle", s, folder=False,
-                                     filter_="Bundles (*.safetensors)")
-        if not self.clip_bundle.text():
-            # Training needs stored embeddings; the built-in model's encoders are the ones
-            # that install offline, so they are the sensible default.
-            from a2m_core.defaults import STARTER
+        self.own_tab = OwnMusicTab(self)
+        t = self.own_tab
+        self.own_music, self.own_paintings, self.own_work = t.music, t.paintings, t.work
+        self.own_licence, self.example_btn, self.own_btn = t.licence, t.example_btn, \
+            t.paper_btn
+        t.example_btn.clicked.connect(self.use_example_data)
+        t.learn_btn.clicked.connect(t.start_learning)
+        t.paper_btn.clicked.connect(self.start_own_dataset)
+        t.open_btn.clicked.connect(self.open_own_model)
+        self.tabs.addTab(t, "Your music")
 
-            if STARTER.is_file():
-                self.clip_bundle.set(STARTER)
-        for field, tip in (
-                (self.artemis, "ArtEmis-format CSV: art_style, painting, emotion, utterance"),
-                (self.images, "Folder of paintings in WikiArt layout: <style>/<painting>.jpg"),
-                (self.musiccaps, "MusicCaps-format CSV (ytid, start_s, end_s, caption, "
-                                 "aspect_list); `a2m-train corpus` writes one for your music"),
-                (self.audio, "Folder of the clips the MusicCaps CSV names (<ytid>.wav/.ogg/"
-                             ".flac/.mp3)"),
-                (self.dataset_out, "Where the dataset is written; a stopped build resumes"),
-                (self.clip_bundle, "Embed paintings and texts with this bundle's encoders "
-                                   "(training needs them). Default: the built-in model's")):
-            field.setToolTip(tip)
-        for label, field in (("ArtEmis CSV", self.artemis), ("Images (WikiArt layout)",
-                             self.images), ("MusicCaps CSV", self.musiccaps),
-                             ("Audio folder", self.audio), ("Dataset folder", self.dataset_out),
-                             ("Encoder from bundle", self.clip_bundle)):
-            form.addRow(label, field)
-        guide = QLabel(
-            "The paper's dataset, ArtiCaps: ArtEmis's paintings and viewers' comments, each "
-            "paired with the MusicCaps music clip whose caption feels closest. You need the "
-            "ArtEmis CSV and its WikiArt images, a MusicCaps-format CSV and its audio "
-            "(`a2m-train corpus` makes one from music that installs from the registries). "
-            "\"Encoder from bundle\": the image and text encoders that embed every painting "
-            "and comment for training; the built-in model's work offline, the paper's "
-            "(ViT-H-14) needs its 3.9 GB weights. For your own recordings, use the Your music "
-            "tab instead.")
-        guide.setWordWrap(True)
-        form.insertRow(0, guide)
-        self.build_btn = QPushButton("Build dataset")
-        self.build_btn.clicked.connect(self.start_build)
-        form.addRow(self.build_btn)
-        self.tabs.addTab(tab, "ArtEmis dataset")
+        from .paper_tabs import artemis_tab, export_tab, stage1_tab, stage2_tab
 
-        # Stage 1
-        tab = QWidget()
-        lay = QVBoxLayout(tab)
-        form = QFormLayout()
-        self.s1_dataset = PathField("s1_dataset", s, folder=True)
-        self.s1_out = PathField("s1_out", s, folder=True)
-        self.s1_epochs = _spin(10, 1, 10_000)
-        self.s1_batch = _spin(32, 1, 4096)
-        self.s1_lr = QDoubleSpinBox()
-        self.s1_lr.setDecimals(6)
-        self.s1_lr.setRange(1e-6, 1.0)
-        self.s1_lr.setValue(1e-4)
-        self.s1_hidden = _spin(512, 4, 4096)
-        self.s1_dec_hidden = _spin(512, 4, 4096)
-        self.s1_layers = _spin(4, 1, 8)
-        self.s1_preset = QComboBox()
-        self.s1_preset.addItems(list(STAGE1_PRESETS))
-        self.s1_preset.setToolTip("CPU quick: the starter's sizes, minutes on a laptop. Paper: "
-                                  "the published sizes (LSTM 4x512, batch 32), for a GPU")
-        self.s1_preset.currentTextChanged.connect(self.apply_stage1_preset)
-        self.s1_device = QComboBox()
-        self.s1_device.addItems(["auto", "cpu"] + (["cuda"] if _cuda() else []))
-        self.s1_device.setToolTip("Where training runs (auto: a GPU when there is one)")
-        for w, tip in ((self.s1_dataset, "A dataset built in the Dataset tab"),
-                       (self.s1_out, "Checkpoints and the JSON log go here; Start again "
-                                     "resumes from its last.pt"),
-                       (self.s1_epochs, "Passes over the training pairs"),
-                       (self.s1_batch, "Pairs per step"), (self.s1_lr, "Adam learning rate"),
-                       (self.s1_hidden, "Fused vector size (projector output)"),
-                       (self.s1_dec_hidden, "LSTM units per direction"),
-                       (self.s1_layers, "Stacked BiLSTM layers")):
-            w.setToolTip(tip)
-        form.addRow("Preset", self.s1_preset)
-        form.addRow("Device", self.s1_device)
-        for label, w in (("Dataset folder", self.s1_dataset), ("Run folder", self.s1_out),
-                         ("Epochs", self.s1_epochs), ("Batch size", self.s1_batch),
-                         ("Learning rate", self.s1_lr), ("Projector hidden", self.s1_hidden),
-                         ("LSTM hidden", self.s1_dec_hidden), ("LSTM layers", self.s1_layers)):
-            form.addRow(label, w)
-        lay.addLayout(form)
-        self.s1_btn = QPushButton("Start stage 1")
-        self.s1_btn.clicked.connect(self.start_stage1)
-        lay.addWidget(self.s1_btn)
-        self.s1_plot = LossPlot("Stage 1: frequency-weighted L1")
-        lay.addWidget(self.s1_plot, 1)
-        # Stage 1b: the detail flow on the finished run (decoders with a latent)
-        row = QHBoxLayout()
-        self.detail_steps = _spin(6000, 1, 1_000_000)
-        self.detail_steps.setToolTip("Optimiser steps of the detail flow (the starter: 6,000, "
-                                     "about 11 minutes on 2 CPU cores)")
-        self.detail_btn = QPushButton("Train the detail flow on this run")
-        self.detail_btn.setToolTip(DETAIL_TIP)
-        self.detail_btn.clicked.connect(self.start_detail)
-        row.addWidget(QLabel("Detail flow steps"))
-        row.addWidget(self.detail_steps)
-        row.addWidget(self.detail_btn, 1)
-        lay.addLayout(row)
-        self.detail_plot = LossPlot("Detail flow: flow-matching loss")
-        lay.addWidget(self.detail_plot, 1)
-        self.tabs.addTab(tab, "Stage 1")
-
-        # Stage 2
-        tab = QWidget()
-        lay = QVBoxLayout(tab)
-        form = QFormLayout()
-        self.s2_dataset = PathField("s2_dataset", s, folder=True)
-        self.s2_out = PathField("s2_out", s, folder=True)
-        self.s2_stage1 = PathField("s2_stage1", s, folder=False, filter_="best.pt (*.pt)")
-        self.s2_preset = QLineEdit(str(s.value("s2_preset", "v1")))
-        self.s2_steps = _spin(10_000, 1, 10_000_000)
-        self.s2_batch = _spin(16, 1, 1024)
-        for label, w in (("Dataset folder", self.s2_dataset), ("Run folder", self.s2_out),
-                         ("Stage-1 best.pt (optional)", self.s2_stage1),
-                         ("HiFi-GAN (v1/v2/v3/config)", self.s2_preset),
-                         ("Steps", self.s2_steps), ("Batch size", self.s2_batch)):
-            form.addRow(label, w)
-        lay.addLayout(form)
-        self.s2_btn = QPushButton("Start stage 2")
-        self.s2_btn.clicked.connect(self.start_stage2)
-        lay.addWidget(self.s2_btn)
-        self.s2_plot = LossPlot("Stage 2: mel L1 (train) / validation mel L1")
-        lay.addWidget(self.s2_plot, 1)
-        self.tabs.addTab(tab, "Stage 2")
-
-        # Export & evaluate
-        tab = QWidget()
-        lay = QVBoxLayout(tab)
-        form = QFormLayout()
-        self.ex_stage1 = PathField("ex_stage1", s, folder=False, filter_="best.pt (*.pt)")
-        self.ex_generator = PathField("ex_generator", s, folder=False)
-        self.ex_bundle = PathField("ex_bundle", s, folder=False, save=True,
-                                   filter_="Bundles (*.safetensors)")
-        self.ev_dataset = PathField("ev_dataset", s, folder=True)
-        self.ex_hifigan = QCheckBox("No stage-2 generator: use the official HiFi-GAN V1 "
-                                    "universal (packaged)")
-        self.ex_hifigan.setToolTip("Off: the Griffin-Lim fallback (fast, phasey)")
-        self.ex_hifigan.setChecked(True)
-        self.ex_generator_label = QLabel()
-        self.ex_hifigan.toggled.connect(self._name_generator_field)
-        self._name_generator_field(self.ex_hifigan.isChecked())
-        for label, w in (("Stage-1 best.pt", self.ex_stage1),
-                         (self.ex_generator_label, self.ex_generator),
-                         ("Bundle file", self.ex_bundle), ("Dataset to evaluate on",
-                                                            self.ev_dataset)):
-            form.addRow(label, w)
-        form.addRow("", self.ex_hifigan)
-        # The paper's LLM feeling rating of the full-input clips, when a rater is configured.
-        self.rate_endpoint = QLineEdit(str(s.value("rate_endpoint", "") or ""))
-        self.rate_endpoint.setPlaceholderText("empty: no LLM rating; e.g. "
-                                              "http://127.0.0.1:8000/v1")
-        self.rate_endpoint.setToolTip("An OpenAI-compatible chat-completions server (or "
-                                      "Gemini's API): it rates how well each clip's feeling "
-                                      "matches its painting and comment, 0-10")
-        self.rate_provider = QComboBox()
-        self.rate_provider.addItems(["openai", "gemini"])
-        self.rate_provider.setCurrentText(str(s.value("rate_provider", "openai")))
-        self.rate_model = QLineEdit(str(s.value("rate_model", "") or ""))
-        self.rate_model.setPlaceholderText("e.g. gpt-4o-audio-preview")
-        self.rate_key_env = QLineEdit(str(s.value("rate_key_env", "") or ""))
-        self.rate_key_env.setPlaceholderText("OPENAI_API_KEY / GEMINI_API_KEY")
-        self.rate_key_env.setToolTip("The environment variable holding the API key (the key "
-                                     "itself is never typed here, saved or logged)")
-        for w, key in ((self.rate_endpoint, "rate_endpoint"), (self.rate_model, "rate_model"),
-                       (self.rate_key_env, "rate_key_env")):
-            w.textChanged.connect(lambda t, k=key: s.setValue(k, t))
-        self.rate_provider.currentTextChanged.connect(lambda t: s.setValue("rate_provider", t))
-        rate_row = QHBoxLayout()
-        for w in (self.rate_provider, self.rate_endpoint, self.rate_model, self.rate_key_env):
-            rate_row.addWidget(w, 2 if w is self.rate_endpoint else 1)
-        form.addRow("LLM feeling rating", rate_row)
-        lay.addLayout(form)
-        row = QHBoxLayout()
-        self.export_btn = QPushButton("Export bundle")
-        self.export_btn.clicked.connect(self.start_export)
-        self.eval_btn = QPushButton("Evaluate (Table IV)")
-        self.eval_btn.clicked.connect(self.start_evaluate)
-        row.addWidget(self.export_btn)
-        row.addWidget(self.eval_btn)
-        self.open_app_btn = QPushButton("Open in desktop app")
-        self.open_app_btn.setToolTip("Start the Art2Music desktop app with this bundle (a "
-                                     "separate program: closing one leaves the other)")
-        self.open_app_btn.clicked.connect(self.open_in_desktop)
-        row.addWidget(self.open_app_btn)
-        lay.addLayout(row)
-        self.report = QTextBrowser()
-        lay.addWidget(self.report, 1)
-        self.tabs.addTab(tab, "Export && evaluate")  # "&&": a lone & is a Qt mnemonic
+        self.tabs.addTab(artemis_tab(self), "ArtEmis dataset")
+        self.tabs.addTab(stage1_tab(self), "Stage 1")
+        self.tabs.addTab(stage2_tab(self), "Stage 2")
+        self.tabs.addTab(export_tab(self), "Export && evaluate")  # "&&": a lone & is a mnemonic
 
         bottom = QHBoxLayout()
         self.progress = QProgressBar()
         self.status = QLabel("Idle")
+        self.status.setWordWrap(True)  # a long message wraps instead of widening the window
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setEnabled(False)
         self.stop_btn.clicked.connect(self.stop)
@@ -474,8 +131,8 @@ class TrainerWindow(QMainWindow):
         return True
 
     def _set_busy(self, busy: bool) -> None:
-        for b in (self.own_btn, self.build_btn, self.s1_btn, self.detail_btn, self.s2_btn,
-                  self.export_btn, self.eval_btn):
+        for b in (self.own_btn, self.own_tab.learn_btn, self.build_btn, self.s1_btn,
+                  self.detail_btn, self.s2_btn, self.export_btn, self.eval_btn):
             b.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
         self._update_detail_button()
@@ -651,6 +308,11 @@ class TrainerWindow(QMainWindow):
     # ------------------------------------------------------------------ events
     def _on_event(self, e: dict) -> None:
         kind = e.get("event")
+        if kind == "finetune":
+            if e.get("total"):
+                self.progress.setValue(round(100 * e["done"] / max(1, int(e["total"]))))
+            self.status.setText(self.own_tab.on_finetune(e))
+            return
         if kind == "progress":
             total = max(1, int(e["total"]))
             self.progress.setValue(round(100 * e["done"] / total))
@@ -681,7 +343,7 @@ class TrainerWindow(QMainWindow):
         if not self.own_work.text():
             self.own_work.set(Path.home() / "Art2Music" / "example-model")
         self.own_licence.setText("CC0 renderings of public-domain music (examples/own-music)")
-        self.status.setText("Example data: 6 pieces, 4 paintings. Press Make the dataset.")
+        self.status.setText("Example data: 6 pieces, 4 paintings. Press Learn my music.")
 
     def start_own_dataset(self) -> bool:
         from ..own_music import OwnMusicConfig, OwnMusicError, build_own_dataset, check_inputs
@@ -729,6 +391,15 @@ class TrainerWindow(QMainWindow):
         self.status.setText(f"dataset ready: {counts.get('pairs', '?')} pairs. Next: Stage 1 "
                             "(CPU quick preset)")
         self.tabs.setCurrentIndex(2)  # Stage 1
+
+    def open_own_model(self) -> int | None:
+        """The desktop app on the model the Your music tab made."""
+        model = self.own_tab.config().bundle
+        if not model.is_file():
+            self.status.setText("Press Learn my music first: no model in the work folder yet")
+            return None
+        self.ex_bundle.set(model)
+        return self.open_in_desktop()
 
     def open_in_desktop(self) -> int | None:
         """Launch the desktop app on the bundle as its own process; returns its pid."""
@@ -803,6 +474,14 @@ class TrainerWindow(QMainWindow):
             self.status.setText("evaluate: done")
         elif name == "own-dataset":
             self._after_own_dataset(Path(result))
+        elif name == "own-notes":
+            self.ex_bundle.set(result["bundle"])
+            corpus = Path(result["bundle"]).parent / "notes-corpus"
+            self.report.setSearchPaths([str(corpus)])
+            self.report.setMarkdown(self.own_tab.report_markdown(result))
+            verdict = result.get("verdict", {}).get("sentence", "")
+            self.status.setText(f"your model is ready. {verdict}")
+            self.tabs.setCurrentIndex(self.tabs.count() - 1)
         elif name == "build":
             self.status.setText(f"build: {result.pairs} pairs, {result.clips} clips, splits "
                                 f"{result.split_sizes}")
