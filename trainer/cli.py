@@ -106,17 +106,17 @@ def _event_printer(args: argparse.Namespace):
 
 
 def cmd_stage1(args: argparse.Namespace) -> int:
-    from .train.stage1 import Stage1Config, train_stage1
+    from .jobs import stage1_config
+    from .train.stage1 import train_stage1
 
-    cfg = Stage1Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       seed=args.seed, hidden=args.hidden, decoder_hidden=args.decoder_hidden,
-                       decoder_layers=args.decoder_layers, gate_input=args.gate,
-                       frames_per_step=args.frames_per_step, latent_dim=args.latent_dim,
-                       latent_segments=args.latent_segments,
-                       movement_weight=args.movement_weight,
-                       form_weight=args.form_weight, keep=args.keep,
-                       checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
-                       device=args.device, amp=not args.no_amp)
+    cfg = stage1_config(args.preset, epochs=args.epochs, batch_size=args.batch_size,
+                        lr=args.lr, seed=args.seed, hidden=args.hidden,
+                        decoder_hidden=args.decoder_hidden, decoder_layers=args.decoder_layers,
+                        gate_input=args.gate, frames_per_step=args.frames_per_step,
+                        latent_dim=args.latent_dim, latent_segments=args.latent_segments,
+                        movement_weight=args.movement_weight, form_weight=args.form_weight,
+                        keep=args.keep, checkpoint_every=args.checkpoint_every,
+                        max_steps=args.max_steps, device=args.device, amp=not args.no_amp)
     best = train_stage1(args.dataset, args.out, cfg, callback=_event_printer(args))
     print(f"stage 1 best checkpoint: {best}")
     return 0
@@ -169,10 +169,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_bundle
+    from .jobs import export
 
-    out = export_bundle(args.stage1, args.output, generator=args.generator, name=args.name,
-                        description=args.description)
+    out = export(args.stage1, args.output, generator=args.generator,
+                 packaged_hifigan=args.vocoder == "hifigan-v1", name=args.name,
+                 description=args.description)
     print(f"wrote bundle {out}")
     return 0
 
@@ -278,10 +279,9 @@ def cmd_own_music(args: argparse.Namespace) -> int:
 
     for file, note in sorted(recording_notes(work / "corpus").items()):
         print(f"  {file}: {note}")
-    print(f"dataset {dataset} (see its report.md). Next:\n"
-          f"  a2m-train stage1 --dataset {dataset} --out {work / 'stage1'} --epochs 20 "
-          f"--batch-size 16 --hidden 256 --decoder-hidden 256 --decoder-layers 2 "
-          f"--frames-per-step 8\n"
+    print(f"dataset {dataset} (see its report.md). Next (a GPU; on a CPU it learns a "
+          f"drone):\n"
+          f"  a2m-train stage1 --dataset {dataset} --out {work / 'stage1'} --preset paper\n"
           f"  a2m-train export --stage1 {work / 'stage1' / 'best.pt'} -o "
           f"{work / (work.name + '.safetensors')}")
     return 0
@@ -432,15 +432,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "OUT/last.pt; multi-GPU: torchrun --nproc_per_node N -m trainer.cli)")
     s1.add_argument("--dataset", required=True, help="ArtiCaps folder with CLIP embeddings")
     s1.add_argument("--out", required=True, help="run folder (checkpoints, train_log.jsonl)")
-    s1.add_argument("--epochs", type=int, default=10)
-    s1.add_argument("--batch-size", type=int, default=32)
-    s1.add_argument("--lr", type=float, default=1e-4)
-    s1.add_argument("--hidden", type=int, default=512)
-    s1.add_argument("--decoder-hidden", type=int, default=512)
-    s1.add_argument("--decoder-layers", type=int, default=4)
-    s1.add_argument("--frames-per-step", type=int, default=1,
+    from .jobs import stage1_presets
+
+    s1.add_argument("--preset", choices=list(stage1_presets()),
+                    help="named sizes (trainer/presets/stage1.json; the flags below override "
+                    "them): " + "; ".join(f"{k}: {v['about']}" for k, v in
+                                          stage1_presets().items()))
+    s1.add_argument("--epochs", type=int, help="passes over the pairs (paper 10)")
+    s1.add_argument("--batch-size", type=int, help="paper 32")
+    s1.add_argument("--lr", type=float, help="Adam learning rate (paper 1e-4)")
+    s1.add_argument("--hidden", type=int, help="fused vector size (paper 512)")
+    s1.add_argument("--decoder-hidden", type=int, help="LSTM units per direction (paper 512)")
+    s1.add_argument("--decoder-layers", type=int, help="BiLSTM layers (paper 4)")
+    s1.add_argument("--frames-per-step", type=int,
                     help="mel frames per LSTM step (paper 1; 8 trains ~8x faster on a CPU)")
-    s1.add_argument("--latent-dim", type=int, default=0,
+    s1.add_argument("--latent-dim", type=int,
                     help="seeded performance latent size (paper 0; the starter uses 112)")
     s1.add_argument("--latent-segments", type=int, default=1,
                     help="split the latent into this many stretches of time, one vector "
@@ -452,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of the loss that keeps clips' loud-quiet forms as different "
                     "as real windows' (paper 0; tried at 0.5 for the starter, see "
                     "benchmarks/README.md)")
-    s1.add_argument("--keep", choices=["val_loss", "last"], default="val_loss",
+    s1.add_argument("--keep", choices=["val_loss", "last"],
                     help="best.pt = lowest validation L1 (paper) or the last epoch")
     s1.add_argument("--gate", choices=["ref", "paper"], default="ref")
     s1.add_argument("--checkpoint-every", type=int, default=200)
@@ -553,7 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="stage-1 best.pt (+ stage-2 generator) -> bundle")
     ex.add_argument("--stage1", required=True, help="stage-1 best.pt")
-    ex.add_argument("--generator", help="stage-2 g_XXXXXXXX (default: Griffin-Lim)")
+    ex.add_argument("--generator", help="your stage-2 g_XXXXXXXX (default: see --vocoder)")
+    ex.add_argument("--vocoder", choices=("hifigan-v1", "griffin-lim"), default="hifigan-v1",
+                    help="without --generator: the official HiFi-GAN V1 universal from its "
+                    "PyPI package, referenced by sha256 (default), or Griffin-Lim")
     ex.add_argument("--name", default="art2music")
     ex.add_argument("--description", default="")
     ex.add_argument("-o", "--output", required=True)

@@ -87,18 +87,27 @@ def _base_path(base: str | None) -> Path:
     return resolve(base) if base else STARTER
 
 
-def _seconds_per_note_step(model: Any, windows: list[dict[str, Any]], tcfg: NotesTrainConfig
-                           ) -> float:
-    """One training step's time on a batch of typical length, measured (then undone)."""
+def _seconds_per_note_step(model: Any, windows: list[dict[str, Any]], tcfg: NotesTrainConfig,
+                           work: Path, held_out: int = 0) -> tuple[float, float]:
+    """The mean training step's time, before training: one batch of median length is timed
+    (its best of three passes: the first ones also allocate), and scaled by the tokens the
+    trainer's own batches hold (windows of similar length batched together), on average;
+    plus each epoch's end shared over its steps (the held-out loss, a forward pass over
+    ``held_out`` windows, and the checkpoint: weights and Adam's two moments, written).
+    Returns (seconds per step, seconds to write the checkpoint)."""
     from torch import nn
 
     from .train.notes import note_cond
 
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    # the trainer batches windows of similar length: time the batch of median length
+    was_training = model.training
+    model.train()  # as it trains: dropout between the GRU's layers costs time too
+    lengths = sorted(min(len(w["tokens"]), tcfg.max_tokens) for w in windows)
+    chunks = [lengths[s:s + tcfg.batch_size] for s in range(0, len(lengths), tcfg.batch_size)]
+    mean_cost = sum(len(c) * c[-1] for c in chunks) / len(chunks)  # padded tokens per step
     ranked = sorted(windows, key=lambda w: len(w["tokens"]))
-    batches = [ranked[s:s + tcfg.batch_size] for s in range(0, len(ranked), tcfg.batch_size)]
-    batch = sorted(batches, key=lambda b: len(b[-1]["tokens"]))[len(batches) // 2]
+    mid = len(ranked) // 2
+    batch = ranked[max(0, mid - tcfg.batch_size // 2):][: tcfg.batch_size]
     L = min(max(len(w["tokens"]) for w in batch), tcfg.max_tokens)
     tok = torch.zeros(len(batch), L, dtype=torch.long)
     for r, w in enumerate(batch):
@@ -106,17 +115,26 @@ def _seconds_per_note_step(model: Any, windows: list[dict[str, Any]], tcfg: Note
         tok[r, : len(seq)] = torch.tensor(seq)
     cond = torch.tensor([note_cond(w) for w in batch], dtype=torch.float32)
     fused = torch.zeros(len(batch), model.cfg.input_dim)
-    spent = 0.0
-    for _ in range(2):  # the first pass also allocates: the second is the one timed
+    times = []
+    for _ in range(3):
         t0 = time.perf_counter()
         logits = model(tok[:, :-1], cond, fused)
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                            tok[:, 1:].reshape(-1), ignore_index=0)
         loss.backward()
-        spent = time.perf_counter() - t0
+        times.append(time.perf_counter() - t0)
     model.zero_grad(set_to_none=True)
     model.load_state_dict(state)
-    return spent * 1.1  # the optimiser's step and the batch's assembly
+    model.train(was_training)
+    t0 = time.perf_counter()
+    probe = work / "eta-probe.pt"  # written as the trainer writes its checkpoint, then gone
+    with atomic_path(probe, suffix=".pt") as tmp:
+        torch.save({"model": state, "moments": [state, state]}, tmp)
+    probe.unlink()
+    per_token = min(times[1:]) / (len(batch) * L)
+    save = time.perf_counter() - t0
+    epoch_end = save + per_token / 3 * held_out * L  # the held-out pass: forward only
+    return per_token * mean_cost * 1.05 + epoch_end / len(chunks), save
 
 
 def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path,
@@ -169,8 +187,9 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
     n_pairs = len(data["pairs"])
     plan_steps = cfg.plan_epochs * math.ceil(n_pairs / 256)
     note_total = note_epochs * steps_per_epoch
-    eta = Eta({"plan": plan_steps, "notes": note_total},
-              {"plan": 0.004, "notes": _seconds_per_note_step(model, train, tcfg)})
+    step_s, save_s = _seconds_per_note_step(model, train, tcfg, work, len(val))
+    eta = Eta({"plan": plan_steps, "notes": note_total, "bundle": 1},
+              {"plan": 0.004, "notes": step_s, "bundle": save_s})
     plan_path = work / "plan.pt"
     if plan_path.is_file():
         state = torch.load(plan_path, map_location="cpu", weights_only=True)
@@ -198,7 +217,7 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
 
     def note_event(e: dict[str, Any]) -> None:
         if e["event"] == "step":
-            done = e["step"] - 1
+            done = e["step"]  # steps completed, this one included
         elif e["event"] == "note_epoch":
             done = e["epoch"] * steps_per_epoch
         else:

@@ -13,7 +13,7 @@ def test_own_music_from_the_example_data(tmp_path, capsys):
     assert main(["own-music", "--model", "paper", "--work", str(work), "--licence",
                  "CC0 test renderings"]) == 0
     out = capsys.readouterr().out
-    assert "a2m-train stage1 --dataset" in out and "--frames-per-step 8" in out
+    assert "a2m-train stage1 --dataset" in out and "--preset paper" in out
     counts = json.loads((work / "dataset" / "manifest.json").read_text())["counts"]
     assert counts["paintings"] == 4 and counts["windows"] == 12
     assert all(counts["splits"][s] > 0 for s in ("train", "val", "test"))

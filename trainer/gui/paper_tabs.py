@@ -5,8 +5,6 @@ window's ``start_*`` methods."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,21 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..jobs import stage1_presets
 from .widgets import LossPlot, PathField, spin_box
 
 # The tabs are given their window (a TrainerWindow: its settings, jobs and status line);
 # they do not import it, so the window module stays the one that imports them.
-
-# Stage-1 sizes per preset: (epochs, batch, lr, projector hidden, LSTM hidden, LSTM layers),
-# and the config fields that go with them.
-STAGE1_PRESETS: dict[str, dict[str, Any]] = {
-    "CPU quick": {
-        "sizes": (20, 16, 1e-3, 256, 256, 2),
-        "fixed": {"frames_per_step": 8, "latent_dim": 16, "keep": "last"},
-    },
-    "Paper (GPU)": {"sizes": (10, 32, 1e-4, 512, 512, 4), "fixed": {}},
-}
-
 
 def _cuda() -> bool:
     import torch
@@ -132,7 +120,7 @@ def stage1_tab(w: QMainWindow) -> QWidget:
     w.s1_dec_hidden = spin_box(512, 4, 4096)
     w.s1_layers = spin_box(4, 1, 8)
     w.s1_preset = QComboBox()
-    w.s1_preset.addItems(list(STAGE1_PRESETS))
+    w.s1_preset.addItems([p["label"] for p in stage1_presets().values()])
     w.s1_preset.setToolTip(
         "CPU quick: small sizes, minutes on a laptop, but a mel "
         "model this small learns a static drone (to learn your "

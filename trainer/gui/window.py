@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .paper_tabs import DETAIL_TIP, STAGE1_PRESETS
+from .paper_tabs import DETAIL_TIP
 from .widgets import LossPlot, describe_event
 from .worker import JobWorker
 
@@ -196,17 +196,18 @@ class TrainerWindow(QMainWindow):
         return self._start("build", job)
 
     def start_stage1(self) -> bool:
-        from ..train.stage1 import Stage1Config, train_stage1
+        from ..jobs import preset_by_label, stage1_config
+        from ..train.stage1 import train_stage1
 
         if not self._need(**{"Dataset folder": self.s1_dataset.text(),
                              "Run folder": self.s1_out.text()}):
             return False
-        cfg = Stage1Config(epochs=self.s1_epochs.value(), batch_size=self.s1_batch.value(),
-                           lr=self.s1_lr.value(), hidden=self.s1_hidden.value(),
-                           decoder_hidden=self.s1_dec_hidden.value(),
-                           decoder_layers=self.s1_layers.value(), log_every=1,
-                           device=self.s1_device.currentText(),
-                           **STAGE1_PRESETS[self.s1_preset.currentText()]["fixed"])
+        cfg = stage1_config(preset_by_label(self.s1_preset.currentText()),
+                            epochs=self.s1_epochs.value(), batch_size=self.s1_batch.value(),
+                            lr=self.s1_lr.value(), hidden=self.s1_hidden.value(),
+                            decoder_hidden=self.s1_dec_hidden.value(),
+                            decoder_layers=self.s1_layers.value(), log_every=1,
+                            device=self.s1_device.currentText())
         dataset, out = self.s1_dataset.text(), self.s1_out.text()
         self.s1_plot.reset()
         self._replay_curve(Path(out), self.s1_plot, "stage1")
@@ -246,20 +247,16 @@ class TrainerWindow(QMainWindow):
                                                                      stop))
 
     def start_export(self) -> bool:
-        from ..export import export_bundle
+        from ..jobs import export
 
         if not self._need(**{"Stage-1 best.pt": self.ex_stage1.text(),
                              "Bundle file": self.ex_bundle.text()}):
             return False
         stage1, gen, out = self.ex_stage1.text(), self.ex_generator.text() or None, \
             self.ex_bundle.text()
-        packaged = None
-        if gen is None and self.ex_hifigan.isChecked():
-            from a2m_core.packaged import HIFIGAN_UNIVERSAL_V1
-
-            packaged = HIFIGAN_UNIVERSAL_V1
-        return self._start("export", lambda emit, stop: export_bundle(
-            stage1, out, gen, name=Path(out).stem, packaged_vocoder=packaged))
+        packaged = self.ex_hifigan.isChecked()
+        return self._start("export", lambda emit, stop: export(
+            stage1, out, gen, packaged_hifigan=packaged, name=Path(out).stem))
 
     def start_evaluate(self) -> bool:
         from ..evaluate.table4 import evaluate_table4
@@ -417,11 +414,15 @@ class TrainerWindow(QMainWindow):
         self.status.setText(f"desktop app started with {Path(bundle).name}")
         return int(pid)
 
-    def apply_stage1_preset(self, name: str) -> None:
-        for widget, value in zip((self.s1_epochs, self.s1_batch, self.s1_lr, self.s1_hidden,
-                                  self.s1_dec_hidden, self.s1_layers),
-                                 STAGE1_PRESETS[name]["sizes"]):
-            widget.setValue(value)
+    def apply_stage1_preset(self, label: str) -> None:
+        from ..jobs import preset_by_label, stage1_presets
+
+        cfg = stage1_presets()[preset_by_label(label)]["config"]
+        for widget, key in ((self.s1_epochs, "epochs"), (self.s1_batch, "batch_size"),
+                            (self.s1_lr, "lr"), (self.s1_hidden, "hidden"),
+                            (self.s1_dec_hidden, "decoder_hidden"),
+                            (self.s1_layers, "decoder_layers")):
+            widget.setValue(cfg[key])
 
     def _replay_curve(self, run: Path, plot: LossPlot, stage: str) -> None:
         """A resumed run's curve starts with the points it already has (from its JSON log)."""
