@@ -4,8 +4,10 @@
     clip = engine.generate("starry.jpg", "the swirling sky feels alive", seed=3)
     clip.save("starry.wav")
 
-Stages: ``encode`` (OpenCLIP image + composite text) -> ``mel`` (projector + BiLSTM decoder)
--> ``vocoder`` (HiFi-GAN or Griffin-Lim) -> ``finish`` (loudness, peak ceiling, fades).
+Stages: ``encode`` (image + composite text) -> ``mel`` (projector + BiLSTM decoder) ->
+``vocoder`` (HiFi-GAN or Griffin-Lim) -> ``finish`` (loudness, peak ceiling, fades). A notes
+bundle plays the fused vector instead (``notes/player.py``: plan -> notes -> sampler), and
+its mel is the mel of that sound.
 
 Concurrency model: one engine may be shared by any number of threads (the desktop app's
 worker, the OSC bridge's worker, a script). ``generate`` calls are serialised by an internal

@@ -1,37 +1,27 @@
 """BiLSTM mel decoder (paper, ref): one fused vector -> a normalised mel ``[B, T, n_mels]``.
 
 Parameter names follow the authors' reference module (``feat_proj``, ``pos_emb``, ``lstm``,
-``out_proj``) so their ``best_model_epoch.pt`` loads unchanged.
+``out_proj``) so their ``best_model_epoch.pt`` loads unchanged. Three options, all off in the
+paper's weights (and in bundles without the fields):
 
-``frames_per_step`` > 1 lets one LSTM step emit several consecutive frames (``out_proj``
-gives ``frames_per_step * n_mels`` numbers, unfolded in time). The paper's weights keep 1.
-Why: with 896 steps from one repeated vector, a CPU-sized LSTM learns the average spectrum
-(a drone); with 8 frames per step it runs 112 steps, trains ~8x faster and learns chord
-changes (measured: band std 2.6 -> 5.5 dB on held-out chorales, benchmarks/README.md).
-
-``latent_dim`` > 0 adds a small "performance" latent ``z`` (how this particular rendition
-goes: which chord when, where the notes fall) beside the fused feeling vector. Why: a
-deterministic regression from (painting, comment) to a mel learns the average of all music
-that fits, and an average of music is a drone. Stage 1 learns one ``z`` per training window
-(generative latent optimisation) and a prior ``latent_prior(fused)`` that predicts it from
-the painting and comment; half the time it trains with the prior in place of ``z``, so the
-prior alone gives the average rendition of that feeling. Generation draws
-``z = latent_prior(fused) + latent_std * noise`` (``latent_std``: the spread of the learned
-latents around their prior, stored with the weights), so a seed picks a sharp rendition that
-still follows the painting and the comment, not a replay of a training window.
-
-``latent_segments`` > 1 splits that latent in time: ``latent_segments`` vectors of
-``latent_dim / latent_segments`` each, one per equal stretch of the clip (14 segments: one
-per ~0.74 s), each projected and held over its stretch of LSTM steps. Why: with one latent
-per clip the decoder must infer from 16 numbers where every chord falls, and at half the
-starter recipe it could not reproduce even its training windows (benchmarks/README.md); a
-latent per stretch stores it, and independent draws per stretch give a clip that changes
-from second to second. The prior, the spread and the sampling are unchanged: they see the
-flat ``[B, latent_dim]`` vector. 1 is the single latent (bundles without the field).
+- ``frames_per_step`` > 1: one LSTM step emits several consecutive frames (``out_proj``
+  gives ``frames_per_step * n_mels`` numbers, unfolded in time), so a CPU-sized LSTM runs 8x
+  fewer steps; 896 steps from one repeated vector teach a small LSTM the average spectrum.
+- ``latent_dim`` > 0: a "performance" latent ``z`` (how this rendition goes: which chord
+  when, where the notes fall) beside the fused vector, because a regression from (painting,
+  comment) to a mel learns the average of all music that fits. Stage 1 learns one ``z`` per
+  training window and a prior ``latent_prior(fused)``, trained half the time in ``z``'s
+  place; generation draws ``z = latent_prior(fused) + latent_std * noise`` (``latent_std``:
+  the learned latents' spread around their prior, stored with the weights), so a seed picks
+  a rendition that still follows the painting and the comment.
+- ``latent_segments`` > 1: the latent split in time, ``latent_dim / latent_segments``
+  numbers per equal stretch of the clip, each projected and held over its stretch of LSTM
+  steps, so the decoder need not infer every chord's place from one vector. The prior, the
+  spread and the sampling see the flat ``[B, latent_dim]`` vector.
 
 ``detail_channels`` > 0 adds a detail flow (``detail.py``) that samples, on top of the
 decoder's mel, the note-scale detail an L1 fit averages away; :meth:`MelDecoder.render` is
-the mel generation plays. 0 is the decoder alone (bundles without the field).
+the mel generation plays. What each option measured is in ``benchmarks/README.md``.
 """
 from __future__ import annotations
 
