@@ -13,9 +13,9 @@ style in a few hundred steps. Steps, each resumable:
 4. The bundle is written (atomically) with the base's encoders, sampler and SoundFont.
 
 Events (``callback``): ``{"event": "finetune", "stage", "done", "total", "eta_s", ...}``.
-The ETA is measured, not guessed: the time the run has taken per step so far, times the
-steps left (the plan's steps cost a few milliseconds; the note model's are timed on one
-batch before the plan starts).
+The ETA is measured: the time the note stage has taken per step so far, times the steps
+left. Before its first step it is an estimate from one timed batch (the plan's steps cost
+milliseconds).
 """
 from __future__ import annotations
 
@@ -59,18 +59,27 @@ class FinetuneConfig:
 
 
 class Eta:
-    """Seconds left, from the measured cost of each stage's steps."""
+    """Seconds left, from the measured cost of each stage's steps (an estimate per step until
+    a stage has run one)."""
 
     def __init__(self, totals: dict[str, int], seconds_per_step: dict[str, float]) -> None:
         self.totals, self.rate = totals, dict(seconds_per_step)
         self.done = {k: 0 for k in totals}
         self.started: dict[str, tuple[float, int]] = {}
 
+    def begin(self, stage: str, done: int = -1) -> None:
+        """The stage starts now; ``done``: its steps already done (-1: the first report
+        comes after exactly one more step, whatever it counts)."""
+        self.started[stage] = (time.perf_counter(), done)
+
     def step(self, stage: str, done: int) -> float:
         now = time.perf_counter()
         if stage not in self.started:
             self.started[stage] = (now, done)
         t0, d0 = self.started[stage]
+        if d0 < 0:  # begun before its first step: that step is the first measurement
+            d0 = done - 1
+            self.started[stage] = (t0, d0)
         if done - d0 >= 1:
             self.rate[stage] = (now - t0) / (done - d0)
         self.done[stage] = done
@@ -89,9 +98,9 @@ def _base_path(base: str | None) -> Path:
 
 def _seconds_per_note_step(model: Any, windows: list[dict[str, Any]], tcfg: NotesTrainConfig,
                            work: Path, held_out: int = 0) -> tuple[float, float]:
-    """The mean training step's time, before training: one batch of median length is timed
-    (its best of three passes: the first ones also allocate), and scaled by the tokens the
-    trainer's own batches hold (windows of similar length batched together), on average;
+    """The mean training step's time, before training: a batch of median length is timed
+    whole and cut to half its length, which gives a fixed cost and a cost per token; the
+    trainer's own batches (windows of similar length together) hold so many tokens on average;
     plus each epoch's end shared over its steps (the held-out loss, a forward pass over
     ``held_out`` windows, and the checkpoint: weights and Adam's two moments, written).
     Returns (seconds per step, seconds to write the checkpoint)."""
@@ -115,14 +124,24 @@ def _seconds_per_note_step(model: Any, windows: list[dict[str, Any]], tcfg: Note
         tok[r, : len(seq)] = torch.tensor(seq)
     cond = torch.tensor([note_cond(w) for w in batch], dtype=torch.float32)
     fused = torch.zeros(len(batch), model.cfg.input_dim)
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        logits = model(tok[:, :-1], cond, fused)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                           tok[:, 1:].reshape(-1), ignore_index=0)
-        loss.backward()
-        times.append(time.perf_counter() - t0)
+
+    def timed(length: int) -> float:
+        best = math.inf
+        for _ in range(3):  # the best of three: the first passes also allocate
+            t0 = time.perf_counter()
+            logits = model(tok[:, : length - 1], cond, fused)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                               tok[:, 1:length].reshape(-1), ignore_index=0)
+            loss.backward()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    # a step costs a fixed part (Python, the optimiser) and a part per padded token: two
+    # lengths tell them apart
+    short = max(2, L // 2)
+    full, half = timed(L), timed(short)
+    per_token = max(full - half, 1e-9) / (len(batch) * max(L - short, 1))
+    fixed = max(full - per_token * len(batch) * L, 0.0)
     model.zero_grad(set_to_none=True)
     model.load_state_dict(state)
     model.train(was_training)
@@ -131,10 +150,9 @@ def _seconds_per_note_step(model: Any, windows: list[dict[str, Any]], tcfg: Note
     with atomic_path(probe, suffix=".pt") as tmp:
         torch.save({"model": state, "moments": [state, state]}, tmp)
     probe.unlink()
-    per_token = min(times[1:]) / (len(batch) * L)
     save = time.perf_counter() - t0
     epoch_end = save + per_token / 3 * held_out * L  # the held-out pass: forward only
-    return per_token * mean_cost * 1.05 + epoch_end / len(chunks), save
+    return (fixed + per_token * mean_cost) * 1.05 + epoch_end / len(chunks), save
 
 
 def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path,
@@ -227,6 +245,7 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
               "note_epoch", "val_loss": e.get("note_val_loss"),
               "eta_s": eta.step("notes", done)})
 
+    eta.begin("notes")
     note_result = train_note_model(data, windows, projector, model, work / "notes", tcfg,
                                    val=val or None, callback=note_event, stop=stop)
     rows = _instruments(windows)
