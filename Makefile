@@ -33,11 +33,11 @@ run: $(STAMP)
 	    --hints "Orchestra; dreamy strings" --seed 1 -o out/starry-night.wav --midi out/starry-night.mid
 
 test: $(STAMP)
-	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
+	$(BIN)/ruff check a2m_core a2m_app a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check a2m_core a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
+	$(BIN)/ruff check a2m_core a2m_app a2m_desktop osc_bridge trainer tests benchmarks scripts packaging
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generate.py

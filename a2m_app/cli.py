@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import A2MError
+from a2m_core.errors import A2MError
 
 if TYPE_CHECKING:
-    from .bundle import BundleConfig
+    from a2m_core.bundle import BundleConfig
 
 log = logging.getLogger("a2m")
 
@@ -34,22 +34,9 @@ def _unique_path(path: Path) -> Path:
     return candidate
 
 
-def verbose_anywhere(parser: argparse.ArgumentParser) -> None:
-    """Accept ``-v/--verbose`` after any (sub)subcommand too, not only before it: users type
-    ``a2m generate ... -v``. SUPPRESS keeps a subcommand from resetting a flag given earlier."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in set(action.choices.values()):
-                if not any("--verbose" in a.option_strings for a in sub._actions):
-                    sub.add_argument("-v", "--verbose", action="store_true",
-                                     default=argparse.SUPPRESS, help="log details and "
-                                     "show tracebacks")
-                verbose_anywhere(sub)
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .errors import BadInputError
-    from .prompt import check_user_text
+    from a2m_core.errors import BadInputError
+    from a2m_core.prompt import check_user_text
 
     # Every check a user can fail runs before the model loads (9-19 s on a CPU); the text
     # and format ones even before torch is imported.
@@ -65,8 +52,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     pins = _pins(args)
     image = Path(args.image)
     _check_image(image)  # before torch loads: a wrong path is refused in a blink
-    from .encoders import load_image
-    from .engine import Art2Music
+    from a2m_core.encoders import load_image
+    from a2m_core.engine import Art2Music
 
     load_image(image)
     if args.output:
@@ -117,7 +104,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if note:
         print(f"a2m: note: {note}", file=sys.stderr)
     if args.loop:
-        from .soundscape import make_loop
+        from a2m_core.soundscape import make_loop
 
         clip.audio = make_loop(clip.audio, clip.sample_rate, args.loop_crossfade)
     saved = clip.save(out)
@@ -144,7 +131,7 @@ def _check_image(path: Path) -> None:
     """Refuse a missing or unreadable painting with PIL alone (no torch import)."""
     from PIL import Image
 
-    from .errors import BadInputError
+    from a2m_core.errors import BadInputError
 
     if not path.is_file():
         raise BadInputError(f"image not found: {path}")
@@ -170,17 +157,17 @@ def _player_or_note():
 
 
 def cmd_soundscape(args: argparse.Namespace) -> int:
-    from .errors import BadInputError
-    from .prompt import check_user_text
-    from .soundscape import join_scenes, read_playlist, write_audio
+    from a2m_core.errors import BadInputError
+    from a2m_core.prompt import check_user_text
+    from a2m_core.soundscape import join_scenes, read_playlist, write_audio
 
     # Every scene is checked before the model loads: a typo in row 9 costs nothing.
     if Path(args.output).suffix.lower() not in (".wav", ".flac"):
         raise BadInputError(f"unsupported audio format '{Path(args.output).suffix}' in "
                             f"{args.output}: use .wav or .flac")
     scenes = read_playlist(args.playlist, args.seconds)
-    from .encoders import load_image
-    from .engine import Art2Music
+    from a2m_core.encoders import load_image
+    from a2m_core.engine import Art2Music
 
     for i, scene in enumerate(scenes, start=1):
         try:
@@ -205,7 +192,7 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
 
 def _runtime_line(cfg: BundleConfig) -> str:
     """What the default CPU runtime (acceleration.RuntimeOptions()) does with this bundle."""
-    from .acceleration import RuntimeOptions, cpu_has_native_bf16
+    from a2m_core.acceleration import RuntimeOptions, cpu_has_native_bf16
 
     parts = []
     if cpu_has_native_bf16():
@@ -230,13 +217,13 @@ def _runtime_line(cfg: BundleConfig) -> str:
 def _check_tensors(bundle) -> None:
     """Refuse a bundle whose tensors do not fit its config, as generate would (so info
     never calls a broken bundle fine). The packaged vocoder is not loaded here."""
-    from .bundle import BundleModules, _prefixed, build_modules, check_state
+    from a2m_core.bundle import BundleModules, _prefixed, build_modules, check_state
 
     cfg = bundle.config
     if cfg.is_notes or cfg.vocoder.packaged is None:
         mods = build_modules(cfg)
     else:
-        from .bundle import GatedResidualProjector, MelDecoder
+        from a2m_core.bundle import GatedResidualProjector, MelDecoder
 
         mods = BundleModules(GatedResidualProjector(cfg.projector), MelDecoder(cfg.decoder), None)
     where = f"bundle {bundle.path.name}" if bundle.path else "bundle"
@@ -249,7 +236,7 @@ def _param_count(tensors: dict, prefix: str) -> int:
 
 
 def _pins(args: argparse.Namespace):  # -> Pins
-    from .notes.plan import Pins
+    from a2m_core.notes.plan import Pins
 
     return Pins(tempo_bpm=args.tempo, key=args.key, mode=args.mode, notes_per_s=args.density,
                 register=args.register, articulation=args.articulation,
@@ -257,8 +244,8 @@ def _pins(args: argparse.Namespace):  # -> Pins
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .bundle import load_bundle
-    from .defaults import resolve
+    from a2m_core.bundle import load_bundle
+    from a2m_core.defaults import resolve
 
     path = resolve(args.bundle)
     bundle = load_bundle(path)
@@ -361,8 +348,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_import_reference(args: argparse.Namespace) -> int:
-    from .encoders import EncoderConfig
-    from .reference import import_reference
+    from a2m_core.encoders import EncoderConfig
+    from a2m_core.reference import import_reference
 
     encoder = EncoderConfig(name=args.encoder, pretrained=None if args.encoder_weights
                             else args.pretrained,
@@ -377,7 +364,7 @@ def cmd_import_reference(args: argparse.Namespace) -> int:
 
 
 def cmd_debug_bundle(args: argparse.Namespace) -> int:
-    from .debug import build_debug_bundle
+    from a2m_core.debug import build_debug_bundle
 
     out = build_debug_bundle(args.output, seed=args.seed, vocoder=args.vocoder)
     print(f"wrote tiny untrained bundle {out}")
@@ -389,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "-> a feeling-aligned music clip")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and show "
                         "tracebacks")
-    from . import __version__
+    from a2m_core import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -481,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--vocoder", choices=["hifigan", "griffin-lim"], default="hifigan")
     d.set_defaults(func=cmd_debug_bundle)
+    from a2m_core.commandline import verbose_anywhere
+
     verbose_anywhere(parser)
     return parser
 

@@ -5,9 +5,9 @@ import argparse
 import sys
 from typing import Any
 
-from .errors import ModelLoadError
-from .model_store import fetch_model, human_size, list_models, remove_model, verify_model
-from .registry import models_home, registry
+from a2m_core.errors import ModelLoadError
+from a2m_core.model_store import fetch_model, human_size, list_models, remove_model, verify_model
+from a2m_core.registry import models_home, registry
 
 # The CLI's exit code for "a check failed" (verify found damage).
 EXIT_CHECK_FAILED = 1
@@ -120,7 +120,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_default(args: argparse.Namespace) -> int:
-    from .registry import bundle_path, set_default_model
+    from a2m_core.registry import bundle_path, set_default_model
 
     if args.name not in registry():
         raise ModelLoadError(f"unknown model '{args.name}'; known: "

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GenerationCancelled
-from .soundscape import Scene, equal_power, make_loop
+from a2m_core.errors import GenerationCancelled
+from a2m_core.soundscape import Scene, equal_power, make_loop
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Installation mode: full screen, the painting large, a comment field for visitors, and an
-endless soundscape (``a2m_core.live.Soundscape``) that crossfades into each new comment.
+endless soundscape (``a2m_app.live.Soundscape``) that crossfades into each new comment.
 
 Visitors type what they feel and press Enter: the comment and the painting become the next
 scene, generated in the background while the current one keeps looping. With a list of scenes
@@ -17,8 +17,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from a2m_app.live import Soundscape
 from a2m_core import Art2Music, GenerationCancelled
-from a2m_core.live import Soundscape
 from a2m_core.soundscape import Scene
 
 from .widgets import MelView

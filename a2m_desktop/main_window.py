@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from a2m_app.live import probe_output
+from a2m_app.playback import Player, StreamFactory
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.encoders import load_image
 from a2m_core.fileio import atomic_write_bytes
-from a2m_core.live import probe_output
-from a2m_core.playback import Player, StreamFactory
 from a2m_core.prompt import hint_suggestions
 
 from .plan_panel import PlanPanel

@@ -35,7 +35,7 @@ def _setup_logging(verbose: bool, log_file: str | None) -> None:
 
 
 def list_devices() -> int:
-    from a2m_core.live import probe_output
+    from a2m_app.live import probe_output
 
     ok, why, devices = probe_output()
     if not ok:
@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reply-port", type=int, default=9001)
     c.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (300)")
     c.set_defaults(func=cmd_send)
-    from a2m_core.cli import verbose_anywhere
+    from a2m_core.commandline import verbose_anywhere
 
     verbose_anywhere(ap)
     return ap

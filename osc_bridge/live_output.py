@@ -1,5 +1,5 @@
 """The bridge's own sound: ``/a2m/stream/...`` plays an endless soundscape on the bridge
-machine's device (``a2m_core.live.Soundscape``). Each scene's WAV is written and answered as
+machine's device (``a2m_app.live.Soundscape``). Each scene's WAV is written and answered as
 any clip is; scenes still queued when the stream stops get error 5.
 
 :class:`StreamHandlers` is mixed into ``server.Bridge``, whose engine, config, replies and
@@ -27,7 +27,7 @@ class StreamHandlers:
     soundscape: Any = None  # the running Soundscape, or None
 
     def _on_stream_start(self, client: Address, address: str, *args: Any) -> None:
-        from a2m_core.live import Soundscape
+        from a2m_app.live import Soundscape
 
         if len(args) > 1 or (args and not isinstance(args[0], str)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{p.STREAM_START} takes [s:device]",

@@ -26,7 +26,7 @@ ERROR = "/a2m/error"  # s:request_id s:message i:code
 READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
 HEARTBEAT = "/a2m/heartbeat"  # s:state i:queue_depth f:uptime_s, every --heartbeat seconds
 
-# Live soundscape on the bridge's own sound device (see a2m_core/live.py).
+# Live soundscape on the bridge's own sound device (see a2m_app/live.py).
 STREAM_START = "/a2m/stream/start"  # [s:device]
 STREAM_NEXT = "/a2m/stream/next"  # the arguments of /a2m/generate: queue a scene
 STREAM_STOP = "/a2m/stream/stop"  # ()

@@ -6,7 +6,7 @@ dist/art2music/ holds copies of it named a2m (CLI), a2m-osc (OSC bridge) and a2m
 import sys
 from pathlib import Path
 
-COMMANDS = {"a2m": "a2m_core.cli", "a2m-osc": "osc_bridge.launch", "osc": "osc_bridge.launch",
+COMMANDS = {"a2m": "a2m_app.cli", "a2m-osc": "osc_bridge.launch", "osc": "osc_bridge.launch",
             "a2m-desktop": "a2m_desktop.app", "desktop": "a2m_desktop.app"}
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import soundfile as sf
 
-from a2m_core.cli import main
+from a2m_app.cli import main
 
 from .conftest import EXAMPLE_PAINTING, REPO
 
 
 def run_a2m(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "a2m_core.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "a2m_app.cli", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=300)
 
 
@@ -185,12 +185,12 @@ def test_play_starts_the_sound_before_the_clip_is_finished_and_plays_it_all(
         tiny_bundle, tmp_path, monkeypatch, capsys):
     import numpy as np
 
+    import a2m_app.live
+    import a2m_app.playback
     import a2m_core.engine
-    import a2m_core.live
-    import a2m_core.playback
 
-    monkeypatch.setattr(a2m_core.live, "probe_output", lambda: (True, "", [(0, "fake")]))
-    monkeypatch.setattr(a2m_core.playback, "sounddevice_stream", _PullingStream)
+    monkeypatch.setattr(a2m_app.live, "probe_output", lambda: (True, "", [(0, "fake")]))
+    monkeypatch.setattr(a2m_app.playback, "sounddevice_stream", _PullingStream)
     chunk_times = []
     real_stream = a2m_core.engine.Art2Music.generate_stream
 
@@ -221,9 +221,9 @@ def test_play_starts_the_sound_before_the_clip_is_finished_and_plays_it_all(
 
 def test_play_without_a_sound_device_still_saves_the_clip(tiny_bundle, tmp_path,
                                                           monkeypatch, capsys):
-    import a2m_core.live
+    import a2m_app.live
 
-    monkeypatch.setattr(a2m_core.live, "probe_output",
+    monkeypatch.setattr(a2m_app.live, "probe_output",
                         lambda: (False, "playback unavailable: no audio output device found", []))
     out = tmp_path / "quiet.wav"
     assert main(["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "a calm night",
@@ -240,7 +240,7 @@ def test_a_bad_painting_is_refused_before_torch_loads(tmp_path):
     not_image.write_text("shopping list")
     for image, message in ((tmp_path / "nowhere.jpg", "image not found"),
                            (not_image, "not a readable image")):
-        code = ("import sys; from a2m_core.cli import main; "
+        code = ("import sys; from a2m_app.cli import main; "
                 f"rc = main(['generate', '--image', {str(image)!r}, '--comment', 'x']); "
                 "print(rc, 'torch' in sys.modules)")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

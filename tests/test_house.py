@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .conftest import REPO
 
-PACKAGES = ("a2m_core", "osc_bridge", "a2m_desktop", "trainer")
+PACKAGES = ("a2m_core", "a2m_app", "osc_bridge", "a2m_desktop", "trainer")
 
 
 def _module_name(path: Path) -> str:
@@ -70,3 +70,16 @@ def test_no_runtime_module_imports_qt_sounddevice_or_osc():
                          cwd=REPO, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_the_runtime_names_no_device_library_and_the_trainer_no_app():
+    """sounddevice lives in a2m_app, not behind a lazy import in a2m_core; the trainer
+    makes bundles and never reaches into the apps that play them."""
+    import re
+
+    device = re.compile(r"^\s*(import|from) sounddevice", re.M)
+    assert not [p.name for p in (REPO / "a2m_core").rglob("*.py")
+                if device.search(p.read_text(encoding="utf-8"))]
+    app = re.compile(r"^\s*(import|from) (a2m_app|a2m_desktop|osc_bridge)\b", re.M)
+    assert not [str(p.relative_to(REPO)) for p in (REPO / "trainer").rglob("*.py")
+                if app.search(p.read_text(encoding="utf-8"))]

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from a2m_core.live import Soundscape
+from a2m_app.live import Soundscape
 from a2m_core.soundscape import Scene
 
 from .conftest import EXAMPLE_PAINTING

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from a2m_app.cli import main
 from a2m_core import Art2Music
-from a2m_core.cli import main
 from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
 from a2m_core.defaults import default_bundle_path
 from a2m_core.model_store import git_blob_id

@@ -170,7 +170,7 @@ def test_a_mel_bundle_refuses_pins_and_midi_with_a_reason(engine, tmp_path):
 
 @needs_soundfont
 def test_the_cli_prints_the_plan_pins_controls_and_writes_midi(notes_bundle, tmp_path, capsys):
-    from a2m_core.cli import main
+    from a2m_app.cli import main
 
     out, mid = tmp_path / "c.wav", tmp_path / "c.mid"
     assert main(["generate", "--bundle", str(notes_bundle), "--image", str(EXAMPLE_PAINTING),

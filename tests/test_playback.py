@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from a2m_core.playback import Player
+from a2m_app.playback import Player
 
 from .fakes import Only48kStream
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from a2m_app.cli import main
 from a2m_core.audio import MelConfig, load_audio, log_mel_numpy
-from a2m_core.cli import main
 from a2m_core.errors import BadInputError
 from a2m_core.soundscape import join_scenes, make_loop, read_playlist
 

@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the trainer window (the same as a2m-trainer)")
     gui.set_defaults(func=cmd_gui)
-    from a2m_core.cli import verbose_anywhere
+    from a2m_core.commandline import verbose_anywhere
 
     verbose_anywhere(ap)
     return ap

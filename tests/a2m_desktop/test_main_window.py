@@ -14,7 +14,7 @@ import soundfile as sf
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from a2m_core.playback import Player
+from a2m_app.playback import Player
 from a2m_desktop.main_window import MainWindow
 
 from ..conftest import REPO
@@ -305,8 +305,8 @@ def test_the_real_sounddevice_path_plays_on_an_alsa_null_device(tmp_path):
     (tmp_path / ".asoundrc").write_text("pcm.!default { type null }\n")
     code = (
         "import numpy as np, time\n"
-        "from a2m_core.live import probe_output\n"
-        "from a2m_core.playback import Player\n"
+        "from a2m_app.live import probe_output\n"
+        "from a2m_app.playback import Player\n"
         "ok, why, devices = probe_output()\n"
         "print('devices', ok, why, len(devices))\n"
         "if ok:\n"
