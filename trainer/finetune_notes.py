@@ -36,7 +36,7 @@ from a2m_core.fileio import atomic_path
 
 from .data.note_corpus import read_windows
 from .data.paintings import Crop
-from .train.notes import NotesTrainConfig, prepare_note_pairs, train_note_model, train_plan
+from .train.notes import NotesTrainConfig, plan_once, prepare_note_pairs, train_note_model
 
 log = logging.getLogger(__name__)
 Callback = Callable[[dict[str, Any]], None]
@@ -208,30 +208,18 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
     step_s, save_s = _seconds_per_note_step(model, train, tcfg, work, len(val))
     eta = Eta({"plan": plan_steps, "notes": note_total, "bundle": 1},
               {"plan": 0.004, "notes": step_s, "bundle": save_s})
-    plan_path = work / "plan.pt"
-    if plan_path.is_file():
-        state = torch.load(plan_path, map_location="cpu", weights_only=True)
-        projector.load_state_dict(state["projector"])
-        head.load_state_dict(state["head"])
-        plan_result = state["result"]
-        eta.step("plan", plan_steps)
-    else:
-        def plan_event(e: dict[str, Any]) -> None:
-            done = e["epoch"] * math.ceil(n_pairs / 256)
-            emit({"event": "finetune", "stage": "plan", "done": e["epoch"],
-                  "total": e["epochs"], "loss": e["loss"], "eta_s": eta.step("plan", done)})
-            if stop is not None and stop():
-                raise InterruptedError("stopped during the plan; run again to continue")
+    def plan_event(e: dict[str, Any]) -> None:
+        done = e["epoch"] * math.ceil(n_pairs / 256)
+        emit({"event": "finetune", "stage": "plan", "done": e["epoch"], "total": e["epochs"],
+              "loss": e["loss"], "eta_s": eta.step("plan", done)})
+        if stop is not None and stop():
+            raise InterruptedError("stopped during the plan; run again to continue")
 
-        projector.train()
-        head.train()
-        plan_result = train_plan(data, windows, projector, head, tcfg, callback=plan_event)
-        projector.eval()
-        head.eval()
-        work.mkdir(parents=True, exist_ok=True)
-        with atomic_path(plan_path, suffix=".pt") as tmp:
-            torch.save({"projector": projector.state_dict(), "head": head.state_dict(),
-                        "result": plan_result}, tmp)
+    plan_path = work / "plan.pt"
+    planned = plan_path.is_file()
+    plan_result = plan_once(plan_path, data, windows, projector, head, tcfg, plan_event)
+    if planned:
+        eta.step("plan", plan_steps)
 
     def note_event(e: dict[str, Any]) -> None:
         if e["event"] == "step":

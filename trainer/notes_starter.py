@@ -37,9 +37,9 @@ from .starter import starter_encoder
 from .train.notes import (
     NotesTrainConfig,
     build_networks,
+    plan_once,
     prepare_note_pairs,
     train_note_model,
-    train_plan,
 )
 
 log = logging.getLogger(__name__)
@@ -100,19 +100,8 @@ def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | 
             log.info("note model epoch %s: %s", e["epoch"], e)
 
     t = time.perf_counter()
-    plan_path = work / "plan.pt"
-    if plan_path.is_file():
-        state = torch.load(plan_path, map_location="cpu", weights_only=True)
-        projector.load_state_dict(state["projector"])
-        head.load_state_dict(state["head"])
-        plan_result = state["result"]
-    else:
-        plan_result = train_plan(data, windows, projector, head, cfg.train, callback=events)
-        from a2m_core.fileio import atomic_path
-
-        with atomic_path(plan_path, suffix=".pt") as tmp:
-            torch.save({"projector": projector.state_dict(), "head": head.state_dict(),
-                        "result": plan_result}, tmp)
+    plan_result = plan_once(work / "plan.pt", data, windows, projector, head, cfg.train,
+                            callback=events)
     times["plan"] = time.perf_counter() - t
     t = time.perf_counter()
     note_result = train_note_model(data, windows, projector, model, work / "notes", cfg.train,

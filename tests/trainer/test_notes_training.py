@@ -79,16 +79,21 @@ def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
 
     if not Path(FLUID_R3_GM.path).is_file():
         pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    path = save_tiny_notes_bundle(tmp_path / "tiny-notes.safetensors", projector, head,
+                                  model)
+    out = Art2Music.load(path, device="cpu").generate(paintings[0], "a bright dance", seed=1)
+    assert out.plan is not None and out.notes and out.audio.shape == (896 * 256,)
+
+
+def save_tiny_notes_bundle(path: Path, projector, head, model) -> Path:
+    """A notes bundle of these tiny networks, with the tiny CLIP's weights inside."""
     from a2m_core.encoders import build_clip_model
 
     clip, _ = build_clip_model(ENCODER, "cpu")
-    bundle_cfg = BundleConfig(
-        name="tiny-notes", kind="notes", notes=ncfg, sampler=SamplerConfig(),
+    cfg = BundleConfig(
+        name="tiny-notes", kind="notes", notes=model.cfg, sampler=SamplerConfig(),
         encoder=EncoderConfig(**{**ENCODER.to_dict(), "weights_in_bundle": True}),
-        projector=projector.cfg, decoder=DecoderConfig(input_dim=ncfg.input_dim),
+        projector=projector.cfg, decoder=DecoderConfig(input_dim=model.cfg.input_dim),
         generation=GenerationConfig(variation=0.0))
-    path = save_bundle(tmp_path / "tiny-notes.safetensors", bundle_cfg,
-                       BundleModules(projector, None, None, head, model),
+    return save_bundle(path, cfg, BundleModules(projector, None, None, head, model),
                        encoder_state=clip.state_dict())
-    out = Art2Music.load(path, device="cpu").generate(paintings[0], "a bright dance", seed=1)
-    assert out.plan is not None and out.notes and out.audio.shape == (896 * 256,)

@@ -121,22 +121,12 @@ def test_a_long_silent_recording_costs_a_chunk_of_memory_and_one_line(tmp_path):
 
 def tiny_notes_bundle(path: Path) -> Path:
     """An untrained notes bundle with tiny networks and a tiny CLIP inside."""
-    from a2m_core.bundle import BundleConfig, BundleModules, GenerationConfig, save_bundle
-    from a2m_core.encoders import EncoderConfig, build_clip_model
-    from a2m_core.models import DecoderConfig
     from trainer.train.notes import NotesTrainConfig, build_networks
 
-    from .test_notes_training import ENCODER, TINY
+    from .test_notes_training import ENCODER, TINY, save_tiny_notes_bundle
 
-    projector, head, model, ncfg = build_networks(ENCODER, NotesTrainConfig(**TINY))
-    clip, _ = build_clip_model(ENCODER, "cpu")
-    cfg = BundleConfig(
-        name="tiny-notes", kind="notes", notes=ncfg, sampler=SamplerConfig(),
-        encoder=EncoderConfig(**{**ENCODER.to_dict(), "weights_in_bundle": True}),
-        projector=projector.cfg, decoder=DecoderConfig(input_dim=ncfg.input_dim),
-        generation=GenerationConfig(variation=0.0))
-    return save_bundle(path, cfg, BundleModules(projector, None, None, head, model),
-                       encoder_state=clip.state_dict())
+    projector, head, model, _ = build_networks(ENCODER, NotesTrainConfig(**TINY))
+    return save_tiny_notes_bundle(path, projector, head, model)
 
 
 @pytest.fixture(scope="module")

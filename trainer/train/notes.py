@@ -195,6 +195,28 @@ def train_plan(data: dict[str, Any], windows: dict[str, dict[str, Any]],
     return {"plan_loss": loss_v}
 
 
+def plan_once(path: Path, data: dict[str, Any], windows: dict[str, dict[str, Any]],
+              projector: GatedResidualProjector, head: ControlHead, cfg: NotesTrainConfig,
+              callback: Callback | None = None) -> dict[str, float]:
+    """The plan stage, saved to ``path`` when done; when ``path`` holds it, its weights are
+    loaded and its result returned instead (a rerun skips the stage)."""
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        projector.load_state_dict(state["projector"])
+        head.load_state_dict(state["head"])
+        return state["result"]
+    projector.train()
+    head.train()
+    result = train_plan(data, windows, projector, head, cfg, callback=callback)
+    projector.eval()
+    head.eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({"projector": projector.state_dict(), "head": head.state_dict(),
+                    "result": result}, tmp)
+    return result
+
+
 def plan_loss(out: dict[str, torch.Tensor], log_std: torch.Tensor, cont: torch.Tensor,
               cats: dict[str, torch.Tensor]) -> torch.Tensor:
     nll = (0.5 * ((cont - out["mean"]) / log_std.exp()) ** 2 + log_std).mean()
