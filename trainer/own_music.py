@@ -1,8 +1,13 @@
-"""Train on your own music: a folder of recordings and a folder of paintings -> a dataset the
-stage-1 trainer reads.
+"""Train on your own music: a folder of recordings and a folder of paintings -> a model.
 
-The same pieces as the starter's recipe (``starter.py``), with the user's files in place of
-the registries' music and Debian's paintings:
+**Notes** (``build_own_notes_model``, the default: minutes on a CPU): the recordings are
+transcribed and cut into note windows (``data/own_notes.py``), the starter's note model and
+plan head are fine-tuned on them (``finetune_notes.py``), and the result is played on the
+paintings and judged in a sentence (``evaluate/verdict.py``).
+
+**Paper** (``build_own_dataset``: the mel model, for a GPU). The same pieces as the mel
+starter's recipe (``starter.py``), with the user's files in place of the registries' music
+and Debian's paintings:
 
 1. **Corpus** (``data/corpus.py``): each recording is cut into 10.4 s windows and captioned
    from what is measured in it (tempo, loudness, onsets, brightness, key, mood words by the
