@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_starter_music import feeling, gcompris_images  # noqa: E402
+from bench_starter_music import feeling, feeling_fixture  # noqa: E402
 
 from a2m_core import Art2Music  # noqa: E402
 from a2m_core.defaults import STARTER  # noqa: E402
@@ -152,13 +152,7 @@ def main() -> int:
             if not (folder / track.name).exists():
                 os.symlink(track, folder / track.name)
         sets["singularity"] = folder
-    fixture = json.loads((ROOT / "benchmarks" / "fixtures" / "feeling_pairs.json").read_text())
-    pairs = fixture["pairs"]
-    gc = {p["painting"].split(":", 1)[1] for p in pairs if p["painting"].startswith("gcompris:")}
-    gimg = gcompris_images(gc, out / "paintings")
-    images = {p["painting"]: (shared / "wikiart" / f"{p['painting'].split(':', 1)[1]}.jpg"
-                              if p["painting"].startswith("wikiart:")
-                              else gimg[p["painting"].split(":", 1)[1]]) for p in pairs}
+    pairs, images = feeling_fixture(shared, out / "paintings")
     unseen = unseen_pairs(shared, 8)
     starter = Art2Music.load(STARTER, device="cpu")
     starter_clips = [starter.generate(img, text) for img, text in unseen]

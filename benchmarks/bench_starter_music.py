@@ -50,6 +50,21 @@ def gcompris_images(names: set[str], folder: Path) -> dict[str, Path]:
     return {c.painting: c.path for c in crops if c.kind == "whole" and c.painting in names}
 
 
+def feeling_fixture(shared: Path, paintings: Path) -> tuple[list[dict], dict[str, Path]]:
+    """The written calm/lively pairs, and each pair's painting file (WikiArt ones from
+    ``shared``, Debian's held-out Van Goghs extracted into ``paintings``)."""
+    fixture = json.loads((ROOT / "benchmarks" / "fixtures" / "feeling_pairs.json").read_text())
+    pairs = fixture["pairs"]
+    gc = {p["painting"].split(":", 1)[1] for p in pairs if p["painting"].startswith("gcompris:")}
+    gimg = gcompris_images(gc, paintings)
+    images = {}
+    for p in pairs:
+        src, name = p["painting"].split(":", 1)
+        images[p["painting"]] = (shared / "wikiart" / f"{name}.jpg" if src == "wikiart"
+                                 else gimg[name])
+    return pairs, images
+
+
 def distinct_onsets_per_s(notes: list[score.Note], seconds: float) -> float:
     return len({round(n.onset * 4) for n in notes}) / seconds if notes else 0.0
 
@@ -122,15 +137,7 @@ def main() -> int:
     print("notes, 13 unseen pairs: " + ", ".join(f"{k} {means[k]:.3f}" for k in TARGETS))
 
     # 2. feeling on the written pairs ----------------------------------------------------
-    fixture = json.loads((ROOT / "benchmarks" / "fixtures" / "feeling_pairs.json").read_text())
-    pairs = fixture["pairs"]
-    gc = {p["painting"].split(":", 1)[1] for p in pairs if p["painting"].startswith("gcompris:")}
-    gimg = gcompris_images(gc, out / "paintings")
-    images = {}
-    for p in pairs:
-        src, name = p["painting"].split(":", 1)
-        images[p["painting"]] = (shared / "wikiart" / f"{name}.jpg" if src == "wikiart"
-                                 else gimg[name])
+    pairs, images = feeling_fixture(shared, out / "paintings")
     runs = []
     for seed in [None, *[int(s) for s in args.seeds.split(",") if s]]:
         runs.append(feeling(engine, pairs, images, seed, out))

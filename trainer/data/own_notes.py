@@ -66,13 +66,21 @@ def slug_of(path: Path) -> str:
 
 def with_parts(notes: list[Note]) -> list[Note]:
     """Part 0 for the top line, part 1 for notes sounding under a higher one (a
-    transcription has no parts; the corpus tells a melody from chords by them)."""
-    out = []
-    for n in notes:
-        under = any(o.pitch > n.pitch and o.onset <= n.onset + 1e-6 < o.onset + o.duration
-                    for o in notes if o is not n and abs(o.onset - n.onset) < 4)
-        out.append(replace(n, part=1 if under else 0))
-    return out
+    transcription has no parts; the corpus tells a melody from chords by them). Only notes
+    begun within 4 beats before are looked at: a dense 3-minute transcription holds
+    thousands of notes."""
+    import bisect
+
+    order = sorted(notes, key=lambda n: n.onset)
+    onsets = [n.onset for n in order]
+    parts = {}
+    for n in order:
+        lo = bisect.bisect_right(onsets, n.onset - 4)
+        hi = bisect.bisect_right(onsets, n.onset + 1e-6)
+        under = any(o.pitch > n.pitch and n.onset + 1e-6 < o.onset + o.duration
+                    for o in order[lo:hi] if o is not n)
+        parts[id(n)] = 1 if under else 0
+    return [replace(n, part=parts[id(n)]) for n in notes]
 
 
 def _transcription(track: Path, cache: Path, cfg: OwnNotesConfig,
