@@ -52,8 +52,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     pins = _pins(args)
     image = Path(args.image)
     _check_image(image)  # before torch loads: a wrong path is refused in a blink
-    from a2m_core.encoders import load_image
     from a2m_core.engine import Art2Music
+    from a2m_core.images import load_image
 
     load_image(image)
     if args.output:
@@ -82,18 +82,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.set_description(stage)
         bar.update(round(fraction * 100) - bar.n)
 
-    level = None if args.no_loudness else "bundle"
+    if args.no_loudness:
+        engine.set_generation_params(loudness_lufs=None)
     if player is None:
         clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
-                               emotion=args.emotion, progress=progress, loudness_lufs=level,
-                               pins=pins)
+                               emotion=args.emotion, progress=progress, pins=pins)
     else:
         # Play while generating: the first streamed chunk starts the sound, later chunks
         # arrive ahead of the playhead (the vocoder runs faster than real time).
         for chunk in engine.generate_stream(image, args.comment, hints=args.hints,
                                             seed=args.seed, emotion=args.emotion,
-                                            progress=progress, loudness_lufs=level,
-                                            pins=pins):
+                                            progress=progress, pins=pins):
             if chunk.start == 0:
                 player.play_stream(chunk.total, engine.sample_rate)
             player.feed(chunk.start, chunk.audio)
@@ -166,8 +165,8 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
         raise BadInputError(f"unsupported audio format '{Path(args.output).suffix}' in "
                             f"{args.output}: use .wav or .flac")
     scenes = read_playlist(args.playlist, args.seconds)
-    from a2m_core.encoders import load_image
     from a2m_core.engine import Art2Music
+    from a2m_core.images import load_image
 
     for i, scene in enumerate(scenes, start=1):
         try:

@@ -1,18 +1,13 @@
 """How an engine runs its weights on a device: the device, reduced precision per stage, the
-vocoder's runner (PyTorch, ONNX Runtime, or PyTorch under autocast) and where the encoder's
-embeddings persist. The engine asks; generation itself stays in ``engine.py``."""
+vocoder's runner (PyTorch, ONNX Runtime, or PyTorch under autocast). The engine asks;
+generation itself stays in ``engine.py``, the vocoder's use in ``vocoding.py``."""
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from .acceleration import RuntimeOptions
-from .bundle import Bundle
 from .errors import BadInputError
 
 
@@ -87,23 +82,3 @@ class Autocast:
         return self._run(self.module.back, x)
 
 
-def embedding_cache(bundle: Bundle, weights_in_bundle: bool, int8: bool = False,
-                     dtype: torch.dtype | None = None) -> Path | None:
-    """Where this encoder's embeddings persist between runs (``$A2M_EMBED_CACHE=0``: nowhere).
-
-    One folder per encoder identity: its config, and when its weights live in the bundle, the
-    bundle file itself (path, size, time), so no two encoders ever share an entry.
-    """
-    if os.environ.get("A2M_EMBED_CACHE", "1").lower() in ("0", "false", "no"):
-        return None
-    from .paths import cache_dir
-
-    ident = json.dumps(bundle.config.encoder.to_dict(), sort_keys=True, default=str)
-    if int8:  # int8 embeddings differ a little from float ones: never mix the two
-        ident += "|int8+attention"  # since the attention projections are int8 too
-    if dtype is not None:  # reduced-precision embeddings differ a little too
-        ident += f"|{dtype}"
-    if weights_in_bundle and bundle.path is not None:
-        st = Path(bundle.path).stat()
-        ident += f"|{Path(bundle.path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    return cache_dir() / "embeddings" / hashlib.sha256(ident.encode()).hexdigest()[:16]

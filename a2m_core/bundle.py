@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -80,7 +81,8 @@ class VocoderConfig:
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """Defaults for generation; the engine's callers may override each per call."""
+    """How the engine generates: the bundle's defaults, changed for one engine with
+    :meth:`Art2Music.set_generation_params`."""
 
     variation: float = 0.15  # seeded noise on the fused vector, relative to its RMS
     loudness_lufs: float | None = -14.0  # integrated loudness target; None = leave as is
@@ -89,6 +91,26 @@ class GenerationConfig:
     # Spread of the performance latent's draw around its prior, in units of the learned
     # latents' own spread (decoders with a latent only): 1 draws like the training windows.
     latent_temperature: float = 1.0
+    # Notes bundles: spread of the drawn plan around what the inputs ask (0: the plan at its
+    # mean; None: the bundle's own, ``NotesConfig.plan_temperature``).
+    plan_temperature: float | None = None
+
+    def check(self) -> None:
+        """Raises ValueError naming the first setting out of its range."""
+        if not (math.isfinite(self.variation) and self.variation >= 0):
+            raise ValueError(f"variation must be 0 or more, not {self.variation}")
+        if self.loudness_lufs is not None and not -70.0 <= self.loudness_lufs <= 0.0:
+            raise ValueError(f"loudness must be between -70 and 0 LUFS (or None: leave the "
+                             f"level alone), not {self.loudness_lufs}")
+        if not -30.0 <= self.peak_dbfs <= 0.0:
+            raise ValueError(f"peak ceiling must be between -30 and 0 dBFS, not {self.peak_dbfs}")
+        if not 0.0 <= self.fade_ms <= 1000.0:
+            raise ValueError(f"fade must be between 0 and 1000 ms, not {self.fade_ms}")
+        for name in ("latent_temperature", "plan_temperature"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and 0.0 <= value <= 5.0):
+                raise ValueError(f"{name.replace('_', ' ')} must be between 0 and 5, "
+                                 f"not {value}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

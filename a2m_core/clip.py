@@ -16,7 +16,7 @@ from .notes.score import Note
 from .prompt import MusicHints
 
 if TYPE_CHECKING:
-    from .encoders import ImageInput
+    from .images import ImageInput
 
 
 @dataclass

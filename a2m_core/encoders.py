@@ -9,38 +9,25 @@ painting is never encoded twice.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
 import socket
 import tempfile
 import threading
-import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 
-from .errors import BadInputError, ModelLoadError
+from .embedding_cache import EmbeddingCache
+from .errors import ModelLoadError
+from .images import ImageInput, image_key, load_image
 
 log = logging.getLogger(__name__)
-
-# A path, a decoded image, pixels, or the bytes of an image file (read once by a caller
-# that must not look the path up again, e.g. the OSC bridge after its confinement check).
-ImageInput = Union[str, Path, Image.Image, np.ndarray, bytes]
-
-# Paintings bigger than this are refused rather than decoded (a 2 GB bitmap would stall
-# the engine): ~ 16k x 16k.
-MAX_IMAGE_PIXELS = 256_000_000
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
-
 
 @dataclass(frozen=True)
 class EncoderConfig:
@@ -93,88 +80,6 @@ class EncoderConfig:
         if self.pretrained:
             return f"OpenCLIP tag '{self.pretrained}' (downloaded and cached by open_clip)"
         return "random initialisation (no weights)"
-
-
-# --------------------------------------------------------------------------- images
-
-def load_image(image: ImageInput) -> Image.Image:
-    """A path, PIL image or HxWxC / HxW array -> RGB PIL image.
-
-    Raises:
-        BadInputError: missing file, not an image, corrupt, or too large.
-    """
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    if isinstance(image, np.ndarray):
-        arr = image
-        if arr.dtype != np.uint8:
-            if not np.all(np.isfinite(arr)):
-                raise BadInputError("image array contains NaN or infinite values")
-            scale = 255.0 if arr.size and float(arr.max()) <= 1.0 else 1.0
-            arr = np.clip(arr * scale, 0, 255).astype(np.uint8)
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-            raise BadInputError(f"image array must be HxW or HxWx(1|3|4), got shape {arr.shape}")
-        return Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr
-                               ).convert("RGB")
-    if isinstance(image, bytes):
-        path, source = Path("(image data)"), io.BytesIO(image)
-    else:
-        path = Path(image)
-        if not path.is_file():
-            raise BadInputError(f"image not found: {path}")
-        source = path
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as img:
-                if img.width * img.height > MAX_IMAGE_PIXELS:
-                    raise BadInputError(
-                        f"image {path.name} is too large ({img.width}x{img.height}); "
-                        f"scale it below {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
-                    )
-                img.draft("RGB", (1024, 1024))  # JPEG: decode at reduced size, it is cheap
-                return as_seen(img)
-    except BadInputError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise BadInputError(f"image {path.name} is too large to decode safely: {err}") from err
-    except Exception as err:  # noqa: BLE001 - PIL raises many types for corrupt files
-        raise BadInputError(f"cannot read {path}: not a readable image ({err})") from err
-
-
-def as_seen(img: Image.Image) -> Image.Image:
-    """RGB as a viewer sees the file: EXIF orientation applied (phone photos are stored
-    sideways), and 16-bit or 32-bit greyscale scaled to 8 bits rather than clipped (PIL's
-    plain ``convert`` would turn a 16-bit PNG almost white)."""
-    from PIL import ImageOps
-
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or (img.mode == "I" and arr.max() > 255) \
-            else 255.0 if img.mode == "I" else max(float(arr.max()), 1e-12)
-        arr = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr).convert("RGB")
-    return img.convert("RGB")
-
-
-def image_key(image: ImageInput) -> str:
-    """A content key for an image (path, bytes, PIL image or array): sha256 of its bytes."""
-    h = hashlib.sha256()
-    if isinstance(image, Image.Image):
-        h.update(f"{image.mode}{image.size}".encode())
-        h.update(image.tobytes())
-    elif isinstance(image, np.ndarray):
-        h.update(f"{image.dtype}{image.shape}".encode())
-        h.update(np.ascontiguousarray(image).tobytes())
-    elif isinstance(image, bytes):
-        h.update(image)  # the same key as the file these bytes were read from
-    else:
-        path = Path(image)
-        if not path.is_file():
-            raise BadInputError(f"image not found: {path}")
-        h.update(path.read_bytes())
-    return "img:" + h.hexdigest()
 
 
 # --------------------------------------------------------------------------- loading
@@ -378,7 +283,7 @@ class ClipEncoder:
     packaged image model (``image_model``) and/or a sentence model (``text_model``) in its
     place; OpenCLIP is only built when a side still needs it.
 
-    Thread-safe: a lock guards the cache, and model calls are serialised by the engine.
+    Thread-safe: the cache has its own lock, and model calls are serialised by the engine.
     Outputs are float32 CPU tensors ``[B, embed_dim]`` whatever the compute precision.
     """
 
@@ -394,7 +299,6 @@ class ClipEncoder:
         identity: the caller names it), so a gallery that loops the same paintings never
         encodes them again after a restart."""
         self.cfg = cfg
-        self.disk_cache = Path(disk_cache) if disk_cache else None
         self.device = torch.device(device)
         self.model: Any = None
         self.image_model: Any = None
@@ -421,57 +325,7 @@ class ClipEncoder:
             if sentence_dim(self.text_model) != cfg.text_embed_dim:
                 raise ModelLoadError(f"{cfg.text_model} gives {sentence_dim(self.text_model)}-d "
                                      f"texts but the config says text_dim {cfg.text_dim}")
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-        self.stats = {"hits": 0, "misses": 0, "disk_hits": 0}
-
-    # cache ------------------------------------------------------------------------
-    def _disk_path(self, key: str) -> Path | None:
-        if self.disk_cache is None:
-            return None
-        kind, _, digest = key.partition(":")
-        return self.disk_cache / f"{kind}-{digest}.npy"
-
-    def _get(self, key: str) -> torch.Tensor | None:
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                self.stats["hits"] += 1
-                return hit
-        path = self._disk_path(key)
-        if path is not None and path.is_file():
-            try:
-                hit = torch.from_numpy(np.load(path, allow_pickle=False))
-            except (OSError, ValueError):
-                hit = None  # a torn or foreign file: encode again (and overwrite it)
-            if hit is not None:
-                with self._lock:
-                    self.stats["disk_hits"] += 1
-                    self._remember(key, hit)
-                return hit
-        with self._lock:
-            self.stats["misses"] += 1
-        return None
-
-    def _remember(self, key: str, value: torch.Tensor) -> None:
-        self._cache[key] = value
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-
-    def _put(self, key: str, value: torch.Tensor) -> None:
-        with self._lock:
-            self._remember(key, value)
-        path = self._disk_path(key)
-        if path is not None:
-            from .fileio import atomic_path
-
-            try:
-                with atomic_path(path, suffix=".npy") as tmp:
-                    np.save(tmp, value.numpy())
-            except OSError as err:  # a full or read-only disk costs speed, not the clip
-                log.warning("cannot keep an embedding in %s: %s", self.disk_cache, err)
+        self.cache = EmbeddingCache(cache_size, disk_cache)
 
     def _post(self, feats: torch.Tensor) -> torch.Tensor:
         feats = feats.float().cpu()
@@ -480,10 +334,23 @@ class ClipEncoder:
         return feats
 
     # public -----------------------------------------------------------------------
+    @property
+    def disk_cache(self) -> Path | None:
+        """The folder that keeps embeddings between processes (None: memory only)."""
+        return self.cache.folder
+
+    @disk_cache.setter
+    def disk_cache(self, folder: Path | None) -> None:
+        self.cache.folder = Path(folder) if folder else None
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Cache hits in memory and on disk, and misses (encoded)."""
+        return self.cache.stats
+
     def clear_cache(self) -> None:
-        """Forget every cached embedding (e.g. to time a cold encode)."""
-        with self._lock:
-            self._cache.clear()
+        """Forget every embedding kept in memory (e.g. to time a cold encode)."""
+        self.cache.clear()
 
     @torch.inference_mode()
     def encode_images(self, images: Sequence[ImageInput], batch_size: int = 16) -> torch.Tensor:
@@ -492,7 +359,7 @@ class ClipEncoder:
         out: dict[str, torch.Tensor] = {}
         todo = []
         for key, im in zip(keys, images):
-            cached = self._get(key)
+            cached = self.cache.get(key)
             if cached is not None:
                 out[key] = cached
             elif key not in {k for k, _ in todo}:
@@ -505,7 +372,7 @@ class ClipEncoder:
                 pixels = torch.stack([self.preprocess(load_image(im)) for _, im in chunk])
                 feats = self._post(self.model.encode_image(pixels.to(self.device, self.dtype)))
             for (key, _), f in zip(chunk, feats):
-                self._put(key, f)
+                self.cache.put(key, f)
                 out[key] = f
         return torch.stack([out[k] for k in keys]) if keys else torch.empty(0, self.cfg.embed_dim)
 
@@ -524,7 +391,7 @@ class ClipEncoder:
         out: dict[str, torch.Tensor] = {}
         todo: dict[str, str] = {}
         for key, text in zip(keys, texts):
-            cached = self._get(key)
+            cached = self.cache.get(key)
             if cached is not None:
                 out[key] = cached
             else:
@@ -540,7 +407,7 @@ class ClipEncoder:
                 tokens = self.tokenizer([t for _, t in chunk]).to(self.device)
                 feats = self._post(encode_text_to_end(self.model, tokens))
             for (key, _), f in zip(chunk, feats):
-                self._put(key, f)
+                self.cache.put(key, f)
                 out[key] = f
         return torch.stack([out[k] for k in keys]) if keys else torch.empty(
             0, self.cfg.text_embed_dim)

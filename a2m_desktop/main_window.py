@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 from a2m_app.live import probe_output
 from a2m_app.playback import Player, StreamFactory
 from a2m_core import A2MError, Clip, GenerationRequest
-from a2m_core.encoders import load_image
 from a2m_core.fileio import atomic_write_bytes
+from a2m_core.images import load_image
 from a2m_core.prompt import hint_suggestions
 
 from .plan_panel import PlanPanel
@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
         self._model_text = f"{name} on {device}{note}"
         self.model_label.setText(self._model_text)
         engine = self.worker.engine
-        self.plan_panel.set_notes_bundle(engine is not None and engine.player is not None)
+        self.plan_panel.set_notes_bundle(engine is not None and engine.is_notes)
         if self._fallback:
             self.show_error(self._fallback)
         else:

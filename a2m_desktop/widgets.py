@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from a2m_core.audio import MelConfig
-from a2m_core.encoders import IMAGE_SUFFIXES
+from a2m_core.images import IMAGE_SUFFIXES
 
 THUMB = 1024
 

@@ -129,14 +129,15 @@ def runtime_errors(plain: Art2Music, fast: Art2Music, clip_mel) -> dict[str, flo
     from trainer.evaluate.musicality import mel_db_change
 
     mel = torch.from_numpy(clip_mel)
-    out = {"vocoder_max_abs_diff": float(np.abs(plain.vocode(mel) - fast.vocode(mel)).max())}
+    diff = np.abs(plain._voice.wave(mel) - fast._voice.wave(mel))
+    out = {"vocoder_max_abs_diff": float(diff.max())}
     if fast.runtime.wants_int8(True):
         a = plain.encoder.encode_images([PAINTING]), plain.encoder.encode_texts(["a storm"])
         b = fast.encoder.encode_images([PAINTING]), fast.encoder.encode_texts(["a storm"])
         out["image_embedding_cosine"] = float(torch.cosine_similarity(a[0], b[0]).item())
         out["text_embedding_cosine"] = float(torch.cosine_similarity(a[1], b[1]).item())
-        ma = plain._mels(a[0], a[1], [None], 0.0, [b"painting"])[0].numpy()
-        mb = fast._mels(b[0], b[1], [None], 0.0, [b"painting"])[0].numpy()
+        ma = plain.generate_from_features(a[0], a[1], [1])[0].mel
+        mb = fast.generate_from_features(b[0], b[1], [1])[0].mel
         out["mel_change_db"] = mel_db_change(ma, mb, plain.mel_config)
     return out
 
@@ -167,9 +168,9 @@ def main() -> None:
     n_params = {
         # int8 layers keep their weights packed, outside parameters(): count the float model
         "encoder": _encoder_params(args.encoder),
-        "projector": sum(p.numel() for p in engine.projector.parameters()),
-        "decoder": sum(p.numel() for p in engine.decoder.parameters()),
-        "vocoder": sum(p.numel() for p in engine.vocoder.parameters()),
+        "projector": sum(p.numel() for p in engine._projector.parameters()),
+        "decoder": sum(p.numel() for p in engine._decoder.parameters()),
+        "vocoder": sum(p.numel() for p in engine._voice.vocoder.parameters()),
     }
     med, clip = cold_clip(engine, args.runs)
     warm = []

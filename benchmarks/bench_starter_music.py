@@ -111,7 +111,7 @@ def main() -> int:
     shared, out = Path(args.shared), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     engine = Art2Music.load(args.bundle, device="cpu")
-    if engine.player is None:
+    if not engine.is_notes:
         raise SystemExit(f"{engine.name} is a mel bundle: use benchmarks/bench_mel_music.py")
     print(f"bundle {engine.name} on {platform.machine()}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d')}")

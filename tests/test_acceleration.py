@@ -31,13 +31,13 @@ def test_the_onnx_vocoder_plays_the_same_clip_and_is_exported_once(tiny_bundle):
             EXAMPLE_PAINTING, "a quiet harbour at dawn", seed=3)])
 
     assert np.abs(streamed(plain) - streamed(fast)).max() < 1e-3
-    stamps = [p.stat().st_mtime_ns for p in fast._vocoder_fn.paths]
+    stamps = [p.stat().st_mtime_ns for p in fast._voice.runner.paths]
     again = Art2Music.load(tiny_bundle, device="cpu",
                            runtime=RuntimeOptions(vocoder_backend="onnx"))
-    assert again._vocoder_fn.paths == fast._vocoder_fn.paths
+    assert again._voice.runner.paths == fast._voice.runner.paths
     # exported once (the generator's two parts), reused
-    assert [p.stat().st_mtime_ns for p in again._vocoder_fn.paths] == stamps
-    front = again._vocoder_fn.paths[0]
+    assert [p.stat().st_mtime_ns for p in again._voice.runner.paths] == stamps
+    front = again._voice.runner.paths[0]
     assert front.with_name(front.name.replace("-front.onnx", ".verified.json")).is_file()
 
 
@@ -202,13 +202,13 @@ def test_a_batch_is_vocoded_in_one_call_on_a_gpu_with_the_same_samples(tiny_bund
     engine = Art2Music.load(tiny_bundle, device="cpu", runtime=RuntimeOptions.plain())
     mels = torch.from_numpy(engine.generate_mels([
         GenerationRequest(EXAMPLE_PAINTING, "a storm at sea", seed=s) for s in (1, 2, 3)]))
-    finish = (mels, mels.numpy(), [1, 2, 3], -14.0, None)
-    one_by_one = engine._vocode_and_finish(*finish)
+    finish = (mels, mels.numpy(), [1, 2, 3], engine.generation, None)
+    one_by_one = engine._voice.finished(*finish)
     calls = []
-    real = engine._vocoder_fn
-    engine._vocoder_fn = lambda x: calls.append(x.shape) or real(x)
-    engine.device = SimpleNamespace(type="cuda")  # the batched branch, run on the CPU
-    batched = engine._vocode_and_finish(*finish)
+    real = engine._voice.runner
+    engine._voice.runner = lambda x: calls.append(x.shape) or real(x)
+    engine._voice.device = SimpleNamespace(type="cuda")  # the batched branch, on the CPU
+    batched = engine._voice.finished(*finish)
     assert calls == [torch.Size([3, mels.shape[1], mels.shape[2]])]
     assert all(np.abs(x - y).max() < 1e-4 for x, y in zip(one_by_one, batched))
 

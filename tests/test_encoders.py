@@ -10,8 +10,9 @@ from PIL import Image
 
 from a2m_core import encoders
 from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
-from a2m_core.encoders import ClipEncoder, EncoderConfig, build_clip_model, load_image
+from a2m_core.encoders import ClipEncoder, EncoderConfig, build_clip_model
 from a2m_core.errors import BadInputError, ModelLoadError
+from a2m_core.images import load_image
 
 TINY = EncoderConfig(name=TINY_CLIP_NAME, pretrained=None, model_config=TINY_CLIP_CONFIG,
                      embed_dim=32)
@@ -116,7 +117,9 @@ def test_bad_images_get_clear_messages(tmp_path):
 
 
 def test_huge_images_are_refused_before_decoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(encoders, "MAX_IMAGE_PIXELS", 100 * 100)
+    import a2m_core.images
+
+    monkeypatch.setattr(a2m_core.images, "MAX_IMAGE_PIXELS", 100 * 100)
     big = tmp_path / "big.png"
     Image.new("RGB", (200, 200), "red").save(big)
     with pytest.raises(BadInputError, match="too large"):

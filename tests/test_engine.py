@@ -39,7 +39,12 @@ def test_clips_are_levelled_to_minus_14_lufs_by_their_mel_without_clicks(engine,
     from a2m_core.streaming import loudness_from_mel
 
     clip = engine.generate(starry, COMMENT)
-    raw = engine.generate(starry, COMMENT, loudness_lufs=None)
+    assert engine.generation.loudness_lufs == -14.0  # the bundle's default
+    engine.set_generation_params(loudness_lufs=None)  # leave the level alone
+    try:
+        raw = engine.generate(starry, COMMENT)
+    finally:
+        engine.set_generation_params(loudness_lufs=-14.0)
     gain_db = -14.0 - loudness_from_mel(clip.mel, engine.mel_config)
     body = slice(2000, -2000)  # inside the fades
     quiet = np.abs(clip.audio[body]) < 0.8 * 10 ** (-1 / 20)  # under the ceiling's knee
@@ -47,6 +52,48 @@ def test_clips_are_levelled_to_minus_14_lufs_by_their_mel_without_clicks(engine,
     assert 20 * np.log10(np.median(np.abs(ratio))) == pytest.approx(gain_db, abs=0.01)
     assert np.abs(clip.audio).max() <= 10 ** (-1 / 20) + 1e-6  # -1 dBFS ceiling
     assert clip.audio[0] == 0.0 and clip.audio[-1] == 0.0  # faded in and out
+
+
+def test_generation_params_are_set_once_and_checked(engine, starry):
+    """A script sets its level once; a typo or an absurd value is one clear error and
+    changes nothing."""
+    from a2m_core.errors import BadInputError
+
+    before = engine.generation
+    with pytest.raises(BadInputError, match="unknown generation parameter 'loudness'"):
+        engine.set_generation_params(loudness=-20)
+    with pytest.raises(BadInputError, match="loudness must be between -70 and 0"):
+        engine.set_generation_params(loudness_lufs=12.0)
+    with pytest.raises(BadInputError, match="variation must be 0 or more"):
+        engine.set_generation_params(variation=float("nan"))
+    assert engine.generation == before
+    engine.set_generation_params(loudness_lufs=-24.0)
+    try:
+        quiet = engine.generate(starry, COMMENT)
+    finally:
+        engine.set_generation_params(loudness_lufs=before.loudness_lufs)
+    loud = engine.generate(starry, COMMENT)
+    body = slice(2000, -2000)
+    level = 20 * np.log10(np.abs(quiet.audio[body]).mean() / np.abs(loud.audio[body]).mean())
+    assert level == pytest.approx(-10.0, abs=1.5)  # less where the louder one hits the ceiling
+
+
+def test_features_stand_in_for_paintings_in_ablations(engine, starry):
+    """Table IV feeds zeros or noise in place of one modality: the engine takes features,
+    refuses shapes that do not fit in one line, and without a seed or key plays the
+    average rendition (the same every time)."""
+    import torch
+
+    from a2m_core.errors import BadInputError
+
+    dim = engine.config.encoder.embed_dim
+    img, txt = torch.randn(2, dim), torch.zeros(2, dim)
+    a = engine.generate_from_features(img, txt, [None, None])
+    b = engine.generate_from_features(img, txt, [None, None])
+    assert len(a) == 2 and np.array_equal(a[0].audio, b[0].audio)
+    assert a[0].audio.size == engine.mel_config.n_samples
+    with pytest.raises(BadInputError, match=rf"\[B, {dim}\]"):
+        engine.generate_from_features(torch.zeros(2, dim + 1), txt, [None, None])
 
 
 def test_same_seed_same_clip_other_seed_other_clip(engine, starry):
@@ -64,8 +111,8 @@ def test_variation_moves_the_fused_vector_by_the_configured_share(engine):
 
     img, txt = torch.randn(1, 32), torch.randn(1, 32)
     with torch.no_grad():
-        base = engine.fuse(img, txt, [None], variation=0.15)
-        varied = engine.fuse(img, txt, [4], variation=0.15)
+        base = engine._fuse(img, txt, [None], variation=0.15)
+        varied = engine._fuse(img, txt, [4], variation=0.15)
     rel = ((varied - base).norm() / base.norm()).item()
     assert 0.05 < rel < 0.4  # ~0.15 of the vector's RMS per component
 
@@ -173,7 +220,8 @@ def test_arrays_and_pil_images_are_accepted(engine, starry):
 
 def test_griffin_lim_bundle_generates_and_says_what_it_is(tiny_gl_bundle, starry):
     engine = Art2Music.load(tiny_gl_bundle, device="cpu")
-    assert engine.vocoder is None and "Griffin-Lim" in engine.config.vocoder.describe()
+    assert engine.vocoder_name == "Griffin-Lim"
+    assert "Griffin-Lim" in engine.config.vocoder.describe()
     clip = engine.generate(starry, COMMENT, seed=2)
     assert clip.audio.shape == (896 * 256,) and np.abs(clip.audio).max() > 0.01
 

@@ -104,7 +104,7 @@ def test_an_unknown_image_model_is_refused_with_the_known_names():
 
 def test_images_are_read_as_a_viewer_sees_them(tmp_path):
     """A sideways-stored phone photo is turned upright; a 16-bit greyscale PNG is scaled."""
-    from a2m_core.encoders import load_image
+    from a2m_core.images import load_image
 
     wide = Image.new("RGB", (40, 20), (200, 30, 30))
     exif = wide.getexif()

@@ -71,9 +71,9 @@ def test_reference_checkpoints_import_into_a_bundle_that_generates(reference_fil
     fused = torch.randn(1, 24)
     with torch.no_grad():
         expected = decoder.eval()(fused).transpose(1, 2).clamp(-1, 1)
-        assert torch.allclose(engine.decode_mel(fused), expected, atol=1e-6)
+        assert torch.allclose(engine._decode_mel(fused), expected, atol=1e-6)
         t, i = torch.randn(1, 32), torch.randn(1, 32)
-        assert torch.allclose(engine.projector(t, i), projector(t, i), atol=1e-6)
+        assert torch.allclose(engine._projector(t, i), projector(t, i), atol=1e-6)
     clip = engine.generate(paintings[0], "a stormy sea of grief", seed=None)
     assert clip.audio.shape == (896 * 256,) and np.isfinite(clip.audio).all()
 

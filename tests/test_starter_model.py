@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from a2m_core import Art2Music, GenerationRequest
+from a2m_core import Art2Music
 from a2m_core.bundle import BundleModules, VocoderConfig, build_modules, load_bundle, save_bundle
 from a2m_core.debug import tiny_config
-from a2m_core.encoders import load_image
 from a2m_core.errors import ModelLoadError
+from a2m_core.images import load_image
 from a2m_core.models import DecoderConfig, MelDecoder
 from a2m_core.packaged import PackagedFile
+from a2m_core.prompt import build_prompt
 
 from .conftest import EXAMPLE_PAINTING
 
@@ -103,7 +104,7 @@ def test_griffin_lim_is_an_explicit_fast_choice_that_loads_no_vocoder(
     path = _bundle_with(ref, tmp_path / "b.safetensors")
     (pkg / "data" / "g.pth.tar").unlink()  # not even needed
     engine = Art2Music.load(path, device="cpu", vocoder="griffin-lim")
-    assert engine.vocoder is None and engine.vocoder_name == "Griffin-Lim"
+    assert engine.vocoder_name == "Griffin-Lim" and not engine.bundle.part("vocoder")
     assert engine.generate(starry, "quiet snow").audio.size == 896 * 256
 
 
@@ -116,8 +117,9 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
         cfg.decoder, frames_per_step=8, latent_dim=4))
     engine = Art2Music.load(build_debug_bundle(tmp_path / "l.safetensors", config=cfg),
                             device="cpu")
-    engine.decoder.latent_std.fill_(3.0)  # a spread as wide as a trained one
-    a, b = (engine.generate(starry, "stormy sea", seed=s, variation=0.0).mel for s in (1, 2))
+    engine._decoder.latent_std.fill_(3.0)  # a spread as wide as a trained one
+    engine.set_generation_params(variation=0.0)  # only the latent draw differs
+    a, b = (engine.generate(starry, "stormy sea", seed=s).mel for s in (1, 2))
     assert np.abs(a - b).mean() > 1e-3
     c, d = (engine.generate(starry, "stormy sea").mel for _ in range(2))
     assert np.array_equal(c, d)
@@ -127,14 +129,14 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
     from a2m_core.engine import painting_keys
 
     other = Art2Music.load(engine.bundle, device="cpu", runtime=RuntimeOptions.plain())
-    other.decoder.latent_std.fill_(3.0)
+    other._decoder.latent_std.fill_(3.0)
     img = load_image(starry)
     nudged = other.encoder.encode_images([img]) + 1e-6  # another CPU's rounding
-    text = other.encoder.encode_texts([other._prepare([GenerationRequest(
-        starry, "stormy sea")])[0][0]])
-    with torch.inference_mode():
-        e = other._mels(nudged, text, [None], 0.0, painting_keys([img]))[0].numpy()
-        f = other._mels(nudged, text, [None], 0.0, painting_keys([img.rotate(90)]))[0].numpy()
+    text = other.encoder.encode_texts([build_prompt("stormy sea", None, None,
+                                                    other.config.prompt).text])
+    e = other.generate_from_features(nudged, text, [None], painting_keys([img]))[0].mel
+    f = other.generate_from_features(nudged, text, [None],
+                                     painting_keys([img.rotate(90)]))[0].mel
     # the same draw (up to the runtimes' rounding); another painting's pixels draw another
     assert np.abs(e - c).mean() < 0.1 * np.abs(f - c).mean()
 

@@ -23,11 +23,11 @@ def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engi
     # the work) only its own 2 frames a side; the samples must not change.
     mel = torch.from_numpy(engine.generate_mels([GenerationRequest(EXAMPLE_PAINTING,
                                                                    "a slow tide")])[0])
-    cfg = engine.vocoder.cfg
+    cfg = engine._voice.vocoder.cfg
     with torch.inference_mode():
-        whole = engine.vocode(mel)
+        whole = engine._voice.wave(mel)
         log_mel = denormalize(mel, engine.mel_config).unsqueeze(0)
-        parts = list(stream_hifigan(engine.vocoder, log_mel, engine.mel_config.hop_length,
+        parts = list(stream_hifigan(engine._voice.vocoder, log_mel, engine.mel_config.hop_length,
                                     64, cfg.context_frames, split=(
                                         *cfg.split_context_frames, cfg.upsample_rates[0])
                                     if split else None))
@@ -70,7 +70,7 @@ def test_the_vocoder_context_is_its_receptive_field(preset):
 
 def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
     stages = []
-    engine._vocoder_rates = None  # a process that has not vocoded yet: the default first size
+    engine._voice.rates = None  # a process that has not vocoded yet: the default first size
     chunks = list(engine.generate_stream(EXAMPLE_PAINTING, "waves of light", seed=2,
                                          progress=lambda s, f: stages.append((s, f))))
     assert chunks[0].audio.size == 32 * 256  # the first sound: 32 of 896 frames

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from a2m_core.encoders import IMAGE_SUFFIXES
+from a2m_core.images import IMAGE_SUFFIXES
 
 from .data.corpus import AUDIO_SUFFIXES, CorpusConfig, build_corpus, recording_notes
 from .data.paintings import Crop
@@ -82,7 +82,7 @@ def painting_crops(images: list[Path], out: Path, per_painting: int, seed: int) 
     """Each image whole and ``per_painting`` seeded crops, as JPEGs in ``out``."""
     import io
 
-    from a2m_core.encoders import load_image
+    from a2m_core.images import load_image
 
     from .data.store import atomic_write_bytes, atomic_write_csv
 

@@ -227,7 +227,7 @@ def stamp_speed(bundle_path: Path, painting: Path) -> dict[str, float]:
     from a2m_core import Art2Music
 
     seconds = {}
-    for vocoder in (None, "griffin-lim"):
+    for vocoder in ("bundle", "griffin-lim"):
         engine = Art2Music.load(bundle_path, device="cpu", vocoder=vocoder)
         engine.encoder.disk_cache = None  # time the encoders, not the embedding cache
         engine.generate(painting, "a warm-up clip", seed=1)

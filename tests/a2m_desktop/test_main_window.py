@@ -134,9 +134,9 @@ def test_bad_paintings_and_empty_comments_say_why_and_lose_nothing(qtbot, window
     drop(window, corrupt)
     assert window.painting == paintings[0]  # the previous painting is kept
     assert window.error_banner.isVisible() and "torn.jpg" in window.error_banner.text()
-    import a2m_core.encoders as enc
+    import a2m_core.images
 
-    monkeypatch.setattr(enc, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(a2m_core.images, "MAX_IMAGE_PIXELS", 1000)
     assert not window.open_painting(str(paintings[1]))
     assert "too large" in window.error_banner.text() and window.painting == paintings[0]
     window.comment.setPlainText("   ")

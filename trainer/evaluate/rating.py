@@ -176,8 +176,8 @@ def load_inputs(image: str | Path, comment: str, audio: str | Path,
     import soundfile as sf
 
     from a2m_core.audio import load_audio
-    from a2m_core.encoders import load_image
     from a2m_core.errors import BadInputError
+    from a2m_core.images import load_image
     from a2m_core.prompt import MusicHints, build_prompt, check_user_text
 
     try:

@@ -51,9 +51,10 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
     from a2m_core.notes.model import realise
 
     engine = Art2Music.load(bundle, device="cpu")
-    player = engine.player
-    if player is None:
+    if not engine.is_notes:
         raise ValueError(f"{engine.name} is a mel bundle: use trainer.evaluate.table4")
+    # compared before loudness normalisation, as the mel table is
+    engine.set_generation_params(loudness_lufs=None, plan_temperature=plan_temperature)
     cfg = engine.mel_config
     windows = [w for w in read_windows(corpus) if w["split"] == "test"]
     if len(windows) > max_pairs:
@@ -73,8 +74,7 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
         plan = window_plan(w)
         # the window's canonical tokens, played in its own key at its own controls
         notes = realise(w["tokens"], plan, cfg.duration_s)
-        ref_waves.append(player.sampler.render(notes, plan.tempo_bpm, plan.instrument,
-                                               cfg.n_samples))
+        ref_waves.append(engine.render_notes(notes, plan))
     img = engine.encoder.encode_images(images).float().cpu()
     txt = engine.encoder.encode_texts(prompts).float().cpu()
     gen = torch.Generator().manual_seed(seed)
@@ -93,10 +93,9 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
         if progress:
             progress("evaluate", n, len(SETTINGS))
         im, tx = inputs[name]
-        fused = engine.projector(tx, im)
-        perfs = [player.play(fused[k], torch.Generator().manual_seed(seed * 100_003 + k),
-                             temperature=plan_temperature) for k in range(len(windows))]
-        waves = [p.wave for p in perfs]
+        perfs = engine.generate_from_features(
+            im, tx, [seed * 100_003 + k for k in range(len(windows))])
+        waves = [p.audio for p in perfs]
         logmels = [denormalize(wave_to_mel(w, cfg), cfg) for w in waves]
         fad, cos = fad_and_cosine(embedding, ref_waves, waves, cfg.sample_rate, ref_emb)
         rows[name] = {"mcd": float(np.mean([mcd(r, g) for r, g in zip(ref_logmels, logmels)])),
