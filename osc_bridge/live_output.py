@@ -3,7 +3,7 @@ machine's device (``a2m_app.live.Soundscape``). Each scene's WAV is written and 
 any clip is; scenes still queued when the stream stops get error 5.
 
 :class:`StreamHandlers` is mixed into ``server.Bridge``, whose engine, config, replies and
-clips folder it uses; the transport and the job queue stay in ``server.py``.
+clips folder it uses; the transport stays in ``server.py``, the job worker in ``jobs.py``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transport and scheduling: a UDP OSC server, a bounded queue and one generation worker.
+"""Transport and the address map: a UDP OSC server, its handlers and a bounded queue.
 
 Threads:
 - the server thread runs python-osc's blocking UDP server; its handlers only parse,
@@ -9,20 +9,19 @@ Threads:
 
 Every accepted request id gets exactly one final reply: ``/a2m/done`` or ``/a2m/error``.
 
-Beside it: ``replies.py`` (the rate limit, whether an address is this machine's) and
-``live_output.py`` (the ``/a2m/stream/...`` handlers, mixed into :class:`Bridge`).
+Beside it: ``jobs.py`` (the worker: generate, write, prune, the final reply),
+``replies.py`` (the rate limit, whether an address is this machine's) and ``live_output.py``
+(the ``/a2m/stream/...`` handlers); the first and the last are mixed into :class:`Bridge`.
 """
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,12 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from a2m_core import A2MError, Art2Music, BadInputError, GenerationCancelled
+from a2m_core import Art2Music
 from a2m_core.fileio import remove_stale_temps
 
 from . import protocol as p
 from .confine import read_confined
+from .jobs import Job, JobWorker
 from .live_output import StreamHandlers
 from .protocol import ErrorCode, ProtocolError
 from .replies import RateLimit, is_local, local_hosts
@@ -70,16 +70,6 @@ class BridgeConfig:
 
     def allowed_folders(self) -> tuple[Path, ...]:
         return tuple(Path(a).expanduser().resolve() for a in (self.allow or (Path.cwd(),)))
-
-
-@dataclass
-class Job:
-    args: p.GenerateArgs
-    reply: Address
-    image: bytes = b""  # read once at acceptance (see confine.py): never looked up again
-    loop: bool = False  # /a2m/loop: write the seamless-loop version
-    cancel: threading.Event = field(default_factory=threading.Event)
-    finished: bool = False
 
 
 class _Server(BlockingOSCUDPServer):
@@ -119,7 +109,7 @@ class _Dispatcher(Dispatcher):
             return []
 
 
-class Bridge(StreamHandlers):
+class Bridge(StreamHandlers, JobWorker):
     """The OSC front of one shared engine. ``start()`` returns once it is listening.
 
     ``engine`` may be a loader (a callable returning the engine): the socket then answers
@@ -349,25 +339,6 @@ class Bridge(StreamHandlers):
         self.send(addr, p.ERROR, request_id, message, int(code),
                   final=final and bool(request_id))
 
-    def _finish(self, job: Job, wav: Path | None = None, duration: float = 0.0,
-                error: tuple[str, ErrorCode] | None = None) -> None:
-        with self._cond:
-            if job.finished:
-                return
-            job.finished = True
-            if self._jobs.get(job.args.request_id) is job:
-                del self._jobs[job.args.request_id]
-            if self._current is job:
-                # Not busy any more before the client hears "done": a status right after
-                # the final reply must not still say busy.
-                self._current = None
-        if error:
-            self.send_error(job.reply, job.args.request_id, *error)
-        else:
-            assert self.engine is not None  # a clip exists: the model is loaded
-            self.send(job.reply, p.DONE, job.args.request_id, str(wav), float(duration),
-                      int(self.engine.sample_rate), final=True)
-
     # ------------------------------------------------------------------ handlers
     def _guard(self, handler: Any) -> Any:
         """Turn a handler's ProtocolError into an error reply and any other failure into a
@@ -465,113 +436,3 @@ class Bridge(StreamHandlers):
             job.cancel.set()  # the worker stops at the next stage boundary and replies
 
     # ------------------------------------------------------------------ worker
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                while (not self._queue or self.state != p.READY_STATE) and not self._stopping:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                job = self._queue.popleft()
-                self._current = job
-            try:
-                self._run(job)
-            finally:
-                with self._cond:
-                    self._current = None
-
-    def _run(self, job: Job) -> None:
-        a = job.args
-        started = time.perf_counter()
-
-        def progress(stage: str, fraction: float) -> None:
-            self.send(job.reply, p.PROGRESS, a.request_id, stage, float(fraction))
-
-        assert self.engine is not None  # the worker waits for the model
-        try:
-            if self.config.progress_per_chunk:
-                clip = None
-                for chunk in self.engine.generate_stream(job.image, a.comment, hints=a.hints,
-                                                         seed=a.seed, progress=progress,
-                                                         cancel=job.cancel):
-                    clip = chunk.clip or clip
-                assert clip is not None
-            else:
-                clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
-                                            progress=progress, cancel=job.cancel)
-            if job.loop:
-                from a2m_core.soundscape import make_loop
-
-                clip.audio = make_loop(clip.audio, clip.sample_rate)
-            wav = clip.save(self._clip_path(a.request_id))
-            self._prune(keep=wav)
-            self._send_plan(job.reply, a.request_id, clip, wav)
-        except GenerationCancelled:
-            self._finish(job, error=("cancelled", ErrorCode.CANCELLED))
-        except BadInputError as err:  # the bytes were read at acceptance: name the file
-            self._finish(job, error=(f"{a.image_path.name[:60]}: {err}", ErrorCode.FILE_REFUSED))
-        except A2MError as err:
-            self._finish(job, error=(str(err), ErrorCode.GENERATION_FAILED))
-        except Exception as err:  # noqa: BLE001 - keep serving whatever happened
-            log.exception("generation of %r failed", a.request_id)
-            self._finish(job, error=(f"generation failed: {type(err).__name__}: {err}",
-                                     ErrorCode.GENERATION_FAILED))
-        else:
-            log.info("done %r in %.1f s -> %s", a.request_id, time.perf_counter() - started, wav)
-            self._finish(job, wav=wav, duration=clip.duration_s)
-
-    def _send_plan(self, addr: Address, request_id: str, clip: Any, wav: Path) -> None:
-        """``/a2m/plan`` for a notes bundle's clip (and its MIDI beside the WAV with
-        ``--midi``); nothing for a mel bundle, whose replies stay as they were."""
-        if clip.plan is None:
-            return
-        midi = ""
-        if self.config.midi:
-            midi = str(clip.save_midi(wav.with_suffix(".mid")))
-        plan = clip.plan
-        self.send(addr, p.PLAN, request_id, plan.describe(), float(plan.tempo_bpm), plan.key,
-                  plan.instrument, midi)
-
-    def _prune(self, keep: Path) -> list[Path]:
-        """Bound the clips folder (--keep-clips / --keep-bytes): the oldest clips go first,
-        never ``keep`` (the clip about to be replied about)."""
-        cfg = self.config
-        if cfg.keep_clips is None and cfg.keep_bytes is None:
-            return []
-        clips = sorted((c for c in self.out_dir.glob("*.wav") if _CLIP_NAME.match(c.name)
-                        and c.is_file()), key=lambda c: (c.stat().st_mtime, c.name))
-        sizes = {c: c.stat().st_size for c in clips}
-        removed = []
-        for clip in clips:
-            count, total = len(clips) - len(removed), sum(sizes.values())
-            over = (cfg.keep_clips is not None and count > cfg.keep_clips) or \
-                (cfg.keep_bytes is not None and total > cfg.keep_bytes)
-            if not over:
-                break
-            if clip == keep:
-                continue
-            try:
-                clip.unlink()
-                clip.with_suffix(".mid").unlink(missing_ok=True)  # its notes go with it
-            except OSError as err:
-                log.warning("cannot remove old clip %s: %s", clip.name, err)
-                continue
-            removed.append(clip)
-            sizes.pop(clip)
-        if removed:
-            log.info("removed %d old clip(s) (--keep-clips/--keep-bytes)", len(removed))
-        return removed
-
-    def _clip_path(self, request_id: str) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9_-]+", "_", request_id)[:40] or "clip"
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        while True:  # unique by construction; the loop only guards against the impossible
-            path = self.out_dir / f"{stamp}-{safe}-{uuid.uuid4().hex[:8]}.wav"
-            if not path.exists():
-                return path
-
-
-# The names _clip_path gives: only these are ever pruned from the clips folder.
-_CLIP_NAME = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_-]+-[0-9a-f]{8}\.wav$")
-
-
