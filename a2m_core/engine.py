@@ -466,33 +466,43 @@ class Art2Music:
     @torch.inference_mode()
     def generate_from_features(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
                                seeds: Sequence[int | None],
-                               keys: Sequence[bytes] | None = None) -> list[Clip]:
+                               keys: Sequence[bytes] | None = None,
+                               pins: Sequence[Pins | None] | None = None) -> list[Clip]:
         """Clips from encoder features ``[B, D]`` (``engine.encoder.encode_images`` /
         ``encode_texts``, or any stand-in: zeros, noise) instead of paintings and comments:
         for ablations such as Table IV. A seed draws the performance as in :meth:`generate`;
         a None seed draws from ``keys[i]`` (``painting_keys`` of the painting the features
         came from) or, with no key, takes a mel bundle's average rendition (no draw at all).
+        ``pins``: a notes bundle's pinned controls per row (e.g. the reference's instrument,
+        so that a comparison measures what the inputs decide).
 
         Raises:
             BadInputError: the features' shapes do not fit the bundle, or a notes bundle is
-            given a None seed without a key (a plan is always drawn).
+            given a None seed without a key (a plan is always drawn), or pins given to a
+            mel bundle.
         """
-        dim = self.config.encoder.embed_dim
-        if (image_feat.ndim != 2 or text_feat.shape != image_feat.shape
-                or image_feat.shape[1] != dim or len(seeds) != len(image_feat)):
-            raise BadInputError(f"features must be two [B, {dim}] tensors with one seed per "
-                                f"row; got {tuple(image_feat.shape)}, {tuple(text_feat.shape)} "
-                                f"and {len(seeds)} seeds")
+        enc = self.config.encoder
+        want = (enc.embed_dim, enc.text_embed_dim)
+        if (image_feat.ndim != 2 or text_feat.ndim != 2
+                or (image_feat.shape[1], text_feat.shape[1]) != want
+                or not len(image_feat) == len(text_feat) == len(seeds)):
+            raise BadInputError(f"features must be [B, {want[0]}] (image) and [B, {want[1]}] "
+                                f"(text) with one seed per row; got "
+                                f"{tuple(image_feat.shape)}, {tuple(text_feat.shape)} and "
+                                f"{len(seeds)} seeds")
         gen = self._generation
         n = len(seeds)
+        if pins is not None and (len(pins) != n or (self._player is None
+                                                    and any(p and p.any() for p in pins))):
+            raise BadInputError("pins need a notes bundle and one entry (or None) per row")
         with self._lock:
             if self._player is not None:
                 if keys is None and any(s is None for s in seeds):
                     raise BadInputError("a notes bundle always draws a plan: give every row "
                                         "a seed or a key")
                 fused = self._projector(text_feat.float().cpu(), image_feat.float().cpu())
-                return self._play(fused, seeds, keys or [b""] * n, [None] * n, [""] * n,
-                                  [""] * n, gen, None)
+                return self._play(fused, seeds, keys or [b""] * n, pins or [None] * n,
+                                  [""] * n, [""] * n, gen, None)
             if keys is None and all(s is None for s in seeds):
                 with self._autocast("decoder"):
                     mels = self._decode_mel(self._fuse(image_feat, text_feat, seeds,

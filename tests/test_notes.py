@@ -126,6 +126,26 @@ def test_a_pinned_control_is_obeyed(notes_engine, tmp_path):
         Pins(instrument="kazoo")
 
 
+@needs_soundfont
+def test_table_iv_feeds_the_starter_features_and_pins_the_references_instrument():
+    """An ablation on the shipped starter: its image and text features differ in size
+    (1296 and 384), zeroed or noisy stand-ins are taken, and a pinned instrument is obeyed."""
+    import torch
+
+    from a2m_core.paths import STARTER
+
+    engine = Art2Music.load(STARTER, device="cpu")
+    img = engine.encoder.encode_images([EXAMPLE_PAINTING] * 2)
+    txt = engine.encoder.encode_texts(["a quiet harbour at dusk", "a storm over the fields"])
+    assert img.shape[1] != txt.shape[1]
+    clips = engine.generate_from_features(torch.zeros_like(img), txt, [1, 2],
+                                          pins=[Pins(instrument="harp"), None])
+    assert clips[0].plan.instrument == "harp" and clips[1].plan is not None
+    assert all(c.audio.size == engine.mel_config.n_samples for c in clips)
+    with pytest.raises(BadInputError, match="one seed per row"):
+        engine.generate_from_features(img, txt, [1])
+
+
 def test_a_soundfont_with_the_wrong_sha256_is_refused_in_one_line(tmp_path):
     sf2 = tmp_path / "fake.sf2"
     sf2.write_bytes(b"RIFF not really a soundfont")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,6 +84,13 @@ def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
                                   model)
     out = Art2Music.load(path, device="cpu").generate(paintings[0], "a bright dance", seed=1)
     assert out.plan is not None and out.notes and out.audio.shape == (896 * 256,)
+    # its Table IV: four settings, every figure a number
+    from trainer.evaluate.table4_notes import evaluate_notes_table4, render_notes_table4
+
+    table = evaluate_notes_table4(path, corpus, paintings, max_pairs=3)
+    assert list(table["settings"]) == ["random", "no_text", "no_image", "full"]
+    assert all(np.isfinite(v) for row in table["settings"].values() for v in row.values())
+    assert "Full input beats the random baseline on" in render_notes_table4(table)
 
 
 def save_tiny_notes_bundle(path: Path, projector, head, model) -> Path:
