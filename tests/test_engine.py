@@ -92,7 +92,7 @@ def test_features_stand_in_for_paintings_in_ablations(engine, starry):
     b = engine.generate_from_features(img, txt, [None, None])
     assert len(a) == 2 and np.array_equal(a[0].audio, b[0].audio)
     assert a[0].audio.size == engine.mel_config.n_samples
-    with pytest.raises(BadInputError, match=rf"\[B, {dim}\]"):
+    with pytest.raises(BadInputError, match=rf"\[B, {dim}\] \(image\)"):
         engine.generate_from_features(torch.zeros(2, dim + 1), txt, [None, None])
 
 

@@ -143,7 +143,19 @@ class OwnMusicTab(QWidget):
                                                      "done": d, "total": t}),
                 callback=emit, stop=stop)
 
-        return w._start("own-notes", job)
+        return w._start("own-notes", job, self.learned)
+
+    def learned(self, result: dict) -> None:
+        """The model is ready: the Export & evaluate fields point at it, the report shows
+        the corpus, the piano roll and the verdict, and the status line says the verdict."""
+        w = self.window
+        w.ex_bundle.set(result["bundle"])
+        corpus = Path(result["bundle"]).parent / "notes-corpus"
+        w.report.setSearchPaths([str(corpus)])
+        w.report.setMarkdown(self.report_markdown(result))
+        verdict = result.get("verdict", {}).get("sentence", "")
+        w.status.setText(f"your model is ready. {verdict}")
+        w.tabs.setCurrentIndex(w.tabs.count() - 1)
 
     def replay_curve(self, run: Path) -> None:
         """The curve starts with what a stopped run of this folder already drew."""

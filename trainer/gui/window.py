@@ -1,12 +1,14 @@
 """The trainer window: the Your music tab (``own_music_tab``) and the paper's four tabs
 (``paper_tabs``: ArtEmis dataset, Stage 1, Stage 2, Export & evaluate) over one job runner,
 with a progress bar, live loss curves, and a log of the structured events. The window keeps
-the jobs: each ``start_*`` reads its tab's fields and runs in the worker thread."""
+the job runner; the paper tabs' jobs are in ``paper_jobs``, the Your music tab's in
+``own_music_tab`` and here."""
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .paper_jobs import PaperJobs
 from .paper_tabs import DETAIL_TIP
 from .widgets import LossPlot, describe_event
 from .worker import JobWorker
@@ -42,7 +45,7 @@ def desktop_command(bundle: str) -> tuple[str, list[str]]:
     return sys.executable, ["-m", "a2m_desktop.app", "--bundle", bundle]
 
 
-class TrainerWindow(QMainWindow):
+class TrainerWindow(PaperJobs, QMainWindow):
     requestRun = Signal(str, object)
     # (job name, "finished" | "stopped" | "failed"), emitted on the GUI thread after the
     # window has shown the outcome. Wait on this rather than on the worker's own signals: a
@@ -55,6 +58,7 @@ class TrainerWindow(QMainWindow):
         self.setWindowTitle("Art2Music trainer")
         self.settings = settings or QSettings("Art2Music", "Art2Music Trainer")
         self.running: str | None = None
+        self._on_done: Callable[[Any], None] | None = None
         self.last_result: Any = None
         self.worker = JobWorker()
         self.thread = QThread(self)
@@ -119,10 +123,14 @@ class TrainerWindow(QMainWindow):
         self.resize(900, 760)
 
     # ------------------------------------------------------------------ jobs
-    def _start(self, name: str, job) -> bool:
+    def _start(self, name: str, job: Callable[..., Any],
+               on_done: Callable[[Any], None] | None = None) -> bool:
+        """Run ``job(emit, stop)`` in the worker thread; ``on_done(result)`` when it
+        finishes (not when it is stopped or fails)."""
         if self.running:
             return False
         self.running = name
+        self._on_done = on_done
         self.worker.stop_event.clear()
         self.progress.setValue(0)
         self.status.setText(f"{name}: starting…")
@@ -164,138 +172,6 @@ class TrainerWindow(QMainWindow):
         if missing:
             self.status.setText("Fill in: " + ", ".join(missing))
         return not missing
-
-    def start_build(self) -> bool:
-        from ..data.builder import BuildConfig, build_articaps
-
-        f = {"ArtEmis CSV": self.artemis.text(), "Images": self.images.text(),
-             "MusicCaps CSV": self.musiccaps.text(), "Audio folder": self.audio.text(),
-             "Dataset folder": self.dataset_out.text()}
-        if not self._need(**f):
-            return False
-        encoder, state = None, None
-        if self.clip_bundle.text():
-            from a2m_core.bundle import load_bundle
-
-            try:
-                bundle = load_bundle(self.clip_bundle.text())
-            except Exception as err:  # noqa: BLE001
-                self.status.setText(f"Encoder bundle: {err}")
-                return False
-            encoder = bundle.config.encoder
-            state = bundle.part("encoder") if encoder.weights_in_bundle else None
-        cfg = BuildConfig(artemis=Path(f["ArtEmis CSV"]), images=Path(f["Images"]),
-                          musiccaps=Path(f["MusicCaps CSV"]), audio=Path(f["Audio folder"]),
-                          out=Path(f["Dataset folder"]), encoder=encoder, encoder_state=state)
-
-        def job(emit, stop: threading.Event):
-            result = build_articaps(cfg, stop=stop, progress=lambda stage, d, t: emit(
-                {"event": "progress", "stage": stage, "done": d, "total": t}))
-            return result
-
-        return self._start("build", job)
-
-    def start_stage1(self) -> bool:
-        from ..jobs import preset_by_label, stage1_config
-        from ..train.stage1 import train_stage1
-
-        if not self._need(**{"Dataset folder": self.s1_dataset.text(),
-                             "Run folder": self.s1_out.text()}):
-            return False
-        cfg = stage1_config(preset_by_label(self.s1_preset.currentText()),
-                            epochs=self.s1_epochs.value(), batch_size=self.s1_batch.value(),
-                            lr=self.s1_lr.value(), hidden=self.s1_hidden.value(),
-                            decoder_hidden=self.s1_dec_hidden.value(),
-                            decoder_layers=self.s1_layers.value(), log_every=1,
-                            device=self.s1_device.currentText())
-        dataset, out = self.s1_dataset.text(), self.s1_out.text()
-        self.s1_plot.reset()
-        self._replay_curve(Path(out), self.s1_plot, "stage1")
-        return self._start("stage1", lambda emit, stop: train_stage1(dataset, out, cfg, emit,
-                                                                     stop))
-
-    def start_detail(self) -> bool:
-        from ..starter import StarterConfig, detail_recipe
-        from ..train.detail import train_detail
-
-        if not self._need(**{"Dataset folder": self.s1_dataset.text(),
-                             "Run folder": self.s1_out.text()}):
-            return False
-        cfg = detail_recipe(StarterConfig(), steps=self.detail_steps.value(), log_every=5,
-                            device=self.s1_device.currentText())
-        dataset, run = self.s1_dataset.text(), Path(self.s1_out.text())
-        self.detail_plot.reset()
-        self._replay_curve(run / "detail", self.detail_plot, "detail")
-        return self._start("detail", lambda emit, stop: train_detail(
-            dataset, run, run / "detail", cfg, emit, stop))
-
-    def start_stage2(self) -> bool:
-        from ..train.stage2 import Stage2Config, train_stage2
-
-        if not self._need(**{"Dataset folder": self.s2_dataset.text(),
-                             "Run folder": self.s2_out.text()}):
-            return False
-        self.settings.setValue("s2_preset", self.s2_preset.text())
-        cfg = Stage2Config(hifigan=self.s2_preset.text() or "v1",
-                           stage1=self.s2_stage1.text() or None,
-                           max_steps=self.s2_steps.value(), batch_size=self.s2_batch.value(),
-                           log_every=1)
-        dataset, out = self.s2_dataset.text(), self.s2_out.text()
-        self.s2_plot.reset()
-        self._replay_curve(Path(out), self.s2_plot, "stage2")
-        return self._start("stage2", lambda emit, stop: train_stage2(dataset, out, cfg, emit,
-                                                                     stop))
-
-    def start_export(self) -> bool:
-        from ..jobs import export
-
-        if not self._need(**{"Stage-1 best.pt": self.ex_stage1.text(),
-                             "Bundle file": self.ex_bundle.text()}):
-            return False
-        stage1, gen, out = self.ex_stage1.text(), self.ex_generator.text() or None, \
-            self.ex_bundle.text()
-        packaged = self.ex_hifigan.isChecked()
-        return self._start("export", lambda emit, stop: export(
-            stage1, out, gen, packaged_hifigan=packaged, name=Path(out).stem))
-
-    def start_evaluate(self) -> bool:
-        from ..evaluate.table4 import evaluate_table4
-
-        if not self._need(**{"Bundle file": self.ex_bundle.text(),
-                             "Dataset": self.ev_dataset.text()}):
-            return False
-        bundle, dataset = self.ex_bundle.text(), self.ev_dataset.text()
-        out = Path(bundle).with_name(Path(bundle).stem + "-eval")
-        self.report.setSearchPaths([str(out)])  # the report's pictures live beside it
-        rater = None
-        if self.rate_endpoint.text().strip():
-            from ..evaluate.rating import Rater, RaterConfig, RatingError
-
-            if not self.rate_model.text().strip():
-                self.status.setText("LLM rating: give the model name (or clear the endpoint)")
-                return False
-            try:
-                rater = Rater(RaterConfig(provider=self.rate_provider.currentText(),
-                                          model=self.rate_model.text().strip(),
-                                          endpoint=self.rate_endpoint.text().strip(),
-                                          api_key_env=self.rate_key_env.text().strip() or None))
-            except RatingError as err:
-                self.status.setText(f"LLM rating: {err}")
-                return False
-
-        def job(emit, stop):
-            def progress(st, d, t):
-                emit({"event": "progress", "stage": st, "done": d, "total": t})
-
-            result = evaluate_table4(bundle, dataset, out=out, progress=progress)
-            if rater is not None and not stop.is_set():
-                from ..evaluate.rating import rate_batch, read_items
-
-                items = rate_batch(rater, read_items(out), progress=progress)
-                result["ratings"] = [i.row() for i in items]
-            return result
-
-        return self._start("evaluate", job)
 
     def stop(self) -> None:
         if self.running:
@@ -365,7 +241,8 @@ class TrainerWindow(QMainWindow):
             return build_own_dataset(cfg, encoder, stop=stop, progress=lambda st, d, t: emit(
                 {"event": "progress", "stage": st, "done": d, "total": t}))
 
-        return self._start("own-dataset", job)
+        return self._start("own-dataset", job,
+                           lambda result: self._after_own_dataset(Path(result)))
 
     def _after_own_dataset(self, dataset: Path) -> None:
         """The next steps' fields point at what was just made; the report is shown."""
@@ -443,63 +320,19 @@ class TrainerWindow(QMainWindow):
                 if value is not None:
                     plot.add("val", e["step"], float(value))
 
-    def show_dataset_report(self, result: Any) -> None:
-        """After a build: what was skipped and why, and the feeling-consistency report."""
-        lines = [f"## Dataset: {result.pairs} pairs, {result.clips} clips, "
-                 f"{result.paintings} paintings", ""]
-        if result.skipped:
-            lines += ["Skipped rows (reasons; every row is listed in skipped.csv):", ""]
-            lines += [f"- {reason}: {count}" for reason, count in sorted(
-                result.skipped.items(), key=lambda kv: -kv[1])]
-            lines.append("")
-        report = Path(result.out) / "report" / "report.md"
-        if report.is_file():
-            lines.append(report.read_text(encoding="utf-8"))
-        self.report.setMarkdown("\n".join(lines))
-        self.tabs.setCurrentIndex(self.tabs.count() - 1)
-
     def _done(self) -> None:
-        self.running = None
+        self.running, self._on_done = None, None
         self._set_busy(False)
 
     def _on_finished(self, name: str, result: Any) -> None:
         self.last_result = result
+        on_done = self._on_done
         self._done()
         self.progress.setValue(100)
-        if name == "evaluate":
-            from ..evaluate.rating import ratings_markdown
-            from ..evaluate.table4 import render_markdown
-
-            self.report.setMarkdown(render_markdown(result)
-                                    + ratings_markdown(result.get("ratings", [])))
-            self.status.setText("evaluate: done")
-        elif name == "own-dataset":
-            self._after_own_dataset(Path(result))
-        elif name == "own-notes":
-            self.ex_bundle.set(result["bundle"])
-            corpus = Path(result["bundle"]).parent / "notes-corpus"
-            self.report.setSearchPaths([str(corpus)])
-            self.report.setMarkdown(self.own_tab.report_markdown(result))
-            verdict = result.get("verdict", {}).get("sentence", "")
-            self.status.setText(f"your model is ready. {verdict}")
-            self.tabs.setCurrentIndex(self.tabs.count() - 1)
-        elif name == "build":
-            self.status.setText(f"build: {result.pairs} pairs, {result.clips} clips, splits "
-                                f"{result.split_sizes}")
-            self.show_dataset_report(result)
-            for field in (self.s1_dataset, self.s2_dataset, self.ev_dataset):
-                if not field.text():
-                    field.set(result.out)
+        if on_done is not None:
+            on_done(result)
         else:
             self.status.setText(f"{name}: done ({result})")
-            if name == "stage1":
-                self.ex_stage1.set(result)
-                if not self.s2_stage1.text():
-                    self.s2_stage1.set(result)
-            elif name == "detail":
-                self.ex_stage1.set(result)  # the stage-1 weights with the flow
-            elif name == "stage2":
-                self.ex_generator.set(result)
         self.jobEnded.emit(name, "finished")
 
     def _on_stopped(self, name: str, message: str) -> None:
