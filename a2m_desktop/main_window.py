@@ -1,4 +1,5 @@
-"""The main window: painting, comment, hints, seed, Generate; mel view, playback, history."""
+"""The main window: painting, comment, hints, seed, Generate; mel view, playback, history.
+Its widgets are built in ``layout.py``; what they do is here."""
 from __future__ import annotations
 
 import logging
@@ -7,29 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from PySide6.QtCore import QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPixmap
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QCompleter,
     QFileDialog,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
-    QSlider,
-    QSpinBox,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
 )
 
 from a2m_app.live import probe_output
@@ -37,15 +21,14 @@ from a2m_app.playback import Player, StreamFactory
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.fileio import atomic_write_bytes
 from a2m_core.images import load_image
-from a2m_core.prompt import hint_suggestions
 
-from .plan_panel import PlanPanel
-from .widgets import DropZone, MelView, mel_png_bytes, pil_to_pixmap
+from . import layout
+from .layout import NO_SEED
+from .widgets import mel_png_bytes, pil_to_pixmap
 from .worker import EngineWorker
 
 log = logging.getLogger(__name__)
 
-NO_SEED = -1
 STAGE_NAMES = {"encode": "Encoding painting and comment", "mel": "Decoding the mel-spectrogram",
                "vocoder": "Synthesising audio", "finish": "Levelling", "done": "Done"}
 IMAGE_FILTER = "Paintings (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp)"
@@ -66,24 +49,6 @@ class Generation:
     painting: Path
     thumbnail: QPixmap
     seconds: float
-
-
-class HintCompleter(QCompleter):
-    """Completes the hint being typed after the last ';' (AudioSet music labels, then
-    frequent MusicCaps caption keywords)."""
-
-    def __init__(self, words: list[str], parent: QWidget) -> None:
-        super().__init__(words, parent)
-        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setFilterMode(Qt.MatchFlag.MatchContains)
-
-    def splitPath(self, path: str) -> list[str]:  # noqa: N802 - Qt naming
-        return [path.split(";")[-1].strip()]
-
-    def pathFromIndex(self, index) -> str:  # noqa: N802
-        text = self.widget().text()
-        head = text.rsplit(";", 1)[0] + "; " if ";" in text else ""
-        return head + super().pathFromIndex(index)
 
 
 def dispose(window: QMainWindow) -> None:
@@ -146,188 +111,13 @@ class MainWindow(QMainWindow):
             self.audio_ok, self.audio_why, self.audio_devices = probe_output()
         else:
             self.audio_ok, self.audio_why, self.audio_devices = True, "", [(0, "test stream")]
-        self._build_ui()
+        layout.build(self)
         self._restore_settings()
         self.timer = QTimer(self)
         self.timer.setInterval(33)  # ~30 fps playhead
         self.timer.timeout.connect(self._tick)
         self.load_model(bundle if bundle is not None else
                         str(self.settings.value("bundle", "") or ""))
-
-    # ------------------------------------------------------------------ layout
-    def _build_ui(self) -> None:
-        central = QWidget()
-        self.setCentralWidget(central)
-        outer = QVBoxLayout(central)
-
-        model_row = QHBoxLayout()
-        self.model_label = QLabel("Loading model…")
-        self._model_text = ""  # the line for the loaded model (without "(kept)")
-        self.model_combo = QComboBox()
-        self.model_combo.setToolTip("Which model generates: the built-in starter, models "
-                                    "fetched in Models…, or a bundle file you opened")
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.model_combo.activated.connect(self._on_model_chosen)
-        self.models_btn = QPushButton("Models…")
-        self.models_btn.setToolTip("Fetch the paper's model and others, set the default, "
-                                   "remove")
-        self.models_btn.clicked.connect(self.open_models_dialog)
-        self.open_bundle_btn = QPushButton("Open bundle…")
-        self.open_bundle_btn.clicked.connect(self._choose_bundle)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available()
-                                                      else []))
-        self.device_combo.setToolTip("Where the model runs (CUDA appears when a GPU is found)")
-        self.device_combo.activated.connect(lambda _i: self.load_model(self.current_model))
-        model_row.addWidget(QLabel("Model:"))
-        model_row.addWidget(self.model_combo)
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(QLabel("Device:"))
-        model_row.addWidget(self.device_combo)
-        model_row.addWidget(self.models_btn)
-        model_row.addWidget(self.open_bundle_btn)
-        outer.addLayout(model_row)
-
-        self.error_banner = QLabel()
-        self.error_banner.setWordWrap(True)
-        self.error_banner.setStyleSheet("QLabel { background: #fde2e1; color: #8a1c1c; "
-                                        "padding: 6px; border-radius: 4px; }")
-        self.error_banner.hide()
-        # Keep the banner's room when it hides, so the controls never jump up and down.
-        policy = self.error_banner.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.error_banner.setSizePolicy(policy)
-        outer.addWidget(self.error_banner)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        outer.addWidget(splitter, 1)
-
-        left = QWidget()
-        left_l = QVBoxLayout(left)
-        self.drop_zone = DropZone()
-        self.drop_zone.fileDropped.connect(self.open_painting)
-        open_btn = QPushButton("Open painting…")
-        open_btn.clicked.connect(self._choose_painting)
-        left_l.addWidget(self.drop_zone, 1)
-        left_l.addWidget(open_btn)
-        splitter.addWidget(left)
-
-        mid = QWidget()
-        grid = QGridLayout(mid)
-        grid.addWidget(QLabel("Your comment"), 0, 0, 1, 3)
-        self.comment = QPlainTextEdit()
-        self.comment.textChanged.connect(self._on_comment_changed)
-        self.comment.setPlaceholderText("What does the painting make you feel? e.g. "
-                                        "“The swirling sky feels alive and restless”")
-        grid.addWidget(self.comment, 1, 0, 1, 3)
-        grid.addWidget(QLabel("Music hints"), 2, 0)
-        self.hints = QLineEdit()
-        self.hints.setPlaceholderText("optional, ';'-separated: Orchestra; dreamy strings")
-        self.hints.setCompleter(HintCompleter(hint_suggestions(), self.hints))
-        grid.addWidget(self.hints, 2, 1, 1, 2)
-        grid.addWidget(QLabel("Seed"), 3, 0)
-        self.seed = QSpinBox()
-        self.seed.setRange(NO_SEED, 2**31 - 1)
-        self.seed.setSpecialValueText("deterministic")
-        self.seed.setValue(NO_SEED)
-        self.seed.setToolTip("Same seed, same clip. 'deterministic' is the model's own output.")
-        grid.addWidget(self.seed, 3, 1)
-        self.variation_btn = QPushButton("New variation")
-        self.variation_btn.clicked.connect(self.new_variation)
-        grid.addWidget(self.variation_btn, 3, 2)
-        self.generate_btn = QPushButton("Generate")
-        self.generate_btn.setDefault(True)
-        self.generate_btn.clicked.connect(self.generate)
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.clicked.connect(self.cancel)
-        self.cancel_btn.setEnabled(False)
-        grid.addWidget(self.generate_btn, 4, 0, 1, 2)
-        grid.addWidget(self.cancel_btn, 4, 2)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.stage_label = QLabel("")
-        grid.addWidget(self.progress, 5, 0, 1, 3)
-        grid.addWidget(self.stage_label, 6, 0, 1, 3)
-        self.plan_panel = PlanPanel()
-        grid.addWidget(self.plan_panel, 7, 0, 1, 3)
-        grid.setRowStretch(1, 1)
-        splitter.addWidget(mid)
-
-        right = QWidget()
-        right_l = QVBoxLayout(right)
-        right_l.addWidget(QLabel("History"))
-        self.history_list = QListWidget()
-        self.history_list.setIconSize(QSize(48, 48))
-        self.history_list.setWordWrap(True)
-        self.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.history_list.currentRowChanged.connect(self.select_history)
-        right_l.addWidget(self.history_list)
-        splitter.addWidget(right)
-        splitter.setSizes([360, 420, 260])
-
-        self.mel_view = MelView()
-        outer.addWidget(self.mel_view)
-
-        play_row = QHBoxLayout()
-        self.play_btn = QPushButton("Play")
-        self.play_btn.clicked.connect(self.play)
-        self.stop_btn = QPushButton("Stop")
-        self.stop_btn.clicked.connect(self.stop)
-        self.live_box = QCheckBox("Play while generating")
-        self.live_box.setToolTip("Start playing as soon as the first second is ready (the "
-                                 "vocoder streams); off: press Play when the clip is done")
-        self.live_box.setChecked(True)
-        self.loop_box = QCheckBox("Loop")
-        self.loop_box.toggled.connect(lambda on: setattr(self.player, "loop", on))
-        self.volume = QSlider(Qt.Orientation.Horizontal)
-        self.volume.setRange(0, 100)
-        self.volume.setValue(80)
-        self.volume.setMinimumWidth(90)
-        self.volume.setMaximumWidth(140)
-        self.volume.valueChanged.connect(lambda v: setattr(self.player, "volume", v / 100))
-        self.output_combo = QComboBox()
-        for index, name in self.audio_devices:
-            self.output_combo.addItem(name, index)
-        self.output_combo.currentIndexChanged.connect(self._choose_output)
-        # the reason in full as a tooltip: a long one must not squeeze the row's controls
-        self.playback_label = QLabel("No sound device" if self.audio_why else "")
-        self.playback_label.setToolTip(self.audio_why)
-        self.playback_label.setStyleSheet("color: #a33;")
-        self.save_audio_btn = QPushButton("Save audio…")
-        self.save_audio_btn.clicked.connect(lambda: self.save_audio())
-        self.save_midi_btn = QPushButton("Save MIDI…")
-        self.save_midi_btn.setToolTip("The clip's notes as a MIDI file, for a DAW, Max or "
-                                      "TouchDesigner (notes bundles)")
-        self.save_midi_btn.clicked.connect(lambda: self.save_midi())
-        self.save_mel_btn = QPushButton("Save mel PNG…")
-        self.save_mel_btn.clicked.connect(lambda: self.save_mel())
-        self.export_scape_btn = QPushButton("Export soundscape…")
-        self.export_scape_btn.setToolTip("Every clip of the history, each looped to 20 s and "
-                                         "crossfaded into the next, as one file")
-        self.export_scape_btn.clicked.connect(lambda: self.export_soundscape())
-        self.install_btn = QPushButton("Installation mode")
-        self.install_btn.clicked.connect(lambda: self.open_installation())
-        for w in (self.play_btn, self.stop_btn, self.live_box, self.loop_box, QLabel("Volume"),
-                  self.volume,
-                  self.output_combo, self.playback_label):
-            play_row.addWidget(w)
-        play_row.addStretch(1)
-        play_row.addWidget(self.save_audio_btn)
-        play_row.addWidget(self.save_midi_btn)
-        play_row.addWidget(self.save_mel_btn)
-        play_row.addWidget(self.export_scape_btn)
-        play_row.addWidget(self.install_btn)
-        outer.addLayout(play_row)
-
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut("Ctrl+Q")
-        quit_action.triggered.connect(self.close)
-        self.addAction(quit_action)
-        # The status bar exists from the start: created by the first message, it would push
-        # the bottom row up under the pointer.
-        self.statusBar().setSizeGripEnabled(False)
-        self.resize(1100, 720)
-        self._update_buttons()
 
     # ------------------------------------------------------------------ state
     def _update_buttons(self) -> None:
