@@ -209,6 +209,10 @@ class BundleConfig:
         if self.kind not in KINDS:
             raise BundleError(f"bundle kind {self.kind!r} is unknown: this Art2Music reads "
                               f"{', '.join(KINDS)}")
+        try:  # the same ranges set_generation_params enforces
+            self.generation.check()
+        except ValueError as err:
+            problems.append(f"generation: {err}")
         if self.is_notes:
             if self.notes is None or self.sampler is None:
                 problems.append("a notes bundle needs its notes and sampler configs")

@@ -472,14 +472,15 @@ class Art2Music:
         ``encode_texts``, or any stand-in: zeros, noise) instead of paintings and comments:
         for ablations such as Table IV. A seed draws the performance as in :meth:`generate`;
         a None seed draws from ``keys[i]`` (``painting_keys`` of the painting the features
-        came from) or, with no key, takes a mel bundle's average rendition (no draw at all).
+        came from). A mel bundle given no seeds and no keys plays each row's average
+        rendition (no draw at all).
         ``pins``: a notes bundle's pinned controls per row (e.g. the reference's instrument,
         so that a comparison measures what the inputs decide).
 
         Raises:
-            BadInputError: the features' shapes do not fit the bundle, or a notes bundle is
-            given a None seed without a key (a plan is always drawn), or pins given to a
-            mel bundle.
+            BadInputError: the features' shapes do not fit the bundle, a None seed has no
+            key (but for a mel bundle's average renditions; a notes bundle always draws a
+            plan), or pins are given to a mel bundle.
         """
         enc = self.config.encoder
         want = (enc.embed_dim, enc.text_embed_dim)
@@ -495,21 +496,22 @@ class Art2Music:
         if pins is not None and (len(pins) != n or (self._player is None
                                                     and any(p and p.any() for p in pins))):
             raise BadInputError("pins need a notes bundle and one entry (or None) per row")
+        average = keys is None and self._player is None and all(s is None for s in seeds)
+        if keys is None and not average and any(s is None for s in seeds):
+            raise BadInputError("a row without a seed needs a key (painting_keys) to draw "
+                                "from; only a mel bundle with no seeds at all plays its "
+                                "average renditions")
         with self._lock:
             if self._player is not None:
-                if keys is None and any(s is None for s in seeds):
-                    raise BadInputError("a notes bundle always draws a plan: give every row "
-                                        "a seed or a key")
                 fused = self._projector(text_feat.float().cpu(), image_feat.float().cpu())
                 return self._play(fused, seeds, keys or [b""] * n, pins or [None] * n,
                                   [""] * n, [""] * n, gen, None)
-            if keys is None and all(s is None for s in seeds):
+            if average:
                 with self._autocast("decoder"):
                     mels = self._decode_mel(self._fuse(image_feat, text_feat, seeds,
                                                        gen.variation)).float()
             else:
-                mels = self._mels(image_feat, text_feat, seeds, gen,
-                                  keys or [b""] * n)
+                mels = self._mels(image_feat, text_feat, seeds, gen, keys or [b""] * n)
             mels_np = mels.cpu().numpy()
             assert self._voice is not None
             audios = self._voice.finished(mels, mels_np, seeds, gen, None)
