@@ -1,8 +1,8 @@
 """Your own music, learned on a laptop: every done-when figure of the own-music notes path.
 
 For each music set (``examples/own-music``; the eight first tracks of Debian's
-``singularity-music``, one game's soundtrack, a second style), with the repository's four
-example paintings:
+``singularity-music`` and of ``wesnoth-1.16-music``, two games' soundtracks in other styles,
+each measured when its package is installed), with the repository's four example paintings:
 
 1. **Build** (``a2m-train own-music``'s path, without its verdict): transcription time,
    fine-tuning time, and the ETA the run printed when the note stage began and after 10 %
@@ -47,7 +47,11 @@ from trainer.evaluate.notes_figures import notes_figures  # noqa: E402
 from trainer.evaluate.verdict import corpus_histograms, style_distance  # noqa: E402
 from trainer.own_music import EXAMPLE_MUSIC, EXAMPLES, OwnNotesModelConfig  # noqa: E402
 
-SINGULARITY = Path("/usr/share/games/singularity/music")
+# Second styles: the first 8 tracks (by name) of a Debian game's soundtrack, each a folder
+# a person might point the trainer at. singularity-music (CC BY-SA 3.0): ambient pads and
+# percussion; wesnoth-1.16-music (GPL-2+): orchestral themes.
+GAME_MUSIC = {"singularity": Path("/usr/share/games/singularity/music"),
+              "wesnoth": Path("/usr/share/games/wesnoth/1.16/data/core/music")}
 
 
 def build(music: Path, work: Path) -> dict:
@@ -138,20 +142,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--out", default=str(ROOT / "out" / "bench-own"))
-    ap.add_argument("--sets", default="examples,singularity")
+    ap.add_argument("--sets", default="examples,singularity,wesnoth")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     shared, out = Path(args.shared), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     sets = {"examples": EXAMPLE_MUSIC}
-    if SINGULARITY.is_dir():
-        folder = out / "singularity-music"
-        folder.mkdir(exist_ok=True)
-        for track in sorted(SINGULARITY.glob("*.ogg"))[:8]:
-            if not (folder / track.name).exists():
-                os.symlink(track, folder / track.name)
-        sets["singularity"] = folder
+    for name, source in GAME_MUSIC.items():
+        if source.is_dir():
+            folder = out / f"{name}-music"
+            folder.mkdir(exist_ok=True)
+            for track in sorted(source.glob("*.ogg"))[:8]:
+                if not (folder / track.name).exists():
+                    os.symlink(track, folder / track.name)
+            sets[name] = folder
     pairs, images = feeling_fixture(shared, out / "paintings")
     unseen = unseen_pairs(shared, 8)
     starter = Art2Music.load(STARTER, device="cpu")

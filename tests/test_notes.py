@@ -66,6 +66,24 @@ def test_a_corpus_window_states_what_its_notes_hold():
         assert score.detect_key(played)[:2] == (0, "minor")
 
 
+def test_a_corpus_window_sounds_on_an_instrument_of_its_feeling():
+    """A slow minor window is played on a soft, dull instrument, a fast major one on a
+    bright, struck one, most of the time: the timbre cue a plan can learn from a painting."""
+    import random
+
+    from trainer.data.note_corpus import choose_rendering
+
+    rng = random.Random(0)
+    calm_minor = [choose_rendering(rng, 0.05, major=False)[2] for _ in range(200)]
+    lively_major = [choose_rendering(rng, 0.95, major=True)[2] for _ in range(200)]
+    assert sum(i in ("choir", "strings") for i in calm_minor) / 200 >= 0.7
+    assert sum(i in ("marimba", "piano") for i in lively_major) / 200 >= 0.7
+    # still a draw, not a rule: each feeling is heard on more than one instrument
+    assert len(set(calm_minor)) >= 2 and len(set(lively_major)) >= 2
+    every = {choose_rendering(rng, rng.random(), rng.random() < 0.5)[2] for _ in range(2000)}
+    assert not every & {"flute", "clarinet", "accordion"}  # the presets that flutter
+
+
 def test_tokens_round_trip_notes_on_the_grid():
     notes = [Note(0.0, 1.0, 60), Note(0.0, 1.0, 64), Note(1.5, 0.5, 67), Note(5.25, 2.0, 72)]
     back = score.decode(score.encode(notes, beats=8.0))

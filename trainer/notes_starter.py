@@ -6,7 +6,8 @@ Everything it learns from installs from the package registries:
 
 1. **Notes** (``data/note_corpus``): Bach chorales, O'Neill's Irish tunes and the Nottingham
    folk tunes (melody with chords) from music21's corpus, cut into ~10.4 s windows at
-   seeded tempi, loudness and instruments, with their true controls.
+   seeded tempi and loudness, on instruments drawn near each window's feeling, with their
+   true controls.
 2. **Paintings**: 25 of the 29 public-domain paintings of Debian's ``gcompris-qt-data``
    (four whole Van Goghs are held out for the benchmark), paired with windows through
    emotion, with composed comments of the window's feeling (``data/comment_bank``).

@@ -85,11 +85,14 @@ def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
     out = Art2Music.load(path, device="cpu").generate(paintings[0], "a bright dance", seed=1)
     assert out.plan is not None and out.notes and out.audio.shape == (896 * 256,)
     # its Table IV: four settings, every figure a number
+    from trainer.evaluate.metrics import MelStatsEmbedding
     from trainer.evaluate.table4_notes import evaluate_notes_table4, render_notes_table4
 
-    table = evaluate_notes_table4(path, corpus, paintings, max_pairs=3)
+    table = evaluate_notes_table4(path, corpus, paintings, max_pairs=3,
+                                  embedding=MelStatsEmbedding())
     assert list(table["settings"]) == ["random", "no_text", "no_image", "full"]
     assert all(np.isfinite(v) for row in table["settings"].values() for v in row.values())
+    assert all(0 <= row["instrument"] <= 1 for row in table["settings"].values())
     assert "Full input beats the random baseline on" in render_notes_table4(table)
 
 

@@ -17,9 +17,11 @@ Sources (music21's corpus, installed with music21; each a public-domain repertor
   melody with its chord symbols voiced as held chords below it (texture "chords").
 
 Only duple metres (2/4, 4/4, 2/2) are kept, so the model's four-beat bars fall on the
-music's own bar lines. Each window is played at a seeded tempo, loudness and instrument
-(struck instruments more often in fast, loud windows: Juslin & Laukka's articulation cue),
-so one score yields windows of several feelings. Pieces are split 9:1 by piece; held-out
+music's own bar lines. Each window is played at a seeded tempo, loudness and instrument,
+so one score yields windows of several feelings. The instrument is drawn near the window's
+feeling (Juslin & Laukka's timbre cue: dull and soft timbres for sad and tender music,
+bright and sharp ones for happy and angry music), so a model can learn it from a painting
+and a comment. Pieces are split 9:1 by piece; held-out
 pieces measure how much of the training music a model replays.
 """
 from __future__ import annotations
@@ -39,7 +41,6 @@ from typing import Any
 from a2m_core.notes import score
 from a2m_core.notes.model import shift_for
 from a2m_core.notes.plan import (
-    INSTRUMENTS,
     articulation_word,
     dynamic_word,
     register_word,
@@ -52,13 +53,23 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 SOURCES = ("bach", "oneills", "nottingham")
-# The instruments a window is played on. FluidR3's flute, clarinet and accordion presets
-# flutter as tinysoundfont plays them (a steady line at 2.5 notes/s reads as 5-9.5 onsets a
-# second; the accordion's level beats by 9 dB): they stay available to pin, not to learn.
-CHORD_INSTRUMENTS = ("strings", "organ", "choir", "brass", "piano", "harpsichord", "guitar",
-                     "harp")
-MELODY_INSTRUMENTS = ("violin", "strings", "brass", "piano", "marimba", "vibraphone",
-                      "harp", "guitar")
+# The instruments a window is played on, each at a home in the feeling plane: (valence
+# -1 sad .. 1 happy, arousal 0 calm .. 1 lively), after Juslin & Laukka's timbre cue (dull,
+# soft timbres for sadness and tenderness; bright, sharp ones for happiness and anger) and
+# their articulation cue (struck, detached sounds for lively music). FluidR3's flute,
+# clarinet and accordion presets flutter as tinysoundfont plays them (a steady line at 2.5
+# notes/s reads as 5-9.5 onsets a second; the accordion's level beats by 9 dB): they stay
+# available to pin, not to learn.
+FEELING_HOMES: dict[str, tuple[float, float]] = {
+    # minor: sad and tender to solemn, then sharp and angry
+    "choir": (-0.7, 0.21), "strings": (-0.7, 0.36), "organ": (-0.7, 0.51),
+    "harpsichord": (-0.7, 0.65), "brass": (-0.7, 0.81),
+    # major: serene and tender to bright and happy
+    "vibraphone": (0.7, 0.19), "harp": (0.7, 0.31), "violin": (0.7, 0.44),
+    "guitar": (0.7, 0.58), "piano": (0.7, 0.7), "marimba": (0.7, 0.84),
+}
+# how far (in the plane, valence halved) a window's instrument strays from its feeling
+TIMBRE_SPREAD = 0.1
 LICENCES = {
     "bach": ("public-domain compositions (J. S. Bach); encodings from the music21 corpus "
              "(BSD-3-Clause, music21/corpus/license.txt)"),
@@ -160,19 +171,24 @@ def _window(notes: list[Note], start: float, beats: float) -> list[Note]:
     return out
 
 
-def choose_rendering(rng: random.Random, tempo01: float, texture: str
+def choose_rendering(rng: random.Random, tempo01: float, major: bool
                      ) -> tuple[float, float, str]:
     """(velocity, articulation factor, instrument) of a performance whose tempo sits at
-    ``tempo01`` (0 slowest, 1 fastest): louder, more detached and more often struck as the
-    tempo rises (Juslin & Laukka 2004), never fixed by it. The factor scales each written
-    duration as it is played (scores in the corpus carry no articulation marks)."""
+    ``tempo01`` (0 slowest, 1 fastest): louder and more detached as the tempo rises (Juslin &
+    Laukka 2004), never fixed by it. The factor scales each written duration as it is played
+    (scores in the corpus carry no articulation marks). The instrument is drawn with weights
+    falling off with the distance of its home in ``FEELING_HOMES`` from the window's feeling
+    (valence from the mode and, a little, the tempo; arousal from tempo, loudness and
+    detachment)."""
     velocity = min(120.0, max(32.0, rng.gauss(52 + 56 * tempo01, 14)))
     energy = (tempo01 + (velocity - 32) / 88) / 2
     factor = min(1.15, max(0.4, rng.gauss(1.05 - 0.5 * energy, 0.12)))
-    pool = CHORD_INSTRUMENTS if texture == "chords" else MELODY_INSTRUMENTS
-    struck = [i for i in pool if INSTRUMENTS[i][1]]
-    held = [i for i in pool if not INSTRUMENTS[i][1]]
-    inst = rng.choice(struck if rng.random() < 0.15 + 0.7 * energy else held)
+    valence = (0.7 if major else -0.7) + 0.3 * (2 * tempo01 - 1)
+    arousal = (2 * energy + (1.15 - factor) / 0.75) / 3
+    names = list(FEELING_HOMES)
+    weights = [math.exp(-(((valence - v) / 2) ** 2 + (arousal - a) ** 2)
+                        / (2 * TIMBRE_SPREAD ** 2)) for v, a in FEELING_HOMES.values()]
+    inst = rng.choices(names, weights=weights)[0]
     return velocity, factor, inst
 
 
@@ -210,7 +226,7 @@ def windows_of(source: str, piece: str, notes: list[Note], starts: list[float],
             continue
         m = score.measure(win, beats)
         tempo01 = (math.log(tempo) - math.log(lo)) / (math.log(hi) - math.log(lo))
-        velocity, factor, inst = choose_rendering(rng, tempo01, texture)
+        velocity, factor, inst = choose_rendering(rng, tempo01, m.mode == "major")
         inst = instrument or inst
         canonical = score.transpose(win, -shift_for(m.tonic))
         rec = {"id": f"{source}-{piece}-w{w}", "source": source, "piece": piece,
