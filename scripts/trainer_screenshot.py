@@ -3,6 +3,10 @@
 on (the recordings as notes, a piano roll, the verdict).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/trainer_screenshot.py [--work DIR]
+        [--music DIR --paintings DIR] [--out docs]
+
+``--music`` (and ``--paintings``) run the same clicks on another folder of recordings, as a
+person would pick it, instead of pressing Example data.
 
 With ``--work`` pointing at a folder an earlier run filled, the run resumes (only the
 verdict is measured again); otherwise the whole path runs (about 5 minutes on 2 cores).
@@ -24,6 +28,9 @@ sys.path.insert(0, str(REPO))
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", help="the work folder (default: a new temporary one)")
+    ap.add_argument("--music", help="a folder of recordings (default: the example data)")
+    ap.add_argument("--paintings", help="a folder of paintings (default: examples/)")
+    ap.add_argument("--out", default=str(REPO / "docs"), help="where the two PNGs go")
     args = ap.parse_args()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -37,13 +44,19 @@ def main() -> int:
     win.show()
     win.own_work.set(Path(args.work) if args.work else tmp / "example-model")
     win.use_example_data()
+    if args.music:
+        win.own_music.set(Path(args.music))
+        win.own_licence.setText(f"recordings in {args.music}")
+    if args.paintings:
+        win.own_paintings.set(Path(args.paintings))
     app.processEvents()
     win.own_tab.start_learning()
     deadline = time.time() + 900
     while win.running and time.time() < deadline:
         app.processEvents()
         time.sleep(0.02)
-    shots = REPO / "docs"
+    shots = Path(args.out)
+    shots.mkdir(parents=True, exist_ok=True)
     win.tabs.setCurrentIndex(0)
     app.processEvents()
     win.grab().save(str(shots / "trainer-your-music.png"))

@@ -318,8 +318,10 @@ def _own_notes(args: argparse.Namespace, music: Path, paintings: Path) -> int:
               f"{row['instrument']}")
     for row in read_rows(corpus, "skipped.csv"):
         print(f"  {row['file']}: left out: {row['note']}")
-    print(f"model {result['bundle']} (fine-tuned in {result['seconds']:.0f} s; the corpus "
-          f"report: {corpus / 'report.md'})")
+    kept = (f", keeping epoch {result['kept_epoch']} (lowest validation loss)"
+            if result.get("kept_epoch") else "")
+    print(f"model {result['bundle']} (fine-tuned in {result['seconds']:.0f} s{kept}; the "
+          f"corpus report: {corpus / 'report.md'})")
     if "verdict" in result:
         print(f"verdict: {result['verdict']['sentence']}")
     print(f"Play it: a2m generate --bundle {result['bundle']} --image PAINTING --comment "

@@ -235,7 +235,8 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
 
     eta.begin("notes")
     note_result = train_note_model(data, windows, projector, model, work / "notes", tcfg,
-                                   val=val or None, callback=note_event, stop=stop)
+                                   val=val or None, callback=note_event, stop=stop,
+                                   keep_best=True)
     rows = _instruments(windows)
     config = dataclasses.replace(
         base.config, name=out_bundle.stem, starter=False,
@@ -253,7 +254,8 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
                 encoder_state=base.part("encoder") or None)
     seconds = time.perf_counter() - t_start
     emit({"event": "finetune", "stage": "done", "done": 1, "total": 1, "eta_s": 0.0,
-          "seconds": round(seconds, 1)})
+          "seconds": round(seconds, 1), "kept_epoch": note_result.get("kept_epoch"),
+          "epochs": note_epochs})
     (work / "finetune.json").write_text(json.dumps(
         {"bundle": str(out_bundle), "seconds": round(seconds, 1), **plan_result,
          **note_result}, indent=1))

@@ -96,6 +96,43 @@ def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
     assert "Full input beats the random baseline on" in render_notes_table4(table)
 
 
+def test_a_fine_tune_keeps_the_epoch_that_played_held_out_music_best(corpus, tmp_path,
+                                                                     monkeypatch):
+    """Training past the point where held-out windows stop improving does not hand the
+    person a model that memorised their recordings: the epoch with the lowest validation
+    loss is the one kept, also across a stop and a resume."""
+    import trainer.train.notes as notes_training
+
+    paintings = sorted((REPO / "examples").glob("*.jpg"))
+    cfg = NotesTrainConfig(**{**TINY, "note_epochs": 4})
+    data = prepare_note_pairs(corpus, [Crop(p, p.stem, "whole") for p in paintings],
+                              ENCODER, tmp_path / "pairs", cfg, lambda *_: None)
+    windows = {json.loads(line)["id"]: json.loads(line)
+               for line in (corpus / "windows.jsonl").read_text().splitlines()}
+    val = [w for w in windows.values() if w["split"] == "test"]
+    # held-out losses that turn up after the second epoch, as a few recordings' do
+    losses = iter([3.0, 1.0, 2.0, 4.0])
+    monkeypatch.setattr(notes_training, "validation_loss", lambda *_: next(losses))
+
+    def networks():
+        torch.manual_seed(0)  # the networks start from torch's global generator
+        return build_networks(ENCODER, cfg)
+
+    projector, _, model, _ = networks()
+    epochs: list[dict] = []
+    with pytest.raises(InterruptedError):  # stopped in the third epoch, then resumed
+        train_note_model(data, windows, projector, model, tmp_path / "notes", cfg, val=val,
+                         keep_best=True, stop=lambda: len(epochs) >= 2,
+                         callback=lambda e: epochs.append(e)
+                         if e["event"] == "note_epoch" else None)
+    second = {k: v.clone() for k, v in model.state_dict().items()}  # after epoch 2
+    projector, _, model, _ = networks()
+    result = train_note_model(data, windows, projector, model, tmp_path / "notes", cfg,
+                              val=val, keep_best=True)
+    assert (result["epoch"], result["kept_epoch"], result["kept_val_loss"]) == (4, 2, 1.0)
+    assert all(torch.equal(second[k], v) for k, v in model.state_dict().items())
+
+
 def save_tiny_notes_bundle(path: Path, projector, head, model) -> Path:
     """A notes bundle of these tiny networks, with the tiny CLIP's weights inside."""
     from a2m_core.encoders import build_clip_model

@@ -178,7 +178,9 @@ class OwnMusicTab(QWidget):
         if e["stage"] == "notes" and e.get("val_loss") is not None:
             self.plot.add("val", e["done"], float(e["val_loss"]))
         if e["stage"] == "done":
-            return f"fine-tuned in {e.get('seconds', 0):.0f} s; judging the model…"
+            kept = (f" (kept epoch {e['kept_epoch']} of {e['epochs']}: the lowest validation "
+                    f"loss)" if e.get("kept_epoch") else "")
+            return f"fine-tuned in {e.get('seconds', 0):.0f} s{kept}; judging the model…"
         eta = e.get("eta_s")
         what = {"plan": "learning the plan", "notes": "learning the notes"}.get(
             e["stage"], e["stage"])

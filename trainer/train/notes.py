@@ -237,8 +237,13 @@ def train_note_model(data: dict[str, Any], windows: dict[str, dict[str, Any]],
                      projector: GatedResidualProjector, model: NoteModel, work: Path,
                      cfg: NotesTrainConfig, val: list[dict[str, Any]] | None = None,
                      callback: Callback | None = None,
-                     stop: Callable[[], bool] | None = None) -> dict[str, float]:
-    """Teacher-forced training of the note model; resumes from ``work/last.pt``."""
+                     stop: Callable[[], bool] | None = None,
+                     keep_best: bool = False) -> dict[str, float]:
+    """Teacher-forced training of the note model; resumes from ``work/last.pt``.
+
+    ``keep_best`` (with ``val``): the model ends with the weights of the epoch whose
+    validation loss was lowest (``work/best.pt``), not the last epoch's: a fine-tune on a few
+    recordings starts memorising them long before its schedule ends."""
     ids = data["windows"]
     seqs = [windows[i]["tokens"][: cfg.max_tokens] for i in ids]
     conds = torch.tensor([note_cond(windows[i]) for i in ids], dtype=torch.float32)
@@ -252,7 +257,8 @@ def train_note_model(data: dict[str, Any], windows: dict[str, dict[str, Any]],
         opt, max_lr=cfg.note_lr, total_steps=cfg.note_epochs * steps_per_epoch,
         pct_start=0.1)
     start_epoch = 0
-    last = work / "last.pt"
+    last, best = work / "last.pt", work / "best.pt"
+    best_val = math.inf
     remove_stale_temps(work)  # what a killed run was writing
     if last.is_file():
         state = torch.load(last, map_location="cpu", weights_only=True)
@@ -263,6 +269,7 @@ def train_note_model(data: dict[str, Any], windows: dict[str, dict[str, Any]],
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         start_epoch = int(state["epoch"])
+        best_val = float(state.get("best_val", math.inf))
         log.info("note model resumed after epoch %d", start_epoch)
     projector.eval()
     lengths = [len(s) for s in seqs]
@@ -305,12 +312,25 @@ def train_note_model(data: dict[str, Any], windows: dict[str, dict[str, Any]],
         if callback:
             callback({"event": "note_epoch", **result})
         work.mkdir(parents=True, exist_ok=True)
+        if keep_best and val and result["note_val_loss"] < best_val:
+            best_val = result["note_val_loss"]
+            with atomic_path(best, suffix=".pt") as tmp:
+                torch.save({"model": model.state_dict(), "epoch": epoch + 1,
+                            "val_loss": best_val}, tmp)
+        # last.pt is written after best.pt, so a run killed between the two redoes the epoch
         with atomic_path(last, suffix=".pt") as tmp:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
                         "sched": sched.state_dict(), "epoch": epoch + 1,
-                        "config": cfg.to_dict(), "result": result}, tmp)
+                        "config": cfg.to_dict(), "result": result, "best_val": best_val}, tmp)
     if not result and last.is_file():
         result = torch.load(last, map_location="cpu", weights_only=True)["result"]
+    if keep_best and val and best.is_file():
+        kept = torch.load(best, map_location="cpu", weights_only=True)
+        model.load_state_dict(kept["model"])
+        result = {**result, "kept_epoch": int(kept["epoch"]),
+                  "kept_val_loss": float(kept["val_loss"])}
+        log.info("kept the note model of epoch %d (lowest validation loss, %.3f)",
+                 kept["epoch"], kept["val_loss"])
     model.eval()
     return result
 
