@@ -21,8 +21,8 @@ music's own bar lines. Each window is played at a seeded tempo, loudness and ins
 so one score yields windows of several feelings. The instrument is drawn near the window's
 feeling (Juslin & Laukka's timbre cue: dull and soft timbres for sad and tender music,
 bright and sharp ones for happy and angry music), so a model can learn it from a painting
-and a comment. Pieces are split 9:1 by piece; held-out
-pieces measure how much of the training music a model replays.
+and a comment. Pieces are split 9:1 by piece; held-out pieces measure how much of the
+training music a model replays.
 """
 from __future__ import annotations
 
