@@ -4,6 +4,8 @@ them on the window and wires them to the window's methods; the behaviour stays i
 ``main_window.py``."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
@@ -53,6 +55,15 @@ class HintCompleter(QCompleter):
         return head + super().pathFromIndex(index)
 
 
+def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
+    """A push button wired to ``slot``, with ``tip`` as its tooltip."""
+    b = QPushButton(text)
+    b.clicked.connect(slot)
+    if tip:
+        b.setToolTip(tip)
+    return b
+
+
 def build(w: QMainWindow) -> None:
     """Build the widgets of ``w`` (a ``main_window.MainWindow``: it is not imported here, so
     the window stays the one module that imports this one), each kept as ``w.<name>``."""
@@ -65,18 +76,15 @@ def build(w: QMainWindow) -> None:
     w._model_text = ""  # the line for the loaded model (without "(kept)")
     w.model_combo = QComboBox()
     w.model_combo.setToolTip("Which model generates: the built-in starter, models "
-                                "fetched in Models…, or a bundle file you opened")
+                             "fetched in Models…, or a bundle file you opened")
     w.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     w.model_combo.activated.connect(w._on_model_chosen)
-    w.models_btn = QPushButton("Models…")
-    w.models_btn.setToolTip("Fetch the paper's model and others, set the default, "
-                               "remove")
-    w.models_btn.clicked.connect(w.open_models_dialog)
-    w.open_bundle_btn = QPushButton("Open bundle…")
-    w.open_bundle_btn.clicked.connect(w._choose_bundle)
+    w.models_btn = button("Models…", w.open_models_dialog,
+                          "Fetch the paper's model and others, set the default, remove")
+    w.open_bundle_btn = button("Open bundle…", w._choose_bundle)
     w.device_combo = QComboBox()
     w.device_combo.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available()
-                                                  else []))
+                                               else []))
     w.device_combo.setToolTip("Where the model runs (CUDA appears when a GPU is found)")
     w.device_combo.activated.connect(lambda _i: w.load_model(w.current_model))
     model_row.addWidget(QLabel("Model:"))
@@ -91,7 +99,7 @@ def build(w: QMainWindow) -> None:
     w.error_banner = QLabel()
     w.error_banner.setWordWrap(True)
     w.error_banner.setStyleSheet("QLabel { background: #fde2e1; color: #8a1c1c; "
-                                    "padding: 6px; border-radius: 4px; }")
+                                 "padding: 6px; border-radius: 4px; }")
     w.error_banner.hide()
     # Keep the banner's room when it hides, so the controls never jump up and down.
     policy = w.error_banner.sizePolicy()
@@ -106,8 +114,7 @@ def build(w: QMainWindow) -> None:
     left_l = QVBoxLayout(left)
     w.drop_zone = DropZone()
     w.drop_zone.fileDropped.connect(w.open_painting)
-    open_btn = QPushButton("Open painting…")
-    open_btn.clicked.connect(w._choose_painting)
+    open_btn = button("Open painting…", w._choose_painting)
     left_l.addWidget(w.drop_zone, 1)
     left_l.addWidget(open_btn)
     splitter.addWidget(left)
@@ -118,7 +125,7 @@ def build(w: QMainWindow) -> None:
     w.comment = QPlainTextEdit()
     w.comment.textChanged.connect(w._on_comment_changed)
     w.comment.setPlaceholderText("What does the painting make you feel? e.g. "
-                                    "“The swirling sky feels alive and restless”")
+                                 "“The swirling sky feels alive and restless”")
     grid.addWidget(w.comment, 1, 0, 1, 3)
     grid.addWidget(QLabel("Music hints"), 2, 0)
     w.hints = QLineEdit()
@@ -132,14 +139,11 @@ def build(w: QMainWindow) -> None:
     w.seed.setValue(NO_SEED)
     w.seed.setToolTip("Same seed, same clip. 'deterministic' is the model's own output.")
     grid.addWidget(w.seed, 3, 1)
-    w.variation_btn = QPushButton("New variation")
-    w.variation_btn.clicked.connect(w.new_variation)
+    w.variation_btn = button("New variation", w.new_variation)
     grid.addWidget(w.variation_btn, 3, 2)
-    w.generate_btn = QPushButton("Generate")
+    w.generate_btn = button("Generate", w.generate)
     w.generate_btn.setDefault(True)
-    w.generate_btn.clicked.connect(w.generate)
-    w.cancel_btn = QPushButton("Cancel")
-    w.cancel_btn.clicked.connect(w.cancel)
+    w.cancel_btn = button("Cancel", w.cancel)
     w.cancel_btn.setEnabled(False)
     grid.addWidget(w.generate_btn, 4, 0, 1, 2)
     grid.addWidget(w.cancel_btn, 4, 2)
@@ -169,13 +173,11 @@ def build(w: QMainWindow) -> None:
     outer.addWidget(w.mel_view)
 
     play_row = QHBoxLayout()
-    w.play_btn = QPushButton("Play")
-    w.play_btn.clicked.connect(w.play)
-    w.stop_btn = QPushButton("Stop")
-    w.stop_btn.clicked.connect(w.stop)
+    w.play_btn = button("Play", w.play)
+    w.stop_btn = button("Stop", w.stop)
     w.live_box = QCheckBox("Play while generating")
     w.live_box.setToolTip("Start playing as soon as the first second is ready (the "
-                             "vocoder streams); off: press Play when the clip is done")
+                          "vocoder streams); off: press Play when the clip is done")
     w.live_box.setChecked(True)
     w.loop_box = QCheckBox("Loop")
     w.loop_box.toggled.connect(lambda on: setattr(w.player, "loop", on))
@@ -193,22 +195,18 @@ def build(w: QMainWindow) -> None:
     w.playback_label = QLabel("No sound device" if w.audio_why else "")
     w.playback_label.setToolTip(w.audio_why)
     w.playback_label.setStyleSheet("color: #a33;")
-    w.save_audio_btn = QPushButton("Save audio…")
-    w.save_audio_btn.clicked.connect(lambda: w.save_audio())
-    w.save_midi_btn = QPushButton("Save MIDI…")
-    w.save_midi_btn.setToolTip("The clip's notes as a MIDI file, for a DAW, Max or "
-                                  "TouchDesigner (notes bundles)")
-    w.save_midi_btn.clicked.connect(lambda: w.save_midi())
-    w.save_mel_btn = QPushButton("Save mel PNG…")
-    w.save_mel_btn.clicked.connect(lambda: w.save_mel())
-    w.export_scape_btn = QPushButton("Export soundscape…")
-    w.export_scape_btn.setToolTip("Every clip of the history, each looped to 20 s and "
-                                     "crossfaded into the next, as one file")
-    w.export_scape_btn.clicked.connect(lambda: w.export_soundscape())
-    w.install_btn = QPushButton("Installation mode")
-    w.install_btn.clicked.connect(lambda: w.open_installation())
+    # lambdas: clicked() passes a bool these methods would take as their first argument
+    w.save_audio_btn = button("Save audio…", lambda: w.save_audio())
+    w.save_midi_btn = button("Save MIDI…", lambda: w.save_midi(),
+                             "The clip's notes as a MIDI file, for a DAW, Max or "
+                             "TouchDesigner (notes bundles)")
+    w.save_mel_btn = button("Save mel PNG…", lambda: w.save_mel())
+    w.export_scape_btn = button("Export soundscape…", lambda: w.export_soundscape(),
+                                "Every clip of the history, each looped to 20 s and "
+                                "crossfaded into the next, as one file")
+    w.install_btn = button("Installation mode", lambda: w.open_installation())
     for widget in (w.play_btn, w.stop_btn, w.live_box, w.loop_box,
-               QLabel("Volume"), w.volume, w.output_combo, w.playback_label):
+                   QLabel("Volume"), w.volume, w.output_combo, w.playback_label):
         play_row.addWidget(widget)
     play_row.addStretch(1)
     play_row.addWidget(w.save_audio_btn)
