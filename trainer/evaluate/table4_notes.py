@@ -148,7 +148,7 @@ def render_notes_table4(result: dict[str, Any]) -> str:
         m = r[name]
         lines.append(f"| {LABELS[name]} | {m['mcd']:.2f} | {m['fad']:.3f} | {m['lsd']:.2f} | "
                      f"{m['cosine']:.3f} | {m['tempo_r']:.2f} | {m['loudness_r']:.2f} | "
-                     f"{m.get('instrument', float('nan')):.2f} |")
+                     f"{m['instrument']:.2f} |")
     better = sum(r["full"][k] < r["random"][k] for k in ("mcd", "fad", "lsd")) + int(
         r["full"]["cosine"] > r["random"]["cosine"])
     lines += ["", f"Full input beats the random baseline on {better} of the paper's 4 metrics.",
