@@ -3,8 +3,14 @@
 dist/art2music/ holds copies of it named a2m (CLI), a2m-osc (OSC bridge) and a2m-desktop
 (the app); `art2music <a2m|osc|desktop> ...` works too.
 """
+import os
 import sys
 from pathlib import Path
+
+# The gallery build runs on the CPU: it carries only the CUDA libraries torch links at import,
+# not those a GPU computation opens (art2music.spec). The starter plays a clip in ~0.2 s on
+# two cores; a paper bundle wanting a GPU runs from the Python install.
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 COMMANDS = {"a2m": "a2m_app.cli", "a2m-osc": "osc_bridge.launch", "osc": "osc_bridge.launch",
             "a2m-desktop": "a2m_desktop.app", "desktop": "a2m_desktop.app"}
