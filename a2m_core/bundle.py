@@ -392,8 +392,25 @@ def save_bundle(
 
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
+        _sort_metadata(Path(tmp))
     log.info("saved bundle %s (%d tensors)", path, len(tensors))
     return path
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite the header with its metadata keys sorted, so that the same bundle is the same
+    bytes: safetensors writes metadata in hash-map order, which changes from run to run."""
+    import struct
+
+    with open(path, "r+b") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > size:  # never seen; the file is valid as it is
+            return
+        f.seek(8)
+        f.write(text.ljust(size))
 
 
 def read_config(path: str | Path) -> BundleConfig:

@@ -47,6 +47,22 @@ def test_a_saved_bundle_reloads_with_identical_weights(tiny_bundle, tmp_path):
     assert all(torch.equal(again.tensors[k], bundle.tensors[k]) for k in bundle.tensors)
 
 
+def test_the_same_bundle_saved_by_two_processes_is_the_same_bytes(tiny_bundle, tmp_path):
+    # safetensors orders the metadata by a hash map seeded per process: a rebuilt starter
+    # must still be byte-identical, so that git sees no change
+    import subprocess
+    import sys
+
+    save = ("import sys; from a2m_core.bundle import load_bundle, save_bundle; "
+            "b = load_bundle(sys.argv[1]); "
+            "save_bundle(sys.argv[2], b.config, b.modules(), encoder_state=b.part('encoder'))")
+    copies = [tmp_path / f"copy{k}.safetensors" for k in range(3)]
+    for copy in copies:
+        subprocess.run([sys.executable, "-c", save, str(tiny_bundle), str(copy)], check=True)
+    assert len({c.read_bytes() for c in copies}) == 1
+    assert load_bundle(copies[0]).config == load_bundle(tiny_bundle).config
+
+
 def test_config_is_readable_without_the_tensors(tiny_bundle):
     assert read_config(tiny_bundle).name == "debug-tiny"
 

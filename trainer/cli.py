@@ -208,11 +208,15 @@ def _report(text: str, path: str | None) -> None:
 def _notes_starter(args: argparse.Namespace) -> int:
     import json
 
-    from .notes_starter import NotesStarterConfig, build_notes_starter, starter_report
-    from .train.notes import NotesTrainConfig
+    from .notes_starter import (
+        NotesStarterConfig,
+        build_notes_starter,
+        starter_report,
+        starter_train_config,
+    )
 
-    train = NotesTrainConfig(seed=args.seed, **({"note_epochs": args.epochs}
-                                                if args.epochs else {}))
+    train = starter_train_config(seed=args.seed, **({"note_epochs": args.epochs}
+                                                    if args.epochs else {}))
     printer = ProgressPrinter(args.json_progress)
     try:
         result = build_notes_starter(Path(args.output), Path(args.work),

@@ -145,3 +145,33 @@ def save_tiny_notes_bundle(path: Path, projector, head, model) -> Path:
         generation=GenerationConfig(variation=0.0))
     return save_bundle(path, cfg, BundleModules(projector, None, None, head, model),
                        encoder_state=clip.state_dict())
+
+
+def test_a_plan_trained_sometimes_without_its_painting_reads_a_comment_alone_better(
+        corpus, tmp_path):
+    from trainer.train.notes import plan_loss, targets_of
+
+    paintings = sorted((REPO / "examples").glob("*.jpg"))
+    crops = [Crop(p, p.stem, "whole") for p in paintings]
+    windows = {json.loads(line)["id"]: json.loads(line)
+               for line in (corpus / "windows.jsonl").read_text().splitlines()}
+    data = prepare_note_pairs(corpus, crops, ENCODER, tmp_path / "pairs",
+                              NotesTrainConfig(**TINY), lambda *_: None)
+    pairs = torch.tensor(data["pairs"])
+    txt = torch.from_numpy(data["text"])[pairs[:, 2]]
+
+    def comment_only_loss(image_dropout: float) -> float:
+        cfg = NotesTrainConfig(**{**TINY, "plan_epochs": 80, "image_dropout": image_dropout})
+        projector, head, _, _ = build_networks(ENCODER, cfg)
+        train_plan(data, windows, projector, head, cfg)
+        tg = [targets_of(windows[data["windows"][w]], head.cfg.instruments)
+              for w in pairs[:, 0].tolist()]
+        with torch.no_grad():
+            out = head(projector(txt, torch.zeros(len(pairs), ENCODER.embed_dim)))
+            return float(plan_loss(out, head.log_std,
+                                   torch.tensor([t["cont"] for t in tg]),
+                                   {k: torch.tensor([t[k] for t in tg])
+                                    for k in ("mode", "instrument", "texture")}))
+
+    # measured 0.55 against 0.60
+    assert comment_only_loss(0.5) < comment_only_loss(0.0)

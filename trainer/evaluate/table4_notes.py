@@ -41,12 +41,13 @@ def window_plan(w: dict[str, Any]) -> Plan:
 
 @torch.inference_mode()
 def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path],
-                          max_pairs: int = 48, seed: int = 0,
+                          max_pairs: int | None = None, seed: int = 0,
                           progress: Callable[[str, int, int], None] | None = None,
                           plan_temperature: float | None = None,
                           embedding: AudioEmbedding | None = None,
                           window_offset: int = 0) -> dict[str, Any]:
-    """``plan_temperature``: None draws plans as users get them (the bundle's temperature);
+    """``max_pairs``: None pairs every held-out window, else that many evenly spaced ones.
+    ``plan_temperature``: None draws plans as users get them (the bundle's temperature);
     0 takes each plan at its mean. ``embedding``: for FAD and cosine (None: musicnn when
     installed, else mel statistics). ``window_offset``: the held-out windows are taken
     evenly spaced, starting this many windows in, so that other sets can be measured."""
@@ -62,7 +63,7 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
     engine.set_generation_params(loudness_lufs=None, plan_temperature=plan_temperature)
     cfg = engine.mel_config
     windows = [w for w in read_windows(corpus) if w["split"] == "test"]
-    if len(windows) > max_pairs:
+    if max_pairs is not None and len(windows) > max_pairs:
         windows = [windows[min(len(windows) - 1,
                                round(k * (len(windows) - 1) / (max_pairs - 1)) + window_offset)]
                    for k in range(max_pairs)]

@@ -70,6 +70,7 @@ class NotesTrainConfig:
     batch_size: int = 32
     max_tokens: int = 640  # training sequences are cut here
     fused_dropout: float = 0.3
+    image_dropout: float = 0.0  # share of plan-training pairs that see no painting
     seed: int = 0
     threads: int = 2
 
@@ -182,7 +183,10 @@ def train_plan(data: dict[str, Any], windows: dict[str, dict[str, Any]],
         for s in range(0, n, bs):
             idx = pairs[order[s:s + bs]]
             w, c, p = idx[:, 0], idx[:, 1], idx[:, 2]
-            out = head(projector(txt[p], img[c]))
+            im = img[c]
+            if cfg.image_dropout > 0:
+                im = im * (torch.rand(len(idx), 1, generator=gen) >= cfg.image_dropout)
+            out = head(projector(txt[p], im))
             loss = plan_loss(out, head.log_std, cont[w], {k: v[w] for k, v in cats.items()})
             opt.zero_grad()
             loss.backward()
