@@ -149,7 +149,7 @@ def save_tiny_notes_bundle(path: Path, projector, head, model) -> Path:
 
 def test_a_plan_trained_sometimes_without_its_painting_reads_a_comment_alone_better(
         corpus, tmp_path):
-    from trainer.train.notes import plan_loss, targets_of
+    from trainer.train.notes import plan_loss, plan_targets
 
     paintings = sorted((REPO / "examples").glob("*.jpg"))
     crops = [Crop(p, p.stem, "whole") for p in paintings]
@@ -164,14 +164,11 @@ def test_a_plan_trained_sometimes_without_its_painting_reads_a_comment_alone_bet
         cfg = NotesTrainConfig(**{**TINY, "plan_epochs": 80, "image_dropout": image_dropout})
         projector, head, _, _ = build_networks(ENCODER, cfg)
         train_plan(data, windows, projector, head, cfg)
-        tg = [targets_of(windows[data["windows"][w]], head.cfg.instruments)
-              for w in pairs[:, 0].tolist()]
+        cont, cats = plan_targets([windows[data["windows"][w]] for w in pairs[:, 0].tolist()],
+                                  head.cfg.instruments)
         with torch.no_grad():
             out = head(projector(txt, torch.zeros(len(pairs), ENCODER.embed_dim)))
-            return float(plan_loss(out, head.log_std,
-                                   torch.tensor([t["cont"] for t in tg]),
-                                   {k: torch.tensor([t[k] for t in tg])
-                                    for k in ("mode", "instrument", "texture")}))
+            return float(plan_loss(out, head.log_std, cont, cats))
 
     # measured 0.55 against 0.60
     assert comment_only_loss(0.5) < comment_only_loss(0.0)

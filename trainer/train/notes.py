@@ -161,15 +161,20 @@ def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, 
     return {**meta, "image": img, "text": txt}
 
 
+def plan_targets(ws: list[dict[str, Any]], instruments: tuple[str, ...]
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The windows' true controls as ``plan_loss`` takes them: continuous, categorical."""
+    tg = [targets_of(w, instruments) for w in ws]
+    cont = torch.tensor([t["cont"] for t in tg], dtype=torch.float32)
+    return cont, {k: torch.tensor([t[k] for t in tg]) for k in ("mode", "instrument", "texture")}
+
+
 def train_plan(data: dict[str, Any], windows: dict[str, dict[str, Any]],
                projector: GatedResidualProjector, head: ControlHead, cfg: NotesTrainConfig,
                callback: Callback | None = None) -> dict[str, float]:
     """Fit the projector and the control head to the windows' true controls."""
     torch.manual_seed(cfg.seed)
-    ids = data["windows"]
-    tg = [targets_of(windows[i], head.cfg.instruments) for i in ids]
-    cont = torch.tensor([t["cont"] for t in tg], dtype=torch.float32)
-    cats = {k: torch.tensor([t[k] for t in tg]) for k in ("mode", "instrument", "texture")}
+    cont, cats = plan_targets([windows[i] for i in data["windows"]], head.cfg.instruments)
     pairs = torch.tensor(data["pairs"])  # [P, 3]: window, crop, prompt
     img, txt = torch.from_numpy(data["image"]), torch.from_numpy(data["text"])
     params = list(projector.parameters()) + list(head.parameters())
