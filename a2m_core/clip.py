@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import BadInputError
 from .fileio import atomic_path
-from .notes.plan import Pins, Plan
+from .notes.plan import Pins, Plan, with_hinted_instrument
 from .notes.score import Note
 from .prompt import MusicHints
 
@@ -92,6 +92,17 @@ class GenerationRequest:
     seed: int | None = None
     emotion: str | None = None
     pins: Pins | None = None  # notes bundles: controls the person fixed
+
+    def music_hints(self) -> MusicHints:
+        if isinstance(self.hints, str):
+            return MusicHints.parse(self.hints)
+        return self.hints or MusicHints()
+
+    def notes_pins(self) -> Pins | None:
+        """What a notes bundle plays under: the pinned controls, and the instrument the
+        hints name where none is pinned (``notes.plan.hinted_instrument``)."""
+        hints = self.music_hints()
+        return with_hinted_instrument(self.pins, (*hints.labels, *hints.keywords))
 
 
 def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:

@@ -385,7 +385,8 @@ class Art2Music:
         Args:
             image: painting as a path, PIL image or HxWxC array.
             comment: the viewer's comment (must not be empty).
-            hints: optional music hints (``MusicHints`` or ``"Jazz; mellow piano"``).
+            hints: optional music hints (``MusicHints`` or ``"Jazz; mellow piano"``). A notes
+                bundle plays the instrument they name, unless ``pins`` fix one.
             seed: an int replays a performance; ``None`` draws it from the painting's pixels,
                 so the same painting and comment give the same clip on any machine.
             emotion: an ArtEmis emotion label to add to the emotion keywords.
@@ -540,10 +541,10 @@ class Art2Music:
             if r.pins is not None and r.pins.any() and self._player is None:
                 raise BadInputError(f"controls can be pinned only with a notes bundle; "
                                     f"{self.name} is a mel bundle")
-            hints = MusicHints.parse(r.hints) if isinstance(r.hints, str) else r.hints
             try:
                 check_user_text(r.comment, r.emotion)
-                prompts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt).text)
+                prompts.append(build_prompt(r.comment, r.music_hints(), r.emotion,
+                                            self.config.prompt).text)
             except ValueError as err:
                 raise BadInputError(str(err)) from err
             # Decode once here; the encoder caches the decoded pixels.
@@ -593,7 +594,7 @@ class Art2Music:
             stage("mel")
             fused = self._projector(text_feat, image_feat)
             clips = self._play(fused, [r.seed for r in requests], painting_keys(images),
-                               [r.pins for r in requests], prompts,
+                               [r.notes_pins() for r in requests], prompts,
                                [r.comment for r in requests], gen, on_mel, stage)
             for c in clips:
                 c.timings["encode"] = encode_s

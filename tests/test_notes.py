@@ -12,7 +12,7 @@ from a2m_core import Art2Music
 from a2m_core.debug import build_debug_bundle, tiny_notes_config
 from a2m_core.errors import BadInputError, ModelLoadError
 from a2m_core.notes import score
-from a2m_core.notes.plan import Pins
+from a2m_core.notes.plan import Pins, hinted_instrument, with_hinted_instrument
 from a2m_core.notes.sampler import FLUID_R3_GM, SamplerConfig, SoundFontRef
 from a2m_core.notes.score import Note
 
@@ -142,6 +142,30 @@ def test_a_pinned_control_is_obeyed(notes_engine, tmp_path):
         Pins(tempo_bpm=500)
     with pytest.raises(BadInputError, match="instrument 'kazoo'"):
         Pins(instrument="kazoo")
+
+
+@needs_soundfont
+def test_hints_that_name_an_instrument_play_it_unless_one_is_pinned(notes_engine):
+    def instrument(hints, pins=None):
+        return notes_engine.generate(EXAMPLE_PAINTING, "a quiet night", hints, seed=1,
+                                     pins=pins).plan.instrument
+
+    assert instrument("Orchestra; dreamy strings") == "strings"
+    assert instrument("Jazz; mellow piano") == "piano"
+    assert instrument("Orchestra; solo harp") == "harp"  # the named instrument wins
+    assert instrument("Orchestra") == "strings"
+    assert instrument("dreamy strings", Pins(instrument="flute")) == "flute"
+    # an AudioSet label names one too, and other pins keep theirs
+    clip = notes_engine.generate(EXAMPLE_PAINTING, "a quiet night", "Electric piano", seed=1,
+                                 pins=Pins(tempo_bpm=70))
+    assert (clip.plan.instrument, clip.plan.tempo_bpm) == ("piano", 70.0)
+
+
+def test_hints_that_name_no_instrument_leave_it_to_the_painting_and_comment():
+    assert hinted_instrument(["dreamy", "warm", "Jazz"]) is None
+    assert hinted_instrument([]) is None
+    assert with_hinted_instrument(None, ["calm"]) is None
+    assert with_hinted_instrument(Pins(key="A minor"), ["calm"]) == Pins(key="A minor")
 
 
 @needs_soundfont

@@ -7,6 +7,8 @@ beat and whether one line or chords play), printed as e.g.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -25,6 +27,24 @@ DYNAMICS = (("pp", 36), ("p", 52), ("mp", 68), ("mf", 84), ("f", 100), ("ff", 11
 TEXTURES = ("melody", "chords")  # one line (a folk tune), or parts together (a chorale)
 MODES = ("major", "minor")
 TEMPO_RANGE = (40.0, 200.0)
+
+# Words of music hints (free keywords or AudioSet labels such as "Electric piano" or
+# "Bowed string instrument") that name an instrument the sampler plays, so that
+# "Jazz; mellow piano" plays a piano. An ensemble word stands for its strings and gives way
+# to a named instrument: "Orchestra; solo harp" plays the harp.
+HINT_INSTRUMENTS = {
+    "piano": "piano", "pianos": "piano", "keyboard": "piano",
+    "harpsichord": "harpsichord", "vibraphone": "vibraphone", "vibes": "vibraphone",
+    "marimba": "marimba", "xylophone": "marimba", "organ": "organ", "accordion": "accordion",
+    "guitar": "guitar", "guitars": "guitar", "violin": "violin", "fiddle": "violin",
+    "harp": "harp", "strings": "strings", "string": "strings", "cello": "strings",
+    "viola": "strings", "choir": "choir", "chorus": "choir", "choral": "choir",
+    "voices": "choir", "brass": "brass", "trumpet": "brass", "trumpets": "brass",
+    "horn": "brass", "horns": "brass", "trombone": "brass", "tuba": "brass",
+    "clarinet": "clarinet", "flute": "flute", "flutes": "flute", "recorder": "flute",
+}
+HINT_ENSEMBLES = {"orchestra": "strings", "orchestral": "strings", "symphony": "strings",
+                  "symphonic": "strings"}
 
 
 def dynamic_word(velocity: float) -> str:
@@ -159,6 +179,28 @@ class Pins:
         if self.texture is not None:
             changes["texture"] = self.texture
         return replace(plan, **changes)
+
+
+def hinted_instrument(hints: Iterable[str]) -> str | None:
+    """The instrument the music hints name first ("dreamy strings" -> strings), else the one
+    an ensemble word stands for ("Orchestra" -> strings); None when they name neither."""
+    ensemble = None
+    for hint in hints:
+        for word in re.findall(r"[a-z]+", hint.lower()):
+            if word in HINT_INSTRUMENTS:
+                return HINT_INSTRUMENTS[word]
+            ensemble = ensemble or HINT_ENSEMBLES.get(word)
+    return ensemble
+
+
+def with_hinted_instrument(pins: Pins | None, hints: Iterable[str]) -> Pins | None:
+    """``pins`` with the instrument the hints name, unless an instrument is pinned already."""
+    if pins is not None and pins.instrument is not None:
+        return pins
+    instrument = hinted_instrument(hints)
+    if instrument is None:
+        return pins
+    return replace(pins or Pins(), instrument=instrument)
 
 
 def _number(value: Any, what: str) -> float:
