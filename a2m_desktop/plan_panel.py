@@ -66,6 +66,10 @@ class PlanPanel(QWidget):
             combo.setEnabled(notes)
             combo.setToolTip(why or "Fix this cue; 'from the painting' leaves it to the "
                                     "painting and your comment")
+        if notes:
+            self.instrument.setToolTip("Fix the instrument; 'from the painting' plays the one "
+                                       "your music hints name (strings, piano, …), else "
+                                       "the painting and your comment choose")
         if not notes:
             self.plan_label.setText("")
 

@@ -416,7 +416,7 @@ def test_visitors_see_an_invitation_where_the_music_will_appear(qtbot, window, p
     view.close()
 
 
-def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_saves_midi(
+def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_hints_and_saves_midi(
         qtbot, tmp_path, paintings):
     from a2m_core.debug import build_debug_bundle, tiny_notes_config
     from a2m_core.notes.sampler import FLUID_R3_GM
@@ -435,10 +435,12 @@ def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_saves_midi(
         assert not win.save_midi_btn.isEnabled()  # nothing to save yet
         drop(win, paintings[0])
         qtbot.keyClicks(win.comment, "the waves crash and the boats race")
+        qtbot.keyClicks(win.hints, "Orchestra; solo harp")
         win.plan_panel.tempo.setCurrentIndex(win.plan_panel.tempo.findData("138"))
         generate(qtbot, win)
         plan = win.current.clip.plan
-        assert plan.tempo_bpm == 138.0
+        assert (plan.tempo_bpm, plan.instrument) == (138.0, "harp")
+        assert "hints" in win.plan_panel.instrument.toolTip()
         assert win.plan_panel.plan_label.text() == f"Plan: {plan.describe()}"
         assert "138 bpm" in win.history_list.item(0).text()
         assert win.save_midi_btn.isEnabled()
