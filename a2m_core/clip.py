@@ -101,6 +101,8 @@ class GenerationRequest:
     def notes_pins(self) -> Pins | None:
         """What a notes bundle plays under: the pinned controls, and the instrument the
         hints name where none is pinned (``notes.plan.hinted_instrument``)."""
+        if isinstance(self.hints, str):  # as typed: the first instrument named wins
+            return with_hinted_instrument(self.pins, [self.hints])
         hints = self.music_hints()
         return with_hinted_instrument(self.pins, (*hints.labels, *hints.keywords))
 

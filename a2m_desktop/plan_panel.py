@@ -70,7 +70,7 @@ class PlanPanel(QWidget):
             self.instrument.setToolTip("Fix the instrument; 'from the painting' plays the one "
                                        "your music hints name (strings, piano, …), else "
                                        "the painting and your comment choose")
-        if not notes:
+        else:
             self.plan_label.setText("")
 
     def show_plan(self, plan: Plan | None) -> None:

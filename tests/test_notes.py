@@ -154,6 +154,7 @@ def test_hints_that_name_an_instrument_play_it_unless_one_is_pinned(notes_engine
     assert instrument("Jazz; mellow piano") == "piano"
     assert instrument("Orchestra; solo harp") == "harp"  # the named instrument wins
     assert instrument("Orchestra") == "strings"
+    assert instrument("mellow piano; Violin, fiddle") == "piano"  # first named, as typed
     assert instrument("dreamy strings", Pins(instrument="flute")) == "flute"
     # an AudioSet label names one too, and other pins keep theirs
     clip = notes_engine.generate(EXAMPLE_PAINTING, "a quiet night", "Electric piano", seed=1,
