@@ -63,9 +63,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]  # (stage, overall fraction 0..1)
-STAGES = ("encode", "mel", "vocoder", "finish")
+STAGES = ("encode", "mel", "vocoder", "finish")  # a mel bundle's; a notes bundle's: encode, notes
 # Rough share of a CPU generation spent before each stage starts (for one progress bar).
-_STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95}
+_STAGE_START = {"encode": 0.0, "mel": 0.25, "vocoder": 0.55, "finish": 0.95, "notes": 0.25}
 
 
 def _stage_clock(progress: Progress | None, cancel: CancelCheck
@@ -591,7 +591,7 @@ class Art2Music:
             image_feat = self.encoder.encode_images(images).float().cpu()
             text_feat = self.encoder.encode_texts(prompts).float().cpu()
             encode_s = time.perf_counter() - t
-            stage("mel")
+            stage("notes")
             fused = self._projector(text_feat, image_feat)
             clips = self._play(fused, [r.seed for r in requests], painting_keys(images),
                                [r.notes_pins() for r in requests], prompts,
@@ -615,7 +615,7 @@ class Art2Music:
         clips = []
         for i in range(len(seeds)):
             if i and stage is not None:
-                stage("mel")
+                stage("notes")
             perf = self._player.play(fused[i], gens[i], pins[i], gen.plan_temperature)
             level = (None if gen.loudness_lufs is None
                      else gen.loudness_lufs + perf.loudness_offset_db())

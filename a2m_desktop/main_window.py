@@ -30,7 +30,8 @@ from .worker import EngineWorker
 log = logging.getLogger(__name__)
 
 STAGE_NAMES = {"encode": "Encoding painting and comment", "mel": "Decoding the mel-spectrogram",
-               "vocoder": "Synthesising audio", "finish": "Levelling", "done": "Done"}
+               "vocoder": "Synthesising audio", "finish": "Levelling",
+               "notes": "Drawing the plan and the notes", "done": "Done"}
 IMAGE_FILTER = "Paintings (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp)"
 
 

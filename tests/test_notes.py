@@ -221,6 +221,11 @@ def test_a_notes_bundle_and_a_mel_bundle_both_load_generate_and_stream(notes_eng
     st = np.concatenate([c.audio for c in notes_engine.generate_stream(
         EXAMPLE_PAINTING, "calm water", seed=5)])
     assert np.array_equal(one.audio, st)
+    # progress names what a notes bundle does (no mel is decoded before the sound)
+    stages = []
+    notes_engine.generate(EXAMPLE_PAINTING, "calm water", seed=5,
+                          progress=lambda stage, fraction: stages.append(stage))
+    assert stages == ["encode", "notes", "done"]
 
 
 def test_a_mel_bundle_refuses_pins_and_midi_with_a_reason(engine, tmp_path):
