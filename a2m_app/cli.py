@@ -79,7 +79,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                disable=args.quiet, bar_format="{desc:<10}{percentage:3.0f}%|{bar}| {elapsed}")
 
     def progress(stage: str, fraction: float) -> None:
-        bar.set_description(stage)
+        bar.set_description(stage, refresh=False)  # drawn once, with its own percentage
         bar.update(round(fraction * 100) - bar.n)
 
     if args.no_loudness:
