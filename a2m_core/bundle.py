@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -400,8 +401,6 @@ def save_bundle(
 def _sort_metadata(path: Path) -> None:
     """Rewrite the header with its metadata keys sorted, so that the same bundle is the same
     bytes: safetensors writes metadata in hash-map order, which changes from run to run."""
-    import struct
-
     with open(path, "r+b") as f:
         (size,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(size))

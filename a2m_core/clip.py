@@ -101,10 +101,11 @@ class GenerationRequest:
     def notes_pins(self) -> Pins | None:
         """What a notes bundle plays under: the pinned controls, and the instrument the
         hints name where none is pinned (``notes.plan.hinted_instrument``)."""
-        if isinstance(self.hints, str):  # as typed: the first instrument named wins
-            return with_hinted_instrument(self.pins, [self.hints])
-        hints = self.music_hints()
-        return with_hinted_instrument(self.pins, (*hints.labels, *hints.keywords))
+        if isinstance(self.hints, str):
+            texts = [self.hints]  # as typed: the first instrument named wins
+        else:
+            texts = [*self.hints.labels, *self.hints.keywords] if self.hints else []
+        return with_hinted_instrument(self.pins, texts)
 
 
 def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:
