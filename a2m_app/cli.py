@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,26 @@ def _unique_path(path: Path) -> Path:
     return candidate
 
 
+def _check_destination(path: Path, flag: str) -> None:
+    """Refuse, before any work, an output that can't be written as asked: a folder, a
+    missing folder, a read-only file (never replaced), or a FIFO or device."""
+    from a2m_core.errors import BadInputError
+
+    if path.is_dir():
+        raise BadInputError(f"{flag} {path}: that is a folder; name a file in it")
+    if not path.parent.is_dir():
+        raise BadInputError(f"{flag} {path}: the folder {path.parent} does not exist")
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise BadInputError(f"{flag} {path}: not a regular file (a FIFO, device or "
+                                f"broken link); name a new file")
+        if not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK):
+            raise BadInputError(f"{flag} {path}: the file is read-only and is left as it "
+                                f"is; name another file")
+    if not os.access(path.parent, os.W_OK):
+        raise BadInputError(f"{flag} {path}: the folder {path.parent} is not writable")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from a2m_core.errors import BadInputError
     from a2m_core.prompt import check_user_text
@@ -49,6 +70,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
                             f"{args.output}: use .wav or .flac")
     if args.midi and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
         raise BadInputError(f"--midi {args.midi}: use a .mid file name")
+    for flag, dest in (("-o", args.output), ("--midi", args.midi)):
+        if dest:
+            _check_destination(Path(dest), flag)
     pins = _pins(args)
     image = Path(args.image)
     _check_image(image)  # before torch loads: a wrong path is refused in a blink
@@ -110,6 +134,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
     if clip.plan is not None:
         print(f"plan: {clip.plan.describe()}")
+        print(f"why:  {clip.why}")
     print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
     if args.midi:
         print(f"wrote {clip.save_midi(args.midi)} ({len(clip.notes or [])} notes)")
@@ -132,6 +157,8 @@ def _check_image(path: Path) -> None:
 
     from a2m_core.errors import BadInputError
 
+    if path.is_dir():
+        raise BadInputError(f"--image {path} is a folder: name one painting in it")
     if not path.is_file():
         raise BadInputError(f"image not found: {path}")
     try:
@@ -382,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="generate a clip from a painting and a comment")
     g.add_argument("--image", required=True, help="painting (jpg/png/webp/tiff)")
-    g.add_argument("--comment", required=True, help="what the painting makes you feel")
+    g.add_argument("--comment", default="", help="what the painting makes you feel "
+                   "(optional: without one the painting alone sets the feeling)")
     g.add_argument("--bundle", help="bundle file or installed model name (default: "
                    "$A2M_BUNDLE, the model set with `a2m models default`, or the starter)")
     g.add_argument("--hints", help="music hints: AudioSet labels and keywords, e.g. "

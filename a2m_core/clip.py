@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import BadInputError
 from .fileio import atomic_path
-from .notes.plan import Pins, Plan, with_hinted_instrument
+from .notes.plan import Pins, Plan, hinted_instrument, with_hinted_instrument
 from .notes.score import Note
 from .prompt import MusicHints
 
 if TYPE_CHECKING:
     from .images import ImageInput
+    from .painting import PaintingLook
 
 
 @dataclass
@@ -44,6 +45,22 @@ class Clip:
     bundle_name: str = ""
     plan: Plan | None = None  # notes bundles: the feeling cues it was played with
     notes: list[Note] | None = None  # notes bundles: what was played (beats at plan tempo)
+    look: PaintingLook | None = None  # notes bundles: the painting's look and subjects
+
+    @property
+    def why(self) -> str:
+        """Which input moved which control, in one line (notes bundles; else "")."""
+        return self.plan.why if self.plan is not None else ""
+
+    def plan_dict(self) -> dict[str, Any] | None:
+        """The plan as plain data (its why-line and the painting's look included), for JSON;
+        None for a mel bundle's clip."""
+        if self.plan is None:
+            return None
+        d = self.plan.to_dict()
+        if self.look is not None:
+            d["painting"] = self.look.to_dict()
+        return d
 
     @property
     def duration_s(self) -> float:
@@ -87,7 +104,7 @@ class GenerationRequest:
     """One clip to make: a painting, a comment and what else shapes it."""
 
     image: ImageInput
-    comment: str
+    comment: str = ""  # empty: the painting alone sets the feeling
     hints: MusicHints | str | None = None
     seed: int | None = None
     emotion: str | None = None
@@ -98,14 +115,26 @@ class GenerationRequest:
             return MusicHints.parse(self.hints)
         return self.hints or MusicHints()
 
+    @property
+    def has_comment(self) -> bool:
+        """Whether the viewer said anything: a comment or an emotion."""
+        return bool((self.comment or "").strip() or self.emotion)
+
+    def _hint_texts(self) -> list[str]:
+        if isinstance(self.hints, str):
+            return [self.hints]  # as typed: the first instrument named wins
+        return [*self.hints.labels, *self.hints.keywords] if self.hints else []
+
+    def hinted_instrument(self) -> str | None:
+        """The instrument the music hints name, unless one is pinned."""
+        if self.pins is not None and self.pins.instrument is not None:
+            return None
+        return hinted_instrument(self._hint_texts())
+
     def notes_pins(self) -> Pins | None:
         """What a notes bundle plays under: the pinned controls, and the instrument the
         hints name where none is pinned (``notes.plan.hinted_instrument``)."""
-        if isinstance(self.hints, str):
-            texts = [self.hints]  # as typed: the first instrument named wins
-        else:
-            texts = [*self.hints.labels, *self.hints.keywords] if self.hints else []
-        return with_hinted_instrument(self.pins, texts)
+        return with_hinted_instrument(self.pins, self._hint_texts())
 
 
 def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:

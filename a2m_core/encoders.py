@@ -376,6 +376,18 @@ class ClipEncoder:
                 out[key] = f
         return torch.stack([out[k] for k in keys]) if keys else torch.empty(0, self.cfg.embed_dim)
 
+    def subjects(self, image_features: torch.Tensor) -> list[tuple[str, ...]]:
+        """What each painting shows, in plain words (``painting.subjects_of``), from its
+        features ``[B, embed_dim]``; empty where the image model names no classes (OpenCLIP
+        towers, ``colour``)."""
+        from .painting import subjects_of
+
+        probs = (self.image_model.class_probabilities(image_features)
+                 if self.image_model is not None else None)
+        if probs is None:
+            return [() for _ in range(len(image_features))]
+        return [subjects_of(p.numpy()) for p in probs]
+
     def text_capacity(self, text: str) -> tuple[int, int]:
         """(tokens ``text`` needs, tokens the text encoder reads); beyond that it is cut."""
         if self.text_model is not None:

@@ -53,12 +53,13 @@ from .errors import A2MError, BadInputError, GenerationCancelled
 from .images import ImageInput, load_image
 from .notes.plan import Pins, Plan
 from .notes.score import Note
-from .prompt import MusicHints, build_prompt, check_user_text
+from .painting import PaintingLook, measure, painting_words
+from .prompt import MusicHints, build_prompt, check_user_text, feeling_words
 from .streaming import Pacing
 from .vocoding import CancelCheck, MelVoice, cancelled
 
 if TYPE_CHECKING:
-    from .notes.player import NotePlayer
+    from .notes.player import NotePlayer, Reading
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ class Art2Music:
     def generate_stream(
         self,
         image: ImageInput,
-        comment: str,
+        comment: str = "",
         hints: MusicHints | str | None = None,
         seed: int | None = None,
         emotion: str | None = None,
@@ -370,7 +371,7 @@ class Art2Music:
     def generate(
         self,
         image: ImageInput,
-        comment: str,
+        comment: str = "",
         hints: MusicHints | str | None = None,
         seed: int | None = None,
         emotion: str | None = None,
@@ -384,7 +385,7 @@ class Art2Music:
 
         Args:
             image: painting as a path, PIL image or HxWxC array.
-            comment: the viewer's comment (must not be empty).
+            comment: the viewer's comment; empty: the painting alone sets the feeling.
             hints: optional music hints (``MusicHints`` or ``"Jazz; mellow piano"``). A notes
                 bundle plays the instrument they name, unless ``pins`` fix one.
             seed: an int replays a performance; ``None`` draws it from the painting's pixels,
@@ -397,7 +398,8 @@ class Art2Music:
                 follow the painting and the comment.
 
         Raises:
-            BadInputError: unreadable image, empty comment. GenerationCancelled: cancelled.
+            BadInputError: unreadable image, over-long comment. GenerationCancelled:
+            cancelled.
         """
         req = GenerationRequest(image, comment, hints, seed, emotion, pins)
         return self.generate_batch([req], progress=progress, cancel=cancel, on_mel=on_mel)[0]
@@ -468,7 +470,9 @@ class Art2Music:
     def generate_from_features(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
                                seeds: Sequence[int | None],
                                keys: Sequence[bytes] | None = None,
-                               pins: Sequence[Pins | None] | None = None) -> list[Clip]:
+                               pins: Sequence[Pins | None] | None = None,
+                               looks: Sequence[PaintingLook | None] | None = None
+                               ) -> list[Clip]:
         """Clips from encoder features ``[B, D]`` (``engine.encoder.encode_images`` /
         ``encode_texts``, or any stand-in: zeros, noise) instead of paintings and comments:
         for ablations such as Table IV. A seed draws the performance as in :meth:`generate`;
@@ -476,7 +480,9 @@ class Art2Music:
         came from). A mel bundle given no seeds and no keys plays each row's average
         rendition (no draw at all).
         ``pins``: a notes bundle's pinned controls per row (e.g. the reference's instrument,
-        so that a comparison measures what the inputs decide).
+        so that a comparison measures what the inputs decide). ``looks``: a notes bundle's
+        painting looks per row (``painting.measure``), which steer the plan as in
+        :meth:`generate`; None leaves the painting to the features alone.
 
         Raises:
             BadInputError: the features' shapes do not fit the bundle, a None seed has no
@@ -504,9 +510,12 @@ class Art2Music:
                                 "average renditions")
         with self._lock:
             if self._player is not None:
+                from .notes.player import Reading
+
                 fused = self._projector(text_feat.float().cpu(), image_feat.float().cpu())
+                readings = [Reading(look=lk) for lk in looks] if looks is not None else None
                 return self._play(fused, seeds, keys or [b""] * n, pins or [None] * n,
-                                  [""] * n, [""] * n, gen, None)
+                                  [""] * n, [""] * n, gen, None, None, readings)
             if average:
                 with self._autocast("decoder"):
                     mels = self._decode_mel(self._fuse(image_feat, text_feat, seeds,
@@ -585,17 +594,39 @@ class Art2Music:
                         images: list[Image.Image], stage: Callable[..., float],
                         on_mel: Callable[[np.ndarray], None] | None,
                         gen: GenerationConfig, progress: Progress | None) -> list[Clip]:
-        """A notes bundle's clips: encode, then per clip plan + notes + sampler."""
+        """A notes bundle's clips: encode the paintings, read their look and subjects, then
+        encode the composite texts with the painting's words (and the same painting with no
+        comment, to tell what the comment itself asks), then per clip plan + notes +
+        sampler. ``prompts`` (without the painting's words) are not used."""
+        from .notes.player import Reading
+
         with self._lock:
             t = stage("encode")
             image_feat = self.encoder.encode_images(images).float().cpu()
-            text_feat = self.encoder.encode_texts(prompts).float().cpu()
+            looks = [measure(im, subjects) for im, subjects
+                     in zip(images, self.encoder.subjects(image_feat))]
+            texts, bare = [], []
+            for r, look in zip(requests, looks):
+                hints = r.music_hints()
+                texts.append(build_prompt(r.comment, hints, r.emotion, self.config.prompt,
+                                          painting_words(look, r.comment)).text)
+                bare.append(build_prompt("", hints, None, self.config.prompt,
+                                         painting_words(look)).text)
+            feats = self.encoder.encode_texts(texts + bare).float().cpu()
             encode_s = time.perf_counter() - t
             stage("notes")
-            fused = self._projector(text_feat, image_feat)
+            n = len(requests)
+            fused = self._projector(feats[:n], image_feat)
+            fused_bare = self._projector(feats[n:], image_feat)
+            readings = []
+            for i, (r, look) in enumerate(zip(requests, looks)):
+                words = tuple(feeling_words(r.comment))
+                readings.append(Reading(look, fused_bare[i], words, r.has_comment,
+                                        bool(words or r.emotion), r.pins,
+                                        r.hinted_instrument()))
             clips = self._play(fused, [r.seed for r in requests], painting_keys(images),
-                               [r.notes_pins() for r in requests], prompts,
-                               [r.comment for r in requests], gen, on_mel, stage)
+                               [r.notes_pins() for r in requests], texts,
+                               [r.comment for r in requests], gen, on_mel, stage, readings)
             for c in clips:
                 c.timings["encode"] = encode_s
             if progress:
@@ -605,9 +636,11 @@ class Art2Music:
     def _play(self, fused: torch.Tensor, seeds: Sequence[int | None], keys: Sequence[bytes],
               pins: Sequence[Pins | None], prompts: Sequence[str], comments: Sequence[str],
               gen: GenerationConfig, on_mel: Callable[[np.ndarray], None] | None,
-              stage: Callable[..., float] | None = None) -> list[Clip]:
-        """Each fused vector's plan, notes and sound, finished at the loudness its dynamics
-        ask for; the mel is computed from the sound."""
+              stage: Callable[..., float] | None = None,
+              readings: Sequence[Reading | None] | None = None) -> list[Clip]:
+        """Each fused vector's plan (steered by its ``readings``: the painting's look, the
+        comment's own push), notes and sound, finished at the loudness its dynamics ask for;
+        the mel is computed from the sound."""
         from .audio import wave_to_mel_torch
 
         assert self._player is not None
@@ -616,7 +649,8 @@ class Art2Music:
         for i in range(len(seeds)):
             if i and stage is not None:
                 stage("notes")
-            perf = self._player.play(fused[i], gens[i], pins[i], gen.plan_temperature)
+            perf = self._player.play(fused[i], gens[i], pins[i], gen.plan_temperature,
+                                     readings[i] if readings is not None else None)
             level = (None if gen.loudness_lufs is None
                      else gen.loudness_lufs + perf.loudness_offset_db())
             audio = postprocess.finish(perf.wave, self.sample_rate, level, gen.peak_dbfs,
@@ -627,7 +661,8 @@ class Art2Music:
             clips.append(Clip(audio=audio, sample_rate=self.sample_rate,
                               mel=mel.astype(np.float32), prompt=prompts[i],
                               comment=comments[i], seed=seeds[i], timings=dict(perf.timings),
-                              bundle_name=self.name, plan=perf.plan, notes=perf.notes))
+                              bundle_name=self.name, plan=perf.plan, notes=perf.notes,
+                              look=readings[i].look if readings and readings[i] else None))
         return clips
 
 

@@ -113,6 +113,16 @@ class PackagedImageEncoder:
             self.net = net.eval().requires_grad_(False).to(self.device)
 
     @torch.inference_mode()
+    def class_probabilities(self, features: torch.Tensor) -> torch.Tensor | None:
+        """ImageNet class probabilities ``[B, 1000]`` from this model's own features
+        ``[B, dim]`` (EfficientNet-Lite0's classifier on the pooled part), so a cached
+        embedding names its subjects with no second pass; None for ``colour``."""
+        if self.net is None:
+            return None
+        pooled = features[:, :EFFICIENTNET_DIM].to(self.device, torch.float32)
+        return torch.softmax(self.net._fc(pooled), dim=-1).cpu()
+
+    @torch.inference_mode()
     def encode(self, images: list[Image.Image]) -> torch.Tensor:
         colour = torch.from_numpy(np.stack([colour_stats(im) for im in images]))
         if self.net is None:

@@ -23,6 +23,13 @@ DEFAULT_TEMPLATE = (
     "Art Commentary: {comment}. Painting Emotion: {emotion}. Audio: {labels}. "
     "Audio keywords: {keywords}."
 )
+# The paper's text with the painting's own words beside the viewer's: its look and what it
+# shows, measured from the pixels (``a2m_core.painting.painting_words``), so the text
+# encoder reads the painting even when the comment is plain or absent.
+PAINTING_TEMPLATE = (
+    "Art Commentary: {comment}. Painting Emotion: {emotion}. Painting: {painting}. "
+    "Audio: {labels}. Audio keywords: {keywords}."
+)
 
 # Lexicon hits that are not content words (the POS filter's job in the paper). Function
 # and discourse words only: every sentiment word still comes from the AFINN package.
@@ -41,14 +48,13 @@ MAX_COMMENT_CHARS = 1000
 
 
 def check_user_text(comment: str, emotion: str | None = None) -> None:
-    """Refuse, before any model work, what a user typed that can't be used as asked.
+    """Refuse, before any model work, what a user typed that can't be used as asked. An
+    empty comment is fine: a visitor who writes nothing still hears the painting.
 
     Raises:
-        ValueError: an empty or over-long comment, or an emotion ArtEmis doesn't have.
+        ValueError: an over-long comment, or an emotion ArtEmis doesn't have.
     """
     text = _clean(comment or "")
-    if not text:
-        raise ValueError("the comment is empty: write a few words about the painting")
     if len(text) > MAX_COMMENT_CHARS:
         raise ValueError(f"the comment is {len(text):,} characters; at most "
                          f"{MAX_COMMENT_CHARS:,} are accepted (the text encoder reads only "
@@ -158,6 +164,34 @@ def emotion_keywords(
     return words
 
 
+# Words that say how much energy a comment feels (stems, matched at word starts): AFINN
+# scores pleasure, not energy, and "restless" or "sleepy" name a plan's tempo best.
+ENERGY_WORDS = {
+    1.0: ("excit", "energ", "wild", "furious", "frantic", "panic", "violent", "storm", "rage",
+          "angry", "dance", "danc", "lively", "restless", "alive", "chaos", "chaotic", "fast",
+          "loud", "roar", "crash", "burst", "explo", "thrill", "intense", "dramatic", "tense",
+          "fear", "terr", "scream", "vibrant", "joyful", "festival", "spin", "swirl",
+          "agitat", "energetic", "cheerful"),
+    -1.0: ("calm", "quiet", "peace", "gentle", "sleep", "still", "soft", "slow", "serene",
+           "tranquil", "rest", "silent", "silence", "lonel", "tired", "mournful", "sorrow",
+           "melanchol", "sad", "grief", "griev", "dreamy", "lullaby", "relax", "hush",
+           "wistful", "sombre", "somber", "mellow"),
+}
+
+
+def feeling_words(comment: str, limit: int = 3) -> list[str]:
+    """The words of ``comment`` that carry its feeling, in reading order: its energy words
+    (``ENERGY_WORDS``) and its AFINN sentiment words, at most ``limit``."""
+    lexicon = _afinn()
+    out: list[str] = []
+    for word in re.findall(r"[a-z']+", (comment or "").lower()):
+        energetic = any(word.startswith(s) for stems in ENERGY_WORDS.values() for s in stems)
+        if word not in out and word not in _NON_CONTENT and (
+                energetic or lexicon.score(word) != 0):
+            out.append(word)
+    return out[:limit]
+
+
 def caption_keywords(aspect_list: str | Iterable[str]) -> list[str]:
     """MusicCaps' ``aspect_list`` (a Python-list literal string, or a list) -> keywords."""
     if isinstance(aspect_list, str):
@@ -196,21 +230,18 @@ def build_prompt(
     hints: MusicHints | None = None,
     emotion_label: str | None = None,
     config: PromptConfig | None = None,
+    painting: str = "",
 ) -> CompositePrompt:
-    """The composite text for one comment and optional music hints.
-
-    Raises:
-        ValueError: the comment is empty.
-    """
+    """The composite text for one comment (may be empty), optional music hints and, where
+    the template has a ``{painting}`` field, the painting's words (``painting_words``)."""
     config = config or PromptConfig()
     comment = _clean(comment or "")
-    if not comment:
-        raise ValueError("the comment is empty: write a few words about the painting")
     hints = hints or MusicHints()
     emotion = emotion_keywords(comment, emotion_label, config.max_emotion_words)
     values = {
         "comment": comment,
         "emotion": ", ".join(emotion),
+        "painting": painting,
         "labels": ", ".join(hints.labels),
         "keywords": ", ".join(hints.keywords),
     }

@@ -88,13 +88,16 @@ class InstallationView(QWidget):
         if self.scenes:
             self.next_listed_scene()
             self.cycle.start(int(period_s * 1000))
+        else:  # until a visitor writes, the painting plays its own music
+            self.soundscape.next(Scene(str(self.painting), ""))
 
     def _scene_error(self, scene: Scene, err: Exception) -> None:
         if not isinstance(err, GenerationCancelled):  # cancelled: the window is closing
             self.sceneFailed.emit(str(err))
 
     def _on_scene_started(self, comment: str) -> None:
-        self.caption.setText(f"Now playing: “{comment}”")
+        self.caption.setText(f"Now playing: “{comment}”" if comment
+                             else "Now playing: the painting's own music")
 
     def _on_scene_failed(self, why: str) -> None:
         self.caption.setText(f"That one did not work: {why}")

@@ -124,8 +124,9 @@ def build(w: QMainWindow) -> None:
     grid.addWidget(QLabel("Your comment"), 0, 0, 1, 3)
     w.comment = QPlainTextEdit()
     w.comment.textChanged.connect(w._on_comment_changed)
-    w.comment.setPlaceholderText("What does the painting make you feel? e.g. "
-                                 "“The swirling sky feels alive and restless”")
+    w.comment.setPlaceholderText("What does the painting make you feel? e.g. “The swirling "
+                                 "sky feels alive and restless” (optional: without words, "
+                                 "the painting alone sets the feeling)")
     grid.addWidget(w.comment, 1, 0, 1, 3)
     grid.addWidget(QLabel("Music hints"), 2, 0)
     w.hints = QLineEdit()

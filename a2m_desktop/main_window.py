@@ -21,6 +21,7 @@ from a2m_app.playback import Player, StreamFactory
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.fileio import atomic_write_bytes
 from a2m_core.images import load_image
+from a2m_core.prompt import check_user_text
 
 from . import layout
 from .layout import NO_SEED
@@ -161,7 +162,8 @@ class MainWindow(QMainWindow):
             self.model_label.setText(self._model_text)
 
     def _on_comment_changed(self) -> None:
-        if self._banner_cause == "comment" and self.comment.toPlainText().strip():
+        if self._banner_cause == "comment" and _comment_problem(self.comment.toPlainText()
+                                                                ) is None:
             self.clear_error()
 
     # ------------------------------------------------------------------ model
@@ -302,9 +304,9 @@ class MainWindow(QMainWindow):
         if self.painting is None:
             self.show_error("Drop a painting first (or use Open painting…).", cause="painting")
             return False
-        if not comment:
-            self.show_error("Write a comment: a few words about what the painting makes you "
-                            "feel.", cause="comment")
+        problem = _comment_problem(comment)  # an empty comment is fine: the painting leads
+        if problem:
+            self.show_error(problem, cause="comment")
             return False
         if self.busy or not self.model_loaded:
             return False
@@ -563,3 +565,12 @@ class MainWindow(QMainWindow):
         self.thread.quit()
         self.thread.wait(30_000)
         super().closeEvent(event)
+
+
+def _comment_problem(text: str) -> str | None:
+    """Why a comment can't be used ("... at most 1,000 characters ..."), or None."""
+    try:
+        check_user_text(text)
+    except ValueError as err:
+        return f"The comment is too long: {err}."
+    return None

@@ -37,6 +37,11 @@ class PlanPanel(QWidget):
             grid.addWidget(QLabel(name), 0, col)
             grid.addWidget(combo, 1, col)
         grid.addWidget(self.plan_label, 2, 0, 1, 4)
+        self.why_label = QLabel("")
+        self.why_label.setWordWrap(True)
+        self.why_label.setToolTip("Why it plays so: what the painting's look and subjects "
+                                  "and your comment each moved (tempo, dynamics, mode, key)")
+        grid.addWidget(self.why_label, 3, 0, 1, 4)
 
     @staticmethod
     def _combo(values: tuple[str, ...], unit: str = "") -> QComboBox:
@@ -72,6 +77,8 @@ class PlanPanel(QWidget):
                                        "the painting and your comment choose")
         else:
             self.plan_label.setText("")
+            self.why_label.setText("")
 
     def show_plan(self, plan: Plan | None) -> None:
         self.plan_label.setText(f"Plan: {plan.describe()}" if plan is not None else "")
+        self.why_label.setText(f"Why: {plan.why}" if plan is not None and plan.why else "")

@@ -113,8 +113,8 @@ class JobWorker:
             self._finish(job, wav=wav, duration=clip.duration_s)
 
     def _send_plan(self, addr: Address, request_id: str, clip: Any, wav: Path) -> None:
-        """``/a2m/plan`` for a notes bundle's clip (and its MIDI beside the WAV with
-        ``--midi``); nothing for a mel bundle, whose replies stay as they were."""
+        """``/a2m/plan`` and ``/a2m/why`` for a notes bundle's clip (and its MIDI beside the
+        WAV with ``--midi``); nothing for a mel bundle, whose replies stay as they were."""
         if clip.plan is None:
             return
         midi = ""
@@ -123,6 +123,7 @@ class JobWorker:
         plan = clip.plan
         self.send(addr, p.PLAN, request_id, plan.describe(), float(plan.tempo_bpm), plan.key,
                   plan.instrument, midi)
+        self.send(addr, p.WHY, request_id, plan.why)
 
     def _prune(self, keep: Path) -> list[Path]:
         """Bound the clips folder (--keep-clips / --keep-bytes): the oldest clips go first,

@@ -11,6 +11,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+# the comment may be "": a visitor who writes nothing still hears the painting
 GENERATE = "/a2m/generate"  # s:request_id s:image_path s:comment [i:seed] [s:hints]
 LOOP = "/a2m/loop"  # as /a2m/generate; the WAV repeats seamlessly (0.5 s shorter)
 CANCEL = "/a2m/cancel"  # s:request_id
@@ -22,6 +23,8 @@ PROGRESS = "/a2m/progress"  # s:request_id s:stage f:fraction
 DONE = "/a2m/done"  # s:request_id s:wav_path f:duration_s i:sample_rate
 # notes bundles, just before /a2m/done: what the clip plays, and its MIDI file (or "")
 PLAN = "/a2m/plan"  # s:request_id s:plan f:tempo_bpm s:key s:instrument s:midi_path
+# notes bundles, right after /a2m/plan: which input moved which control, in one line
+WHY = "/a2m/why"  # s:request_id s:why
 ERROR = "/a2m/error"  # s:request_id s:message i:code
 READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
 HEARTBEAT = "/a2m/heartbeat"  # s:state i:queue_depth f:uptime_s, every --heartbeat seconds
@@ -68,7 +71,12 @@ class GenerateArgs:
 
 def _request_id(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "request_id must be a non-empty string")
+        # a host that sent a number still gets its refusal under that number, as a string
+        echo = str(value) if isinstance(value, (int, float)) and not isinstance(
+            value, bool) else ""
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "request_id must be a non-empty string "
+                            "(s), not a number" if echo else
+                            "request_id must be a non-empty string", echo[:MAX_ID_CHARS])
     if len(value) > MAX_ID_CHARS:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"request_id is longer than {MAX_ID_CHARS} characters")
@@ -84,8 +92,8 @@ def request_id_of(args: tuple[Any, ...]) -> str:
     """The request id a reply can carry, or "" when the first argument is not a usable id."""
     try:
         return _request_id(args[0]) if args else ""
-    except ProtocolError:
-        return ""
+    except ProtocolError as err:
+        return err.request_id  # a number sent as the id comes back as its string
 
 
 def salvage_request_id(data: bytes) -> tuple[str, str]:
@@ -118,8 +126,9 @@ def parse_generate(args: tuple[Any, ...]) -> GenerateArgs:
     _, image, comment, *rest = args
     if not isinstance(image, str) or not image.strip():
         raise ProtocolError(ErrorCode.BAD_REQUEST, "image_path must be a non-empty string", rid)
-    if not isinstance(comment, str) or not comment.strip():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "comment must be a non-empty string", rid)
+    if not isinstance(comment, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "comment must be a string (s; \"\" for "
+                            "none)", rid)
     if len(comment) > MAX_COMMENT_CHARS:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"comment is longer than {MAX_COMMENT_CHARS} characters", rid)

@@ -45,6 +45,23 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 
 
+RECEIVE_BUFFER = 8 << 20  # bytes: a flood of 1,000 requests waits here, not on the floor
+
+
+def grow_receive_buffer(sock: socket.socket, want: int = RECEIVE_BUFFER) -> int:
+    """Ask the kernel for a ``want``-byte receive buffer (the default ~212 KB drops datagrams
+    in a burst); returns and logs what it granted (Linux caps it at net.core.rmem_max)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, want)
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError as err:
+        log.info("could not grow the receive buffer: %s", err)
+        return 0
+    log.info("receive buffer: %d KB granted of %d KB asked%s", granted >> 10, want >> 10,
+             "" if granted >= want else " (raise net.core.rmem_max for more)")
+    return granted
+
+
 @dataclass
 class BridgeConfig:
     host: str = "127.0.0.1"  # loopback unless exposing on a network on purpose
@@ -168,6 +185,7 @@ class Bridge(StreamHandlers, JobWorker):
             self.server = _Server(sock.getsockname()[:2], dispatcher, bind_and_activate=False)
             self.server.socket.close()
             self.server.socket, self.server.server_address = sock, sock.getsockname()[:2]
+        self.receive_buffer = grow_receive_buffer(self.server.socket)
         self._threads: list[threading.Thread] = []
         self._local_hosts = local_hosts()
 

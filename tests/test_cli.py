@@ -47,8 +47,6 @@ def test_user_errors_are_one_line(tiny_bundle, tmp_path, capsys):
     cases = [
         (["generate", "--image", str(not_image), "--comment", "x", "--bundle", str(tiny_bundle)],
          "not a readable image"),
-        (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", " ", "--bundle",
-          str(tiny_bundle)], "comment is empty"),
         (["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "x", "--bundle",
           str(corrupt)], "corrupt or not a safetensors file"),
         (["info", str(tmp_path / "absent.safetensors")], "bundle not found"),
@@ -264,3 +262,33 @@ def test_info_refuses_a_bundle_whose_tensors_do_not_fit_its_config(tiny_bundle, 
     assert main(["info", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "shape mismatch" in err and key.split(".", 1)[1] in err
+
+
+def test_every_output_is_checked_before_the_model_loads(tiny_bundle, tmp_path, capsys,
+                                                        monkeypatch):
+    """A folder, a read-only file or a missing folder as -o or --midi is refused in one
+    line before any generation; the read-only file is left as it was."""
+    import a2m_core.engine
+
+    def no_load(*_a, **_k):
+        raise AssertionError("the model was loaded before the outputs were checked")
+
+    monkeypatch.setattr(a2m_core.engine.Art2Music, "load", no_load)
+    (tmp_path / "d.mid").mkdir()
+    (tmp_path / "d.wav").mkdir()
+    ro = tmp_path / "ro.mid"
+    ro.write_bytes(b"MThd old")
+    ro.chmod(0o444)
+    base = ["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "x", "--bundle",
+            str(tiny_bundle)]
+    cases = [(["--midi", str(tmp_path / "d.mid")], "is a folder"),
+             (["--midi", str(ro)], "read-only"),
+             (["-o", str(tmp_path / "nowhere" / "c.wav")], "does not exist"),
+             (["-o", str(tmp_path / "d.wav")], "is a folder")]
+    for extra, expected in cases:
+        assert main(base + extra) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("a2m: error: ") and expected in err and "\n" not in err
+    assert ro.read_bytes() == b"MThd old" and oct(ro.stat().st_mode & 0o777) == "0o444"
+    assert main(["generate", "--image", str(tmp_path), "--bundle", str(tiny_bundle)]) == 1
+    assert "is a folder" in capsys.readouterr().err

@@ -205,6 +205,36 @@ def test_a_soundfont_with_the_wrong_sha256_is_refused_in_one_line(tmp_path):
 
 
 @needs_soundfont
+def test_a_well_formed_soundfont_that_plays_silence_is_refused_not_written(tmp_path):
+    """Corrupt sample headers (shdr zeroed) leave a SoundFont that parses and plays
+    nothing: loading it says so, instead of writing a silent clip and calling it music."""
+    import hashlib
+    import os
+
+    data = bytearray(Path(FLUID_R3_GM.path).read_bytes())
+    at = data.rindex(b"shdr")
+    size = int.from_bytes(data[at + 4:at + 8], "little")
+    data[at + 8:at + 8 + size] = bytes(size)
+    broken = tmp_path / "broken.sf2"
+    broken.write_bytes(bytes(data))
+    ref = SoundFontRef(str(broken), hashlib.sha256(data).hexdigest(), "fluid-soundfont-gm")
+    path = build_debug_bundle(tmp_path / "b.safetensors",
+                              config=tiny_notes_config(SamplerConfig(soundfont=ref)))
+    with pytest.raises(ModelLoadError, match="silence") as err:
+        Art2Music.load(path, device="cpu")
+    assert "\n" not in str(err.value)
+    for odd in (tmp_path / "folder.sf2", tmp_path / "pipe.sf2"):
+        odd.mkdir() if odd.name.startswith("folder") else os.mkfifo(odd)
+        cfg = SamplerConfig(soundfont=SoundFontRef(str(odd), "0" * 64, "fluid-soundfont-gm"))
+        bundle = build_debug_bundle(tmp_path / f"{odd.stem}.safetensors",
+                                    config=tiny_notes_config(cfg))
+        with pytest.raises(ModelLoadError) as err:
+            Art2Music.load(bundle, device="cpu")
+        assert "missing" not in str(err.value)
+        assert ("folder" if odd.is_dir() else "not a regular file") in str(err.value)
+
+
+@needs_soundfont
 def test_a_notes_bundle_and_a_mel_bundle_both_load_generate_and_stream(notes_engine, engine):
     for eng in (notes_engine, engine):
         clip = eng.generate(EXAMPLE_PAINTING, "the swirling sky feels alive", seed=2)
@@ -246,7 +276,19 @@ def test_the_cli_prints_the_plan_pins_controls_and_writes_midi(notes_bundle, tmp
                  "--instrument", "piano", "-q", "-o", str(out), "--midi", str(mid)]) == 0
     printed = capsys.readouterr().out
     assert "plan: 150 bpm · D minor" in printed and "piano" in printed
+    assert "why:  painting: " in printed and "pinned: instrument, key, mode, tempo" in printed
     assert out.is_file() and score.read_midi(mid)[1] == pytest.approx(150.0, abs=0.01)
+
+
+@needs_soundfont
+def test_the_cli_plays_a_painting_without_a_comment(notes_bundle, tmp_path, capsys):
+    from a2m_app.cli import main
+
+    out = tmp_path / "silent-visitor.wav"
+    assert main(["generate", "--bundle", str(notes_bundle), "--image", str(EXAMPLE_PAINTING),
+                 "-q", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "no comment: the painting leads" in printed and out.is_file()
 
 
 def test_the_step_by_step_sampler_hears_what_teacher_forcing_computes():
@@ -281,3 +323,23 @@ def test_the_step_by_step_sampler_hears_what_teacher_forcing_computes():
         ok = np.isfinite(logits)
         assert np.allclose(logits[ok], ref[step][ok], atol=1e-5)
     assert score.decode(tokens)  # and what it drew is notes
+
+
+def test_keys_are_taken_as_people_write_them_and_nonsense_is_refused():
+    for text, key in [("Am", "A minor"), ("F#m", "F# minor"), ("f sharp minor", "F# minor"),
+                      ("Bb", "Bb"), ("B♭ major", "Bb major"), ("Eb min", "Eb minor"),
+                      ("e flat major", "Eb major"), ("G# minor", "Ab minor"), ("bm", "B minor")]:
+        plan = Pins(key=text).apply(Pins(key="C major").apply(_any_plan()))
+        assert plan.key.startswith(key.split()[0]), (text, plan.key)
+        if " " in key:
+            assert plan.key == key, (text, plan.key)
+    for bad in ("A minor minor", "H", "minor", "A dorian", "Am7"):
+        with pytest.raises(BadInputError, match="is not a key"):
+            Pins(key=bad)
+
+
+def _any_plan():
+    from a2m_core.notes.plan import Plan
+
+    return Plan(tempo_bpm=100.0, tonic=0, mode="major", notes_per_beat=1.0, register=60.0,
+                articulation=1.0, velocity=80.0, instrument="piano", texture="melody")

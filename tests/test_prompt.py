@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import csv
 
-import pytest
-
 from a2m_core.prompt import (
     MusicHints,
     PromptConfig,
@@ -49,9 +47,9 @@ def test_comment_without_hints_drops_the_empty_sections():
     assert full.endswith("Audio: . Audio keywords: .")
 
 
-def test_empty_comment_is_refused():
-    with pytest.raises(ValueError, match="empty"):
-        build_prompt("   ")
+def test_an_empty_comment_leaves_only_what_else_there_is_to_say():
+    assert build_prompt("   ").text == ""
+    assert build_prompt("", MusicHints.parse("Jazz")).text == "Audio: Jazz."
 
 
 def test_hints_split_into_audioset_labels_and_keywords():

@@ -201,7 +201,8 @@ def finetune_notes(corpus: Path, crops: list[Crop], out_bundle: Path, work: Path
     report = lambda st, d, t: emit({"event": "finetune", "stage": st, "done": d,  # noqa: E731
                                     "total": t, "eta_s": None})
     data = prepare_note_pairs(corpus, crops, base.config.encoder, work / "pairs", tcfg, report,
-                              encoder_state=base.part("encoder") or None)
+                              encoder_state=base.part("encoder") or None,
+                              prompt=base.config.prompt)
     n_pairs = len(data["pairs"])
     plan_steps = cfg.plan_epochs * math.ceil(n_pairs / 256)
     note_total = note_epochs * steps_per_epoch

@@ -31,9 +31,10 @@ import torch
 from a2m_core.bundle import BundleConfig, BundleModules, GenerationConfig, save_bundle
 from a2m_core.models import DecoderConfig
 from a2m_core.notes.sampler import SamplerConfig
+from a2m_core.prompt import PAINTING_TEMPLATE, PromptConfig
 
 from .data.note_corpus import NoteCorpusConfig, build_note_corpus, licence_rows, read_windows
-from .data.paintings import Crop, extract_gcompris
+from .data.paintings import Crop, extract_gcompris, extract_gcompris_photos
 from .starter import starter_encoder
 from .train.notes import (
     NotesTrainConfig,
@@ -55,8 +56,10 @@ def starter_train_config(**overrides: Any) -> NotesTrainConfig:
     one (the held-out Van Goghs read lively by colour whatever their comment says), so each
     window is paired among its 96 nearest crops rather than 24, and a quarter of the plan's
     pairs are seen without their painting: the plan leans on the comment for the feeling,
-    and the painting still shapes the plan and the notes."""
-    return NotesTrainConfig(**{"nearest": 96, "image_dropout": 0.25, **overrides})
+    and the painting still shapes the plan and the notes. A few pairs have no comment, as a
+    gallery visitor who writes nothing: their prompt is the painting's words alone."""
+    return NotesTrainConfig(**{"nearest": 96, "image_dropout": 0.25, "no_comment_share": 0.15,
+                               **overrides})
 
 
 @dataclass
@@ -79,6 +82,13 @@ def held_out_crops(work: Path, seed: int) -> list[Crop]:
     return [c for c in crops if c.painting in HELD_OUT_PAINTINGS]
 
 
+def unseen_pictures(work: Path, seed: int) -> list[Path]:
+    """Table IV's pictures: the held-out Van Goghs, whole, and GCompris' landmark photos
+    (never trained on): dark and light, warm and cool."""
+    whole = [c.path for c in held_out_crops(work, seed) if c.kind == "whole"]
+    return whole + [c.path for c in extract_gcompris_photos(work / "photos")]
+
+
 def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | None = None,
                         progress: Progress | None = None) -> dict[str, Any]:
     """The whole recipe (resumable: the corpus, the pairs and the note model continue);
@@ -96,7 +106,9 @@ def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | 
     t = time.perf_counter()
     encoder = starter_encoder()
     crops = training_crops(work, cfg.seed)
-    data = prepare_note_pairs(corpus, crops, encoder, work / "pairs", cfg.train, report)
+    prompt = PromptConfig(template=PAINTING_TEMPLATE)
+    data = prepare_note_pairs(corpus, crops, encoder, work / "pairs", cfg.train, report,
+                              prompt=prompt)
     times["pairs"] = time.perf_counter() - t
 
     windows = {w["id"]: w for w in read_windows(corpus)}
@@ -123,7 +135,7 @@ def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | 
     sources = sorted({r["licence"] for r in licence_rows(corpus)})
     bundle_cfg = BundleConfig(
         name="art2music-starter", kind="notes", notes=ncfg, sampler=SamplerConfig(),
-        encoder=encoder, projector=projector.cfg,
+        encoder=encoder, projector=projector.cfg, prompt=prompt,
         decoder=DecoderConfig(input_dim=ncfg.input_dim),
         generation=GenerationConfig(variation=0.0),
         description=(
@@ -146,8 +158,7 @@ def build_notes_starter(out_bundle: Path, work: Path, cfg: NotesStarterConfig | 
     t = time.perf_counter()
     from .evaluate.table4_notes import evaluate_notes_table4
 
-    table = evaluate_notes_table4(out_bundle, corpus,
-                                  [c.path for c in held_out_crops(work, cfg.seed)],
+    table = evaluate_notes_table4(out_bundle, corpus, unseen_pictures(work, cfg.seed),
                                   max_pairs=cfg.eval_pairs, seed=cfg.seed, progress=report)
     times["evaluate"] = time.perf_counter() - t
     return {"bundle": str(out_bundle), "corpus": counts, **plan_result, **note_result,

@@ -9,11 +9,13 @@ faster tempo gets the faster tempo, so the comment moves the plan the way it ask
 ``NoteModel``: a GRU over the event tokens of ``score`` (a few million parameters; a GRU
 step costs a fraction of a millisecond on a CPU, so a clip's ~300 tokens take ~0.1 s),
 conditioned on the plan and the fused vector. It plays in a canonical key (tonic C); the
-plan's tonic transposes the notes afterwards, so the key is exact.
+plan's tonic (the painting's hue key, ``steering``, else drawn) transposes the notes
+afterwards, so the key is exact.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,7 +24,8 @@ import torch
 from torch import nn
 
 from . import score
-from .plan import INSTRUMENTS, MODES, TEXTURES, Plan
+from .plan import INSTRUMENTS, MODES, TEMPO_RANGE, TEXTURES, Plan
+from .steering import Steer
 
 # Continuous controls and their normalisation: (name, centre, scale) of the value the head
 # predicts (log tempo, log notes per beat, MIDI pitch, log articulation, velocity).
@@ -58,6 +61,20 @@ class NotesConfig:
         return cls(**data)
 
 
+def soft_limit(x: float, lo: float, hi: float, knee: float) -> float:
+    """``x`` kept inside ``[lo, hi]``, unchanged in the middle and bent smoothly towards the
+    limit in the outer ``knee`` share of the range at each end: a plan that asks for more
+    than the range still gets more (a brighter painting plays faster even near 200 bpm),
+    never beyond it."""
+    width = knee * (hi - lo)
+    top, bottom = hi - width, lo + width
+    if x > top:
+        return float(top + width * math.tanh((x - top) / width))
+    if x < bottom:
+        return float(bottom - width * math.tanh((bottom - x) / width))
+    return float(x)
+
+
 def shift_for(tonic: int) -> int:
     """Semitones from the canonical key (C) to ``tonic``, the nearer way (-5..+6)."""
     return tonic if tonic <= 6 else tonic - 12
@@ -91,16 +108,27 @@ class ControlHead(nn.Module):
                 "instrument": out[:, k + m:k + m + i], "texture": out[:, k + m + i:]}
 
     @torch.no_grad()
-    def sample(self, fused: torch.Tensor, gens: list[torch.Generator],
-               temperature: float) -> list[Plan]:
-        """One plan per row; each row's draws come from its own generator."""
+    def sample(self, fused: torch.Tensor, gens: list[torch.Generator], temperature: float,
+               steers: Sequence[Steer | None] | None = None) -> list[Plan]:
+        """One plan per row; each row's draws come from its own generator. ``steers``: per
+        row, what the painting's look adds to the head's means and logits, and its tonic
+        (``steering.painting_steer``); a row without one draws its tonic."""
         out = self.forward(fused.float())
         std = self.log_std.exp()
         plans = []
         for b, gen in enumerate(gens):
+            steer = steers[b] if steers is not None else None
             z = torch.randn(len(CONTINUOUS), generator=gen)
             u = torch.rand(4, generator=gen)
-            vals = out["mean"][b].cpu() + temperature * std.cpu() * z
+            mean, mode, inst = (out["mean"][b].cpu(), out["mode"][b].float().cpu(),
+                                out["instrument"][b].float().cpu())
+            if steer is not None:
+                mean = mean + torch.tensor(steer.mean)
+                lean = steer.mode + steer.comment_mode
+                mode = mode + torch.tensor([lean / 2, -lean / 2])  # major, minor
+                inst = inst + torch.tensor([steer.instrument.get(n, 0.0)
+                                            for n in self.cfg.instruments])
+            vals = mean + temperature * std.cpu() * z
             raw = [float(v) * s + c for v, (_, c, s) in zip(vals, CONTINUOUS)]
 
             def pick(logits: torch.Tensor, names: tuple[str, ...], uu: float) -> str:
@@ -109,15 +137,18 @@ class ControlHead(nn.Module):
                     max=len(names) - 1))
                 return names[idx]
 
+            tonic = int(u[3] * 12) % 12
+            if steer is not None and steer.tonic is not None:
+                tonic = steer.tonic
             plans.append(Plan(
-                tempo_bpm=float(min(max(math.exp(raw[0]), 40.0), 200.0)),
-                tonic=int(u[3] * 12) % 12,
-                mode=pick(out["mode"][b], MODES, float(u[0])),
+                tempo_bpm=soft_limit(math.exp(raw[0]), *TEMPO_RANGE, knee=0.2),
+                tonic=tonic,
+                mode=pick(mode, MODES, float(u[0])),
                 notes_per_beat=float(min(max(math.exp(raw[1]), 0.25), 6.0)),
                 register=float(min(max(raw[2], 40.0), 84.0)),
                 articulation=float(min(max(math.exp(raw[3]), 0.2), 3.0)),
-                velocity=float(min(max(raw[4], 20.0), 127.0)),
-                instrument=pick(out["instrument"][b], self.cfg.instruments, float(u[1])),
+                velocity=soft_limit(raw[4], 20.0, 127.0, knee=0.15),
+                instrument=pick(inst, self.cfg.instruments, float(u[1])),
                 texture=pick(out["texture"][b], TEXTURES, float(u[2]))))
         return plans
 

@@ -23,6 +23,21 @@ INSTRUMENTS: dict[str, tuple[int, bool]] = {
     "strings": (48, False), "choir": (52, False), "brass": (61, False),
     "clarinet": (71, False), "flute": (73, False),
 }
+# The instruments a corpus window is played on (and a painting leans towards), each at a
+# home in the feeling plane: (valence -1 sad .. 1 happy, arousal 0 calm .. 1 lively),
+# after Juslin & Laukka's timbre cue (dull, soft timbres for sadness and tenderness;
+# bright, sharp ones for happiness and anger) and their articulation cue (struck, detached
+# sounds for lively music). FluidR3's flute, clarinet and accordion presets flutter as
+# tinysoundfont plays them (a steady line at 2.5 notes/s reads as 5-9.5 onsets a second;
+# the accordion's level beats by 9 dB): they stay available to pin, not to learn.
+FEELING_HOMES: dict[str, tuple[float, float]] = {
+    # minor: sad and tender to solemn, then sharp and angry
+    "choir": (-0.7, 0.21), "strings": (-0.7, 0.36), "organ": (-0.7, 0.51),
+    "harpsichord": (-0.7, 0.65), "brass": (-0.7, 0.81),
+    # major: serene and tender to bright and happy
+    "vibraphone": (0.7, 0.19), "harp": (0.7, 0.31), "violin": (0.7, 0.44),
+    "guitar": (0.7, 0.58), "piano": (0.7, 0.7), "marimba": (0.7, 0.84),
+}
 DYNAMICS = (("pp", 36), ("p", 52), ("mp", 68), ("mf", 84), ("f", 100), ("ff", 116))
 TEXTURES = ("melody", "chords")  # one line (a folk tune), or parts together (a chorale)
 MODES = ("major", "minor")
@@ -70,6 +85,7 @@ class Plan:
     velocity: float  # MIDI velocity, 1..127
     instrument: str  # a key of INSTRUMENTS
     texture: str  # "melody" | "chords"
+    why: str = ""  # which input moved which control, in one line (``steering.why_line``)
 
     @property
     def notes_per_s(self) -> float:
@@ -117,7 +133,8 @@ class Pins:
         if self.key is not None:
             tonic, mode = _parse_key(self.key)
             if tonic is None:
-                problems.append(f"key '{self.key}' is not a key: use e.g. A, Eb or 'F# minor'")
+                problems.append(f"key '{self.key}' is not a key: use e.g. A, Am, F#m, Bb, "
+                                f"'Eb major' or 'f sharp minor'")
             if mode and self.mode and mode != self.mode:
                 problems.append(f"key '{self.key}' and mode '{self.mode}' disagree")
         if self.mode is not None and self.mode not in MODES:
@@ -210,16 +227,26 @@ def _number(value: Any, what: str) -> float:
         raise BadInputError(f"{what} '{value}' is not a number") from err
 
 
-def _parse_key(text: str) -> tuple[int | None, str | None]:
-    parts = text.replace("_", " ").split()
-    if not parts:
-        return None, None
-    name = parts[0].capitalize()
-    aliases = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B",
+_KEY = re.compile(
+    r"^(?P<letter>[a-g])\s*(?P<accidental>#|♯|b|♭|-?sharp|-?flat)?"
+    r"\s*(?P<mode>m|min|minor|maj|major)?$")
+_ENHARMONIC = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B",
                "Fb": "E", "E#": "F", "B#": "C"}
-    name = aliases.get(name, name)
-    tonic = NAMES.index(name) if name in NAMES else None
-    mode = parts[1].lower() if len(parts) > 1 else None
-    if mode is not None and mode not in MODES:
+
+
+def _parse_key(text: str) -> tuple[int | None, str | None]:
+    """(tonic pitch class, mode or None) of a key as people write it: "A", "A minor", "Am",
+    "F#m", "f sharp minor", "Bb", "B♭ major", "Eb min"; (None, None) for anything else
+    ("A minor minor", "H")."""
+    words = " ".join(text.replace("_", " ").split()).lower()
+    m = _KEY.match(words)
+    if m is None:
         return None, None
-    return tonic, mode
+    accidental = m["accidental"] or ""
+    sign = "#" if accidental in ("#", "♯") or accidental.endswith("sharp") else (
+        "b" if accidental else "")
+    name = m["letter"].upper() + sign
+    name = _ENHARMONIC.get(name, name)
+    mode = {"m": "minor", "min": "minor", "minor": "minor", "maj": "major",
+            "major": "major"}.get(m["mode"] or "")
+    return NAMES.index(name), mode

@@ -27,6 +27,9 @@ from .plan import INSTRUMENTS
 from .score import Note
 
 log = logging.getLogger(__name__)
+# Rendered notes whose peak stays under this (dBFS) are a broken SoundFont, not music: one
+# 0.25 s piano note at velocity 20, the softest a plan plays, peaks near -40 dBFS here.
+SILENT_DBFS = -90.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class SoundFontRef:
         frozen = getattr(sys, "_MEIPASS", None)
         if frozen and (Path(frozen) / "soundfonts" / path.name).is_file():
             path = Path(frozen) / "soundfonts" / path.name
+        if path.is_dir():
+            raise ModelLoadError(f"SoundFont {path} is a folder, not a SoundFont file")
+        if path.exists() and not path.is_file():
+            raise ModelLoadError(f"SoundFont {path} is not a regular file (a FIFO or a "
+                                 f"device): point the bundle at the .sf2 file itself")
         if not path.is_file():
             raise ModelLoadError(f"SoundFont {path} is missing: install the "
                                  f"{self.package or 'package that holds it'} package "
@@ -122,6 +130,25 @@ class Sampler:
             raise ModelLoadError(f"cannot read SoundFont {path}: {err}") from err
         self._room = room_response(cfg.reverb_seconds, sample_rate) \
             if cfg.reverb_wet > 0 else None
+        # A SoundFont can be well-formed and still hold no sound (corrupt sample headers):
+        # one note at load tells, before a silent clip is written and called music.
+        self._path = path
+        self.check_sound([Note(0.0, 0.5, 60, 100)], 120.0, "piano", sample_rate // 2)
+
+    def check_sound(self, notes: Sequence[Note], bpm: float, instrument: str,
+                    n_samples: int) -> np.ndarray:
+        """``render``, refusing what is near silence though notes were asked for."""
+        wave = self.render(notes, bpm, instrument, n_samples)
+        audible = [n for n in notes if n.velocity > 0 and n.onset * 60.0 / bpm
+                   < n_samples / self.sample_rate]
+        if audible:
+            level = 20 * np.log10(max(float(np.max(np.abs(wave))), 1e-12))
+            if level < SILENT_DBFS:
+                raise ModelLoadError(
+                    f"SoundFont {self._path.name} played {len(audible)} note(s) on "
+                    f"{instrument} and they peaked at {level:.0f} dBFS (silence): its "
+                    f"samples are missing or corrupt; reinstall it or use another SoundFont")
+        return wave
 
     def render(self, notes: Sequence[Note], bpm: float, instrument: str, n_samples: int
                ) -> np.ndarray:

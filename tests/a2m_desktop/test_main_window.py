@@ -139,10 +139,11 @@ def test_bad_paintings_and_empty_comments_say_why_and_lose_nothing(qtbot, window
     monkeypatch.setattr(a2m_core.images, "MAX_IMAGE_PIXELS", 1000)
     assert not window.open_painting(str(paintings[1]))
     assert "too large" in window.error_banner.text() and window.painting == paintings[0]
-    window.comment.setPlainText("   ")
+    window.comment.setPlainText("sky " * 300)
     assert not window.generate()
-    assert "Write a comment" in window.error_banner.text() and not window.busy
+    assert "too long" in window.error_banner.text() and not window.busy
     height = window.comment.geometry().top()
+    window.comment.setPlainText("")
     qtbot.keyClicks(window.comment, "quiet")  # fixing the cause clears the banner...
     assert not window.error_banner.isVisible()
     assert window.comment.geometry().top() == height  # ...without the layout jumping
@@ -391,18 +392,22 @@ def test_installation_mode_turns_a_visitors_comment_into_endless_sound(qtbot, wi
     view = window.open_installation(full_screen=False)
     qtbot.addWidget(view)
     stream = FakeStream.instances[-1]
-    assert not np.any(stream.pull(512))  # silence until the first scene exists
+    # until a visitor writes, the painting plays its own music
+    qtbot.waitUntil(lambda: "the painting's own music" in view.caption.text(),
+                    timeout=TIMEOUT_MS)
     qtbot.keyClicks(view.comment, "it feels like a storm is coming")
     qtbot.keyClick(view.comment, Qt.Key.Key_Return)
     assert view.comment.text() == "" and "Listening" in view.caption.text()
-    qtbot.waitUntil(lambda: "Now playing" in view.caption.text(), timeout=TIMEOUT_MS)
+    # the sound card plays on: the painting's scene is taken, then the visitor's made
+    qtbot.waitUntil(lambda: stream.pull(2048) is not None and "storm" in view.caption.text(),
+                    timeout=TIMEOUT_MS)
     heard = np.concatenate([stream.pull(2048) for _ in range(10)])
     assert not np.isnan(heard).any() and np.abs(heard).max() > 0
     qtbot.waitUntil(lambda: view.mel_view.frames == 896, timeout=5000)
     # the visitor's clip is in the History of the window behind, marked as theirs
-    qtbot.waitUntil(lambda: len(window.history) == 1, timeout=5000)
-    assert window.history[0].clip.comment == "it feels like a storm is coming"
-    assert "visitor" in window.history_list.item(0).text()
+    qtbot.waitUntil(lambda: len(window.history) == 2, timeout=5000)
+    assert [g.clip.comment for g in window.history] == ["", "it feels like a storm is coming"]
+    assert "visitor" in window.history_list.item(1).text()
     qtbot.keyClick(view, Qt.Key.Key_Escape)
     assert not view.isVisible() and stream.closed
 
@@ -442,10 +447,18 @@ def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_hints_and_saves_mi
         assert (plan.tempo_bpm, plan.instrument) == (138.0, "harp")
         assert "hints" in win.plan_panel.instrument.toolTip()
         assert win.plan_panel.plan_label.text() == f"Plan: {plan.describe()}"
+        why = win.plan_panel.why_label.text()
+        assert why == f"Why: {plan.why}" and why.startswith("Why: painting: ")
+        assert "hints: harp" in why and "pinned: tempo" in why
         assert "138 bpm" in win.history_list.item(0).text()
         assert win.save_midi_btn.isEnabled()
         saved = win.save_midi(str(tmp_path / "clip.mid"))
         assert read_midi(saved)[1] == pytest.approx(138.0, abs=0.01)
+        # a visitor who writes nothing still hears the painting
+        win.comment.setPlainText("")
+        generate(qtbot, win)
+        assert "no comment: the painting leads" in win.plan_panel.why_label.text()
+        assert len(win.history) == 2
     finally:
         win.close()
 

@@ -15,6 +15,7 @@ from .conftest import FINAL, Client  # noqa: F401
 
 def test_a_request_is_accepted_progresses_and_returns_a_wav(bridge_factory, client, gallery):
     bridge = bridge_factory()
+    assert bridge.receive_buffer >= 1 << 20  # a burst waits in the kernel, not on the floor
     painting = next(gallery.glob("*starry*"))
     client.send("/a2m/generate", "r1", str(painting), "the sky is alive", 7, "Orchestra; calm")
     address, args = client.final("r1")
@@ -101,6 +102,10 @@ def test_bad_requests_get_error_replies_and_the_server_keeps_serving(
     assert args[0] == "" and args[2] == ErrorCode.BAD_REQUEST
     client.send("/a2m/dance", 1)
     _, args = client.wait_for(lambda r: r[0] == "/a2m/error" and "unknown address" in r[1][1])
+    # a host that sends its id as a number hears back under that number, as a string
+    client.send("/a2m/generate", 42, str(next(gallery.glob("*.jpg"))), "hi")
+    _, args = client.wait_for(lambda r: r[0] == "/a2m/error" and r[1][0] == "42")
+    assert "not a number" in args[1] and args[2] == ErrorCode.BAD_REQUEST
     client.send("/a2m/generate", "ok", str(next(gallery.glob("*starry*"))), "still here")
     assert client.final("ok")[0] == "/a2m/done"
 
@@ -228,5 +233,15 @@ def test_a_notes_bundle_reports_its_plan_and_writes_midi_beside_the_wav(
         assert Path(midi) == Path(args[1]).with_suffix(".mid") and Path(midi).is_file()
         # the done reply is unchanged: id, WAV, duration, sample rate
         assert len(args) == 4 and Path(args[1]).suffix == ".wav"
+        # the why-line comes right after the plan, before the final reply
+        order = [addr for addr, a in client.replies if a[:1] == ["n1"]]
+        assert order[-3:] == ["/a2m/plan", "/a2m/why", "/a2m/done"]
+        why = next(a for addr, a in client.replies if addr == "/a2m/why")
+        assert why[0] == "n1" and why[1].startswith("painting: ")
+        # a visitor who writes nothing: an empty comment is a request like any other
+        client.send("/a2m/generate", "n2", str(next(gallery.glob("*.jpg"))), "")
+        assert client.final("n2")[0] == "/a2m/done"
+        why2 = [a for addr, a in client.replies if addr == "/a2m/why" and a[0] == "n2"]
+        assert "no comment: the painting leads" in why2[0][1]
     finally:
         bridge.stop(timeout=30)

@@ -92,8 +92,11 @@ def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
                                   embedding=MelStatsEmbedding())
     assert list(table["settings"]) == ["random", "no_text", "no_image", "full"]
     assert all(np.isfinite(v) for row in table["settings"].values() for v in row.values())
-    assert all(0 <= row["instrument"] <= 1 for row in table["settings"].values())
-    assert "Full input beats the random baseline on" in render_notes_table4(table)
+    assert all(0 <= row["instrument"] <= 1 and 0 <= row["mode"] <= 1
+               for row in table["settings"].values())
+    rendered = render_notes_table4(table)
+    assert "Full input beats the random baseline on" in rendered
+    assert "Full input beats the input without the image on" in rendered
 
 
 def test_a_fine_tune_keeps_the_epoch_that_played_held_out_music_best(corpus, tmp_path,
@@ -172,3 +175,24 @@ def test_a_plan_trained_sometimes_without_its_painting_reads_a_comment_alone_bet
 
     # measured 0.55 against 0.60
     assert comment_only_loss(0.5) < comment_only_loss(0.0)
+
+
+def test_training_prompts_carry_each_paintings_words_and_some_have_no_comment(corpus,
+                                                                              tmp_path):
+    """The starter learns the text the engine writes: the painting's look in a Painting
+    field, and now and then no comment at all (a silent visitor)."""
+    from a2m_core.prompt import PAINTING_TEMPLATE, PromptConfig
+
+    paintings = sorted((REPO / "examples").glob("*.jpg"))
+    crops = [Crop(p, p.stem, "whole") for p in paintings]
+    cfg = NotesTrainConfig(**{**TINY, "no_comment_share": 0.5})
+    prompt = PromptConfig(template=PAINTING_TEMPLATE)
+    data = prepare_note_pairs(corpus, crops, ENCODER, tmp_path / "pairs", cfg,
+                              lambda *_: None, prompt=prompt)
+    texts = data["prompts"]
+    assert any(t.startswith("Painting: ") for t in texts)  # no comment: the painting alone
+    assert any(t.startswith("Art Commentary: ") and " Painting: " in t for t in texts)
+    # a cache made with another template is not reused
+    plain = prepare_note_pairs(corpus, crops, ENCODER, tmp_path / "pairs", cfg,
+                               lambda *_: None)
+    assert not any("Painting:" in t for t in plain["prompts"])

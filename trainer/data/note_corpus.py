@@ -41,6 +41,7 @@ from typing import Any
 from a2m_core.notes import score
 from a2m_core.notes.model import shift_for
 from a2m_core.notes.plan import (
+    FEELING_HOMES,
     articulation_word,
     dynamic_word,
     register_word,
@@ -53,21 +54,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 SOURCES = ("bach", "oneills", "nottingham")
-# The instruments a window is played on, each at a home in the feeling plane: (valence
-# -1 sad .. 1 happy, arousal 0 calm .. 1 lively), after Juslin & Laukka's timbre cue (dull,
-# soft timbres for sadness and tenderness; bright, sharp ones for happiness and anger) and
-# their articulation cue (struck, detached sounds for lively music). FluidR3's flute,
-# clarinet and accordion presets flutter as tinysoundfont plays them (a steady line at 2.5
-# notes/s reads as 5-9.5 onsets a second; the accordion's level beats by 9 dB): they stay
-# available to pin, not to learn.
-FEELING_HOMES: dict[str, tuple[float, float]] = {
-    # minor: sad and tender to solemn, then sharp and angry
-    "choir": (-0.7, 0.21), "strings": (-0.7, 0.36), "organ": (-0.7, 0.51),
-    "harpsichord": (-0.7, 0.65), "brass": (-0.7, 0.81),
-    # major: serene and tender to bright and happy
-    "vibraphone": (0.7, 0.19), "harp": (0.7, 0.31), "violin": (0.7, 0.44),
-    "guitar": (0.7, 0.58), "piano": (0.7, 0.7), "marimba": (0.7, 0.84),
-}
 # how far (in the plane, valence halved) a window's instrument strays from its feeling
 TIMBRE_SPREAD = 0.1
 LICENCES = {
@@ -213,6 +199,8 @@ def windows_of(source: str, piece: str, notes: list[Note], starts: list[float],
     person's recording was measured to sound like)."""
     rng = random.Random(f"{cfg.seed}:{source}:{piece}")
     lo, hi = cfg.tempo_range
+    if not 0 < lo < hi:
+        raise ValueError(f"tempo range {cfg.tempo_range}: needs 0 < low < high")
     out = []
     texture = "chords" if len({n.part for n in notes}) > 1 else "melody"
     end = max(n.onset + n.duration for n in notes)

@@ -123,6 +123,27 @@ def extract_gcompris(out: Path, crops_per_painting: int = 6, seed: int = 0) -> l
     return crops
 
 
+def extract_gcompris_photos(out: Path) -> list[Crop]:
+    """The landmark photographs beside the Van Goghs in ``details.rcc`` (castles, bridges,
+    a tower, pyramids; 13 of them) as JPEGs in ``out``: never trained on, they are unseen
+    pictures for benchmarks. Kind "photo"; the painting field holds the photo's name."""
+    from .store import atomic_write_bytes
+
+    files = _read_resources(("details.rcc",))
+    out.mkdir(parents=True, exist_ok=True)
+    photos = []
+    for res, data in sorted(files.items()):
+        stem = Path(res).stem
+        name = stem.removesuffix("_background")
+        if "/details/" not in res or not stem.endswith("_background") or name in VAN_GOGH:
+            continue
+        buf = io.BytesIO()
+        Image.open(io.BytesIO(data)).convert("RGB").save(buf, format="JPEG", quality=90)
+        atomic_write_bytes(out / f"{name}.jpg", buf.getvalue())
+        photos.append(Crop(out / f"{name}.jpg", name, "photo"))
+    return photos
+
+
 def read_paintings(folder: Path) -> list[Crop]:
     """The crops listed in a folder's ``paintings.csv``."""
     with open(folder / "paintings.csv", newline="", encoding="utf-8") as f:

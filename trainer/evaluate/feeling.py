@@ -21,24 +21,16 @@ import re
 
 import numpy as np
 
+from a2m_core.prompt import ENERGY_WORDS
+
 # ArtEmis emotion -> (valence, arousal) in [-1, 1] (Russell's circumplex).
 EMOTION_VA = {
     "amusement": (0.7, 0.4), "awe": (0.5, 0.5), "contentment": (0.8, -0.4),
     "excitement": (0.7, 0.8), "anger": (-0.6, 0.8), "disgust": (-0.7, 0.3),
     "fear": (-0.6, 0.7), "sadness": (-0.7, -0.5), "something else": (0.0, 0.0),
 }
-# Words that say how much energy a comment feels (stems; matched at word starts).
-AROUSAL_WORDS = {
-    1.0: ("excit", "energ", "wild", "furious", "frantic", "panic", "violent", "storm", "rage",
-          "angry", "dance", "danc", "lively", "restless", "alive", "chaos", "chaotic", "fast",
-          "loud", "roar", "crash", "burst", "explo", "thrill", "intense", "dramatic", "tense",
-          "fear", "terr", "scream", "vibrant", "joyful", "festival", "spin", "swirl",
-          "agitat", "energetic", "cheerful"),
-    -1.0: ("calm", "quiet", "peace", "gentle", "sleep", "still", "soft", "slow", "serene",
-           "tranquil", "rest", "silent", "silence", "lonel", "tired", "mournful", "sorrow",
-           "melanchol", "sad", "grief", "griev", "dreamy", "lullaby", "relax", "hush",
-           "wistful", "sombre", "somber", "mellow"),
-}
+# Words that say how much energy a comment feels (one list, shared with the why-line).
+AROUSAL_WORDS = ENERGY_WORDS
 # musicnn MSD tag -> (valence weight, arousal weight).
 TAG_VA = {
     "happy": (1.0, 0.5), "party": (0.8, 1.0), "dance": (0.6, 1.0), "catchy": (0.5, 0.5),

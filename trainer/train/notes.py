@@ -44,7 +44,8 @@ from a2m_core.notes.model import (
     shift_for,
 )
 from a2m_core.notes.plan import MODES, TEXTURES
-from a2m_core.prompt import build_prompt
+from a2m_core.painting import measure, painting_words
+from a2m_core.prompt import DEFAULT_TEMPLATE, PromptConfig, build_prompt
 
 from ..data.comment_bank import comment_for
 from ..data.note_corpus import read_windows
@@ -71,6 +72,7 @@ class NotesTrainConfig:
     max_tokens: int = 640  # training sequences are cut here
     fused_dropout: float = 0.3
     image_dropout: float = 0.0  # share of plan-training pairs that see no painting
+    no_comment_share: float = 0.0  # share of pairs whose prompt has no comment (a silent visitor)
     seed: int = 0
     threads: int = 2
 
@@ -111,15 +113,20 @@ def note_cond(w: dict[str, Any]) -> list[float]:
 
 def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, work: Path,
                        cfg: NotesTrainConfig, report: Callable[[str, int, int], None],
-                       encoder_state: dict[str, torch.Tensor] | None = None
-                       ) -> dict[str, Any]:
+                       encoder_state: dict[str, torch.Tensor] | None = None,
+                       prompt: PromptConfig | None = None) -> dict[str, Any]:
     """Pairs and their embeddings (cached in ``work/pairs.npz`` + ``pairs.json``);
-    ``encoder_state``: the encoder's weights when a bundle carries them."""
+    ``encoder_state``: the encoder's weights when a bundle carries them. ``prompt``: the
+    bundle's composite text; where its template has a ``{painting}`` field, each pair's
+    prompt carries its crop's look and subjects as the engine writes them."""
+    prompt = prompt or PromptConfig()
     cache = work / "pairs.npz"
     if cache.is_file() and (work / "pairs.json").is_file():
         meta = json.loads((work / "pairs.json").read_text())
-        data = np.load(cache)
-        return {**meta, "image": data["image"], "text": data["text"]}
+        if meta.get("template", DEFAULT_TEMPLATE) == prompt.template:
+            data = np.load(cache)
+            return {**meta, "image": data["image"], "text": data["text"]}
+        log.info("%s was made with another prompt template: making the pairs again", work)
     from PIL import Image
 
     from a2m_core.image_features import colour_feeling
@@ -129,6 +136,15 @@ def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, 
     feel = [colour_feeling(Image.open(c.path).convert("RGB")) for c in crops]
     pv = np.array([[f.pleasure, f.arousal] for f in feel])
     pv = (pv - pv.mean(0)) / np.maximum(pv.std(0), 1e-9)
+    enc = ClipEncoder(encoder, state_dict=encoder_state)
+    img = np.zeros((len(crops), encoder.embed_dim), np.float32)
+    for s in range(0, len(crops), 32):
+        report("embed paintings", s, len(crops))
+        img[s:s + 32] = enc.encode_images([c.path for c in crops[s:s + 32]]).numpy()
+    looks = None
+    if "{painting}" in prompt.template:
+        looks = [measure(Image.open(c.path), subjects)
+                 for c, subjects in zip(crops, enc.subjects(torch.from_numpy(img)))]
     rng = random.Random(cfg.seed)
     levels = np.digitize(va[:, 1], [-0.8, 0.0, 0.8])  # arousal quartile-ish levels 0..3
     pairs, prompts = [], []
@@ -137,13 +153,11 @@ def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, 
         for j in rng.sample(list(near), min(cfg.crops_per_window, len(near))):
             for _ in range(cfg.comments_per_pair):
                 text = comment_for(int(levels[i]), "pos" if va[i, 0] >= 0 else "neg", rng)
+                if cfg.no_comment_share and rng.random() < cfg.no_comment_share:
+                    text = ""
+                words = painting_words(looks[j], text) if looks is not None else ""
                 pairs.append((i, int(j)))
-                prompts.append(build_prompt(text, None).text)
-    enc = ClipEncoder(encoder, state_dict=encoder_state)
-    img = np.zeros((len(crops), encoder.embed_dim), np.float32)
-    for s in range(0, len(crops), 32):
-        report("embed paintings", s, len(crops))
-        img[s:s + 32] = enc.encode_images([c.path for c in crops[s:s + 32]]).numpy()
+                prompts.append(build_prompt(text, None, None, prompt, words).text)
     uniq = sorted(set(prompts))
     index = {p: k for k, p in enumerate(uniq)}
     txt = np.zeros((len(uniq), encoder.text_embed_dim), np.float32)
@@ -152,7 +166,8 @@ def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, 
         txt[s:s + 256] = enc.encode_texts(uniq[s:s + 256]).numpy()
     meta = {"windows": [w["id"] for w in windows],
             "pairs": [(i, j, index[p]) for (i, j), p in zip(pairs, prompts)],
-            "prompts": uniq, "crops": [str(c.path) for c in crops]}
+            "prompts": uniq, "crops": [str(c.path) for c in crops],
+            "template": prompt.template}
     work.mkdir(parents=True, exist_ok=True)
     with atomic_path(cache, suffix=".npz") as tmp:
         np.savez(tmp, image=img, text=txt)
