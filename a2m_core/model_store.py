@@ -184,6 +184,10 @@ def _download(rel: str, source: str, part: Path, size: int | None,
         FetchCancelled: ``cancel`` was set (the partial stays).
     """
     part.parent.mkdir(parents=True, exist_ok=True)
+    if part.is_symlink():
+        raise ModelLoadError(f"{part} is a symbolic link: a download never writes through "
+                             f"one (remove it and fetch again)")
+    confined(models_home(), part, "download")
     start = part.stat().st_size if part.is_file() else 0
     if size is not None and start > size:
         start = 0
@@ -193,7 +197,7 @@ def _download(rel: str, source: str, part: Path, size: int | None,
         return 0
     done, moved = offset, 0
     try:
-        with stream, open(part, "r+b" if offset and part.exists() else "wb") as out:
+        with stream, _open_nofollow(part) as out:
             out.seek(offset)
             out.truncate()
             last = 0.0
@@ -227,6 +231,13 @@ def _download(rel: str, source: str, part: Path, size: int | None,
         raise ModelLoadError(f"download of {rel} stopped at {_amount(done)} of "
                              f"{_amount(total)}; run the same command again to resume")
     return moved
+
+
+def _open_nofollow(path: Path) -> Any:
+    """``path`` opened read-write (created if missing) without following a symbolic link
+    put there after the checks (O_NOFOLLOW, where the platform has it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    return os.fdopen(fd, "r+b")
 
 
 def fetch_file(f: RemoteFile, source: str, dest: Path, progress: Progress | None = None,
@@ -451,7 +462,9 @@ def remove_model(name: str) -> int:
     folder = model_dir(name)
     if not folder.is_dir():
         raise ModelLoadError(f"model '{name}' is not installed")
-    confined(models_home() / "models", folder, f"model '{name}'")
+    # the home, not its models folder: a models folder that is itself a link elsewhere
+    # resolves outside the home and is refused
+    confined(models_home(), folder, f"model '{name}'")
     freed = _disk_size(folder)
     shutil.rmtree(folder)
     if default_model() == name:

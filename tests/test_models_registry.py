@@ -412,3 +412,28 @@ def test_encoder_weights_from_a_mirror_are_taken_only_with_a_matching_sha256(
         assert weights.is_file() and sha256_file(weights) == good  # checked, then taken
     finally:
         server.shutdown()
+
+
+def test_a_symlink_already_inside_the_home_leads_nothing_outside_it(
+        home, published, tmp_path, capsys):
+    """Two planted links: the models folder itself pointing elsewhere (remove must not
+    delete there), and a .part file pointing at a file outside (fetch must not write it)."""
+    victim = tmp_path / "victim"
+    (victim / "tiny-paper").mkdir(parents=True)
+    (victim / "tiny-paper" / "keep.txt").write_text("mine")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "models").symlink_to(victim, target_is_directory=True)
+    assert main(["models", "remove", "tiny-paper"]) == 1
+    assert "leads outside" in capsys.readouterr().err
+    assert (victim / "tiny-paper" / "keep.txt").read_text() == "mine"
+
+    (home / "models").unlink()
+    target = tmp_path / "precious.bin"
+    target.write_bytes(b"do not overwrite")
+    part = home / "models" / "tiny-paper" / "files" / (DECODER + ".part")
+    part.parent.mkdir(parents=True)
+    part.symlink_to(target)
+    assert main(["models", "fetch", "tiny-paper", "--from", str(published), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "symbolic link" in err and len(err.splitlines()) == 1
+    assert target.read_bytes() == b"do not overwrite"

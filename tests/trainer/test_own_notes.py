@@ -202,3 +202,22 @@ def test_a2m_train_own_music_prints_each_recording_and_the_model(midi_corpus, tm
     assert "  tune0.mid: 8 windows, " in out and "90 bpm, sounds like piano" in out
     assert f"model {work / 'my-tunes.safetensors'} (fine-tuned in " in out
     assert (work / "my-tunes.safetensors").is_file() and "verdict" not in out
+
+
+def test_midi_files_at_any_stated_tempo_never_stop_the_run(tmp_path):
+    """A folder holds a good MIDI file and files stating 300, 100,000 and 3.58 bpm: the
+    unmusical ones get a line each, the 300 bpm one plays inside the plan's range."""
+    music = tmp_path / "music"
+    music.mkdir()
+    write_midi(music / "good.mid", tune(2, 16), 120, 0)
+    write_midi(music / "fast.mid", tune(3, 16), 300, 0)
+    write_midi(music / "absurd.mid", tune(4, 16), 100_000, 0)
+    write_midi(music / "crawl.mid", tune(5, 16), 3.58, 0)
+    summary = build_own_note_corpus(OwnNotesConfig(music, tmp_path / "corpus", licence="mine"))
+    assert set(summary["skipped"]) == {"absurd.mid", "crawl.mid"}
+    assert "not a musical tempo" in summary["skipped"]["absurd.mid"]
+    assert "3.58 bpm" in summary["skipped"]["crawl.mid"]
+    windows = [json.loads(line) for line in (tmp_path / "corpus" / "windows.jsonl").open()]
+    fast = [w["tempo"] for w in windows if w["file"] == "fast.mid"]
+    assert fast and all(40 <= t <= 200 for t in fast)
+    assert {w["file"] for w in windows} == {"good.mid", "fast.mid"}

@@ -30,6 +30,7 @@ import numpy as np
 
 from a2m_core.errors import BadInputError
 from a2m_core.notes import score
+from a2m_core.notes.plan import TEMPO_RANGE
 from a2m_core.notes.score import Note
 
 from .corpus import AUDIO_SUFFIXES, _printable
@@ -148,8 +149,7 @@ def build_own_note_corpus(cfg: OwnNotesConfig, progress: Progress | None = None,
                 raise BadInputError("no notes after the first beat")
             end = max(n.onset + n.duration for n in notes)
             starts = [float(b) for b in np.arange(0.0, max(end - 4.0, 0.0) + 1e-6, 4.0)]
-            lo = max(40.0, tr.tempo / cfg.tempo_spread)
-            hi = min(200.0, tr.tempo * cfg.tempo_spread)
+            lo, hi = tempo_window(tr.tempo, cfg.tempo_spread)
             ncfg = NoteCorpusConfig(out=out, windows_per_piece=cfg.windows_per_recording,
                                     tempo_range=(lo, hi), seed=cfg.seed)
             split = "test" if k == held_out else "train"
@@ -257,3 +257,16 @@ def read_rows(folder: Path, name: str) -> list[dict[str, str]]:
         return []
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def tempo_window(tempo: float, spread: float) -> tuple[float, float]:
+    """The tempi a recording's windows play at: ``tempo / spread .. tempo x spread`` within
+    the plan's range. A recording at or past an edge of the range (300 bpm, 30 bpm) keeps a
+    span inside it rather than none."""
+    low, high = TEMPO_RANGE
+    lo, hi = max(low, tempo / spread), min(high, tempo * spread)
+    if hi >= high:
+        lo = min(lo, high / spread)
+    if lo <= low:
+        hi = max(hi, low * spread)
+    return lo, hi

@@ -26,6 +26,9 @@ from a2m_core.errors import BadInputError
 from a2m_core.notes.score import Note
 
 MIDI_SUFFIXES = frozenset({".mid", ".midi"})
+# The tempi a MIDI file may state: beyond these its beats are not a pulse a person plays or
+# hears (a 600 us set_tempo is 100,000 bpm), so the file is refused, not stretched.
+MIDI_TEMPO_RANGE = (30.0, 300.0)
 SAMPLE_RATE = 22050  # basic-pitch's own rate
 CHUNK_S = 30.0
 MAX_SECONDS = 180.0
@@ -180,6 +183,10 @@ def midi_transcription(path: Path) -> Transcription:
                             f"{str(err)[:80]})") from None
     if len(beat_notes) < 8:
         raise BadInputError(f"{len(beat_notes)} note(s) in the file: too few to learn from")
+    lo, hi = MIDI_TEMPO_RANGE
+    if not lo <= bpm <= hi:
+        raise BadInputError(f"its tempo is {bpm:.4g} bpm, not a musical tempo: MIDI files "
+                            f"between {lo:.0f} and {hi:.0f} bpm are taken")
     sec = 60.0 / bpm
     notes = [TimedNote(n.onset * sec, (n.onset + n.duration) * sec, n.pitch, n.velocity)
              for n in beat_notes]
