@@ -41,6 +41,8 @@ class PlanPanel(QWidget):
         self.why_label.setWordWrap(True)
         self.why_label.setToolTip("Why it plays so: what the painting's look and subjects "
                                   "and your comment each moved (tempo, dynamics, mode, key)")
+        # two lines' room, always: a wrapped label in a grid is otherwise squeezed to one
+        self.why_label.setMinimumHeight(2 * self.why_label.fontMetrics().lineSpacing() + 4)
         grid.addWidget(self.why_label, 3, 0, 1, 4)
 
     @staticmethod

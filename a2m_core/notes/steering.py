@@ -193,18 +193,18 @@ def why_line(look: PaintingLook | None, painting: Steer | None, comment_words: l
              pins: Pins | None = None, hinted: str | None = None, speaks: bool = True
              ) -> str:
     """One line a person reads at a glance: which input moved which control, e.g.
-    ``painting: dark, muted, night; bridge → slower, softer, minor · comment: 'restless' →
-    faster``."""
+    ``painting: dark, night, muted; bridge → slower, softer · key B (blue) · comment:
+    'restless' → faster``."""
     pinned = pinned_controls(pins)
     parts = []
     if look is not None and painting is not None:
         said = ", ".join(look.words)
         if look.subjects:
             said = f"{said}; {', '.join(look.subjects)}" if said else ", ".join(look.subjects)
-        moves = _moves(np.array(painting.mean), painting.mode, pinned)
+        moves = _moves(np.array(painting.mean), painting.mode, pinned, limit=2)
+        parts.append(f"painting: {said or 'plain'} → {', '.join(moves) or 'little change'}")
         if painting.tonic is not None and "key" not in pinned:
-            moves.append(f"{NAMES[painting.tonic]} from its {hue_word(look.hue)}")
-        parts.append(f"painting: {said or 'plain'} → {', '.join(moves) or 'as drawn'}")
+            parts.append(f"key {NAMES[painting.tonic]} ({hue_word(look.hue)})")
     if not has_comment:
         parts.append("no comment: the painting leads")
     elif not speaks:
