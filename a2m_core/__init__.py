@@ -13,7 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import A2MError, BadInputError, BundleError, GenerationCancelled, ModelLoadError
+from .numba_cache import configure as _numba_cache
 from .prompt import MusicHints, build_prompt
+
+_numba_cache()  # before anything imports numba: its cache lives in our folder, not site-packages
 
 if TYPE_CHECKING:
     from .audio import MelConfig

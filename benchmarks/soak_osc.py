@@ -1,9 +1,12 @@
 """Soak the OSC bridge on loopback: 1,000 malformed packets, a burst of 100 requests, then
-the live soundscape with scenes and generates queued when SIGTERM arrives.
+the live soundscape with scenes and generates queued when SIGTERM arrives, then
+``a2m-osc serve`` stopped by SIGTERM 0.5, 1 and 2 s after its launch.
 
 Prints the replies each request id got (every one must get exactly one final reply), whether
 the bridge still answers, how long the SIGTERM stop took, and the process's resident memory
-before and after.
+before and after; the datagrams the kernel dropped during the flood (``RcvbufErrors`` of
+``/proc/net/snmp``); for each early SIGTERM, the exit code, the seconds from the signal to
+the exit and the final replies of a generate sent at the launch.
 
     python benchmarks/soak_osc.py [--bundle B] [--malformed 1000] [--burst 100] [--scenes 12]
 
@@ -192,6 +195,65 @@ def stream_and_sigterm(engine: Art2Music, gallery: Path, painting: Path, work: P
             "bad_samples": sum(d.bad_samples for d in devices)}
 
 
+def udp_receive_errors() -> int | None:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer (Linux)."""
+    try:
+        lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines()
+                 if ln.startswith("Udp:")]
+        return int(dict(zip(lines[0][1:], lines[1][1:]))["RcvbufErrors"])
+    except (OSError, KeyError, IndexError, ValueError):
+        return None
+
+
+def sigterm_at_launch(bundle: Path, gallery: Path, painting: Path, work: Path,
+                      delay_s: float) -> dict:
+    """``a2m-osc serve`` as a gallery PC starts it: a status and a generate sent at the
+    launch, SIGTERM ``delay_s`` later. Exit code, seconds from the signal to the exit, the
+    seconds to the first status reply, and the generate's final replies."""
+    import subprocess
+
+    port = _free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    launched = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "osc_bridge.launch", "serve", "--port", str(port),
+         "--reply-port", str(sock.getsockname()[1]), "--bundle", str(bundle), "--allow",
+         str(gallery), "--out", str(work / f"clips-{delay_s}"), "--device", "cpu"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    replies: list[tuple[str, list]] = []
+    first_status = None
+    while time.monotonic() - launched < delay_s:
+        if first_status is None:
+            sock.sendto(packet("/a2m/status"), ("127.0.0.1", port))
+        receive(sock, replies, 0.02)
+        if first_status is None and any(a == "/a2m/status" for a, _ in replies):
+            first_status = time.monotonic() - launched
+            sock.sendto(packet("/a2m/generate", "launch-1", str(painting), "dawn"),
+                        ("127.0.0.1", port))
+    proc.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = None
+    exit_s = time.monotonic() - signalled
+    receive(sock, replies, 1.0)
+    sock.close()
+    finals = [a for addr, a in replies if addr in FINAL and a[:1] == ["launch-1"]]
+    return {"delay_s": delay_s, "code": code, "exit_s": exit_s, "status_s": first_status,
+            "finals": len(finals), "last_line": (proc.stderr.read().strip().splitlines()
+                                                 or [""])[-1]}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", help="bundle (default: a tiny Griffin-Lim debug bundle)")
@@ -227,6 +289,7 @@ def main() -> int:
             receive(sock, replies, seconds)
 
         rng = random.Random(0)
+        dropped_before = udp_receive_errors()
         t0 = time.perf_counter()
         for i in range(args.malformed):
             sock.sendto(malformed(rng, str(painting)), bridge.address)
@@ -235,6 +298,9 @@ def main() -> int:
         drain(1.0)
         malformed_s = time.perf_counter() - t0
         malformed_replies = len(replies)
+        dropped_after = udp_receive_errors()
+        dropped = (None if dropped_before is None or dropped_after is None
+                   else dropped_after - dropped_before)
 
         ids = [f"soak-{i:03d}" for i in range(args.burst)]
         t0 = time.perf_counter()
@@ -260,13 +326,17 @@ def main() -> int:
         stream = stream_and_sigterm(engine, gallery, painting, work, args.scenes,
                                     args.requests)
         after = rss_mb()
+        launches = [sigterm_at_launch(Path(bundle), gallery, painting, work, d)
+                    for d in (0.5, 1.0, 2.0)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     per_id = collections.Counter(finals[r] for r in ids)
     print(f"malformed packets      {args.malformed} in {malformed_s:.1f} s -> "
           f"{malformed_replies} replies (rate-limited; none to the bridge itself: "
-          f"{bridge.sent[bridge.address]})")
+          f"{bridge.sent[bridge.address]}); the kernel dropped "
+          f"{'?' if dropped is None else dropped} datagrams (receive buffer "
+          f"{bridge.receive_buffer >> 10} KB)")
     print(f"burst                  {args.burst} requests in {burst_s:.1f} s (queue depth "
           f"{args.queue_depth})")
     print("final replies per id   " + ", ".join(f"{n} reply: {c} ids"
@@ -284,7 +354,15 @@ def main() -> int:
           f"{'yes' if set(per_id) == {1} and set(stream['per_id']) == {1} else 'NO'}")
     print(f"RSS                    {before:.0f} MB before, {after:.0f} MB after "
           f"({after - before:+.0f} MB)")
-    return 0 if set(per_id) == {1} and set(stream["per_id"]) == {1} and alive else 1
+    for r in launches:
+        status = "none" if r["status_s"] is None else f"{r['status_s']:.2f} s"
+        print(f"SIGTERM {r['delay_s']:.1f} s in       exit {r['code']} after {r['exit_s']:.2f} s; "
+              f"first status {status}; the launch generate got {r['finals']} final "
+              f"reply; {r['last_line'][:90]}")
+    launches_ok = all(r["code"] == 0 and r["finals"] == 1 and r["exit_s"] < 1.0
+                      for r in launches)
+    return 0 if (set(per_id) == {1} and set(stream["per_id"]) == {1} and alive
+                 and launches_ok) else 1
 
 
 if __name__ == "__main__":

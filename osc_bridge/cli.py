@@ -11,11 +11,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from . import protocol as p
+
+if TYPE_CHECKING:
+    from .early import EarlyStage
 
 log = logging.getLogger("a2m-osc")
 
@@ -51,6 +55,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return list_devices()
     sock = args.early_socket  # bound by osc_bridge.launch before the heavy imports
     if sock is not None and sock.getsockname()[:2] != _wanted(args.host, args.port, sock):
+        if args.early is not None:
+            args.early.handover()
+            args.early = None
         sock.close()
         sock = None
     if sock is None:
@@ -114,8 +121,13 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
                           keep_clips=args.keep_clips, keep_bytes=args.keep_bytes,
                           audio_device=args.audio_device, heartbeat_s=args.heartbeat,
                           progress_per_chunk=args.progress_per_chunk, midi=args.midi)
-    bridge = Bridge(load, config, model_label=Path(path).stem, sock=sock).start()
-    stop = threading.Event()
+    early = args.early
+    # a signal caught by the early stage after the handover lands in the same event
+    stop = early.stopping if early is not None else threading.Event()
+    bridge = Bridge(load, config, model_label=Path(path).stem, sock=sock)
+    held = early.handover() if early is not None else []
+    bridge.start()
+    bridge.feed(held)  # what arrived while starting, served in its order
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
@@ -123,6 +135,8 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if stop.is_set():
+        log.info("received a stop signal while starting")
     print(f"a2m-osc: listening on udp://{bridge.address[0]}:{bridge.address[1]}, loading "
           f"{Path(path).name} (requests are queued meanwhile)", flush=True)
     said = False
@@ -139,16 +153,14 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
             said = True
     bridge.stop()
     if bridge.loading:
-        # The model is still loading in native code (torch, ONNX Runtime, the SoundFont
-        # reader). Finalising the interpreter under it aborts the process ("terminate
-        # called without an active exception", exit -6): every reply is already sent, so
-        # flush and leave without finalising.
         log.info("stopped while the model was loading")
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-    return 0
+    # Every reply is sent and every file written (atomically). Finalising the interpreter
+    # now would only collect torch's objects for seconds (3-4 s measured), or abort the
+    # process if the model is still loading in native code: flush and leave.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _build(address: str, args: list) -> bytes:
@@ -297,10 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None, sock: socket.socket | None = None) -> int:
-    """``sock``: the request socket ``osc_bridge.launch`` bound early (used by ``serve``)."""
+def main(argv: list[str] | None = None, sock: socket.socket | None = None,
+         early: EarlyStage | None = None) -> int:
+    """``sock``: the request socket ``osc_bridge.launch`` bound early (used by ``serve``);
+    ``early``: the stage answering on it until the bridge takes over."""
     args = build_parser().parse_args(argv)
-    args.early_socket = sock
+    args.early_socket, args.early = sock, early
     return args.func(args)
 
 

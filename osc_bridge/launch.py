@@ -4,7 +4,9 @@ Importing torch and the engine takes ~2 s before the model even starts loading. 
 sends at launch (an installation booting with the bridge) would lose those packets to a port
 nobody holds. So ``serve``'s socket is bound here, with the standard library alone, a few
 hundredths of a second after launch; the kernel then keeps what arrives until the server
-reads it, and the bridge answers "loading" and queues generates as it always does.
+reads it. Until the engine's imports are done, ``early.EarlyStage`` answers ``/a2m/status``
+("starting"), holds every other request for the bridge, and turns SIGTERM into a clean stop
+in which each held request gets its final reply.
 """
 from __future__ import annotations
 
@@ -47,9 +49,18 @@ def early_socket(argv: list[str]) -> socket.socket | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     sock = early_socket(argv)
+    early = None
+    if sock is not None:
+        from .early import EarlyStage
+
+        try:
+            reply_port = int(_option(argv, "--reply-port", "9001"))
+        except ValueError:
+            reply_port = 9001  # argparse will refuse it in its own words
+        early = EarlyStage(sock, reply_port, "--reply-to-source-port" in argv)
     from .cli import main as cli_main
 
-    return cli_main(argv, sock=sock)
+    return cli_main(argv, sock=sock, early=early)
 
 
 if __name__ == "__main__":

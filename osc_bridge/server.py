@@ -256,6 +256,12 @@ class Bridge(StreamHandlers, JobWorker):
         """True while the model loader still runs (it cannot be interrupted)."""
         return any(t.name == "a2m-osc-loader" and t.is_alive() for t in self._threads)
 
+    def feed(self, datagrams: list[tuple[bytes, Address]]) -> None:
+        """Serve datagrams that arrived before the server loop ran (``early.EarlyStage``
+        held them), in order, as if they arrived now."""
+        for data, client in datagrams:
+            self._dispatcher.call_handlers_for_packet(data, client)
+
     def _drain(self, limit: int = 1000) -> None:
         """Answer what already waits in the socket when the server loop stops: a generate
         sent just before SIGTERM gets its error 5 like any queued one, a status its status."""

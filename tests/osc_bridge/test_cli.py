@@ -120,3 +120,98 @@ def test_sigterm_while_the_starter_loads_exits_cleanly_and_answers_what_was_queu
         assert len(finals) == 1 and finals[0][1][0] == "queued-1", finals
         if finals[0][0] == "/a2m/error":
             assert finals[0][1][2] == 5
+
+
+def _collect(sock: socket.socket, seconds: float) -> list:
+    from pythonosc.osc_message import OscMessage
+
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            msg = OscMessage(sock.recvfrom(65536)[0])
+        except TimeoutError:
+            break
+        got.append((msg.address, list(msg.params)))
+    return got
+
+
+def _osc(address: str, *args) -> bytes:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    msg = OscMessageBuilder(address)
+    for a in args:
+        msg.add_arg(a)
+    return msg.build().dgram
+
+
+def test_from_the_bind_on_the_bridge_answers_status_and_obeys_sigterm(paintings, tmp_path):
+    """An installation boots with the bridge: a status sent at once is answered ("starting")
+    while torch still imports, and SIGTERM half a second in stops it cleanly, with the
+    queued generate answered."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    port = free_udp_port()
+    replies = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    replies.bind(("127.0.0.1", 0))
+    launched = time.monotonic()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "osc_bridge.launch", "serve", "--port", str(port),
+         "--reply-port", str(replies.getsockname()[1]), "--allow",
+         str(paintings[0].parent.parent), "--out", str(tmp_path / "clips")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        status = []
+        while not status and time.monotonic() - launched < 0.45:
+            replies.sendto(_osc("/a2m/status"), ("127.0.0.1", port))
+            status = [r for r in _collect(replies, 0.02) if r[0] == "/a2m/status"]
+        assert status and status[0][1][-1] == "starting", status
+        answered = time.monotonic() - launched
+        replies.sendto(_osc("/a2m/generate", "boot-1", str(paintings[0]), "first light"),
+                       ("127.0.0.1", port))
+        time.sleep(max(0.0, 0.5 - (time.monotonic() - launched)))
+        server.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code = server.wait(timeout=30)
+        exit_s = time.monotonic() - stopped
+    finally:
+        if server.poll() is None:
+            server.kill()
+    finals = [r for r in _collect(replies, 1.0) if r[0] in ("/a2m/done", "/a2m/error")]
+    replies.close()
+    assert code == 0 and answered < 0.45
+    assert finals == [("/a2m/error", ["boot-1", "server shutting down", 5])], finals
+    assert "SIGTERM while starting" in server.stderr.read() and exit_s < 1.0
+
+
+def test_the_bridge_exits_within_a_second_of_sigterm_once_its_replies_are_out(
+        tiny_bundle, paintings, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    port = free_udp_port()
+    replies = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    replies.bind(("127.0.0.1", 0))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "osc_bridge.launch", "serve", "--port", str(port),
+         "--reply-port", str(replies.getsockname()[1]), "--bundle", str(tiny_bundle),
+         "--allow", str(paintings[0].parent.parent), "--out", str(tmp_path / "clips"),
+         "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        server.stdout.readline()
+        assert "serving" in server.stdout.readline()
+        for k in range(3):
+            replies.sendto(_osc("/a2m/generate", f"g{k}", str(paintings[0]), "storm"),
+                           ("127.0.0.1", port))
+        got = _collect(replies, 0.3)
+        assert any(r[0] == "/a2m/accepted" for r in got)
+        server.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code = server.wait(timeout=30)
+        exit_s = time.monotonic() - stopped
+    finally:
+        if server.poll() is None:
+            server.kill()
+    got += _collect(replies, 1.0)
+    replies.close()
+    finals = {r[1][0]: r[0] for r in got if r[0] in ("/a2m/done", "/a2m/error")}
+    assert code == 0 and set(finals) == {"g0", "g1", "g2"}, got
+    assert exit_s < 1.0, f"{exit_s:.2f} s from SIGTERM to exit"

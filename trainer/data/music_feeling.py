@@ -56,6 +56,10 @@ def measure(wave: np.ndarray, sr: int, tempo_bpm: float | None = None,
     """Descriptors of a mono wave; a known tempo or key (from a score) wins over estimates."""
     import librosa
 
+    from a2m_core.numba_cache import warm_librosa
+
+    warm_librosa()  # compiled once, under the cache's lock
+
     rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2)) + 1e-9)
     centroid = float(librosa.feature.spectral_centroid(y=wave, sr=sr, hop_length=512).mean())
     onsets = librosa.onset.onset_detect(y=wave, sr=sr, hop_length=512, units="time")

@@ -133,8 +133,11 @@ def transcribe_recording(path: Path, max_seconds: float = MAX_SECONDS,
     import librosa
 
     from a2m_core.audio import load_audio
+    from a2m_core.numba_cache import warm_librosa
 
     from .corpus import MIN_RECORDING_S, recording_seconds
+
+    warm_librosa()  # compiled once, under the cache's lock
 
     length = recording_seconds(path)
     if length < MIN_RECORDING_S:
