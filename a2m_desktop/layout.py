@@ -73,6 +73,8 @@ def build(w: QMainWindow) -> None:
 
     model_row = QHBoxLayout()
     w.model_label = QLabel("Loading model…")
+    w.model_label.setWordWrap(True)  # a long model note wraps rather than widen the window
+    w.model_label.setMinimumWidth(120)
     w._model_text = ""  # the line for the loaded model (without "(kept)")
     w.model_combo = QComboBox()
     w.model_combo.setToolTip("Which model generates: the built-in starter, models "
@@ -167,6 +169,10 @@ def build(w: QMainWindow) -> None:
     w.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
     w.history_list.currentRowChanged.connect(w.select_history)
     right_l.addWidget(w.history_list)
+    w.clear_history_btn = button("Clear history", lambda: w.clear_history(),
+                                 "Forget every clip in the History, here and after a restart "
+                                 "(files you saved stay where you saved them)")
+    right_l.addWidget(w.clear_history_btn)
     splitter.addWidget(right)
     splitter.setSizes([360, 420, 260])
 
@@ -210,12 +216,15 @@ def build(w: QMainWindow) -> None:
                    QLabel("Volume"), w.volume, w.output_combo, w.playback_label):
         play_row.addWidget(widget)
     play_row.addStretch(1)
-    play_row.addWidget(w.save_audio_btn)
-    play_row.addWidget(w.save_midi_btn)
-    play_row.addWidget(w.save_mel_btn)
-    play_row.addWidget(w.export_scape_btn)
-    play_row.addWidget(w.install_btn)
     outer.addLayout(play_row)
+    # the saving and showing buttons on a row of their own: one row of everything was wider
+    # than a 1280-pixel screen, and Qt cut the labels short ("Play while genera")
+    save_row = QHBoxLayout()
+    save_row.addWidget(w.install_btn)
+    save_row.addStretch(1)
+    for b in (w.save_audio_btn, w.save_midi_btn, w.save_mel_btn, w.export_scape_btn):
+        save_row.addWidget(b)
+    outer.addLayout(save_row)
 
     quit_action = QAction("Quit", w)
     quit_action.setShortcut("Ctrl+Q")

@@ -21,9 +21,11 @@ from a2m_app.playback import Player, StreamFactory
 from a2m_core import A2MError, Clip, GenerationRequest
 from a2m_core.fileio import atomic_write_bytes
 from a2m_core.images import load_image
+from a2m_core.notes.plan import Pins
 from a2m_core.prompt import check_user_text
 
 from . import layout
+from .history_store import HistoryStore, Stored
 from .layout import NO_SEED
 from .widgets import mel_png_bytes, pil_to_pixmap
 from .worker import EngineWorker
@@ -41,6 +43,7 @@ MODEL_NOTES = {
     "starter": "  — the starter model; see README for the paper-scale one",
     "untrained": "  — untrained (random weights): its clips are not music",
 }
+BANNER_NOTE_MS = 8000  # a note about a refused file, when nothing else changed, then goes
 INSTALL_TIP = ("Full screen: this painting, a comment field for visitors,\nand sound that "
                "never stops, played on this computer's sound device.\nEsc leaves.")
 
@@ -51,6 +54,19 @@ class Generation:
     painting: Path
     thumbnail: QPixmap
     seconds: float
+    pins: Pins | None = None  # what was pinned when it was made (shown again on recall)
+    visitor: bool = False
+
+
+def default_history_dir(settings: QSettings) -> Path:
+    """Beside an INI settings file (a portable install, the tests), else the platform's app
+    data folder."""
+    if settings.format() == QSettings.Format.IniFormat:
+        return Path(settings.fileName()).parent / "history"
+    from PySide6.QtCore import QStandardPaths
+
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return Path(base or Path.home() / ".art2music") / "history"
 
 
 def dispose(window: QMainWindow) -> None:
@@ -75,10 +91,13 @@ class MainWindow(QMainWindow):
     generationEnded = Signal(str)
 
     def __init__(self, bundle: str | None = None, settings: QSettings | None = None,
-                 stream_factory: StreamFactory | None = None) -> None:
+                 stream_factory: StreamFactory | None = None,
+                 history_dir: Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Art2Music")
         self.settings = settings or QSettings("Art2Music", "Art2Music Desktop")
+        self.history_store = HistoryStore(history_dir or default_history_dir(self.settings))
+        self._pending_pins: Pins | None = None
         self.painting: Path | None = None
         self.current: Generation | None = None
         self.history: list[Generation] = []
@@ -118,6 +137,7 @@ class MainWindow(QMainWindow):
         self.timer = QTimer(self)
         self.timer.setInterval(33)  # ~30 fps playhead
         self.timer.timeout.connect(self._tick)
+        self._restore_history()
         self.load_model(bundle if bundle is not None else
                         str(self.settings.value("bundle", "") or ""))
 
@@ -135,6 +155,7 @@ class MainWindow(QMainWindow):
         self.save_midi_btn.setEnabled(has_clip and self.current.clip.plan is not None)
         self.save_mel_btn.setEnabled(has_clip)
         self.export_scape_btn.setEnabled(bool(self.history))
+        self.clear_history_btn.setEnabled(bool(self.history) and not self.busy)
         why_not = ("it plays on a sound device, and none was found" if not self.audio_ok
                    else "load a model first" if not self.model_loaded
                    else "open a painting first" if self.painting is None
@@ -153,6 +174,10 @@ class MainWindow(QMainWindow):
         self.error_banner.setText(message)
         self.error_banner.show()
         self._banner_cause = cause
+
+    def _clear_note(self, message: str) -> None:
+        if self._banner_cause == "painting kept" and self.error_banner.text() == message:
+            self.clear_error()
 
     def clear_error(self) -> None:
         self.error_banner.hide()
@@ -285,7 +310,13 @@ class MainWindow(QMainWindow):
         try:
             img = load_image(path)
         except A2MError as err:
-            self.show_error(str(err))
+            if self.painting is None:
+                self.show_error(str(err))
+                return False
+            # nothing is broken: the previous painting stays, so the note goes by itself
+            message = f"{err} (the previous painting is kept)"
+            self.show_error(message, cause="painting kept")
+            QTimer.singleShot(BANNER_NOTE_MS, lambda: self._clear_note(message))
             return False
         self.painting = Path(path)
         self.drop_zone.set_painting(pil_to_pixmap(img))
@@ -319,9 +350,10 @@ class MainWindow(QMainWindow):
         self.worker.cancel_event.clear()
         self.worker.stream = self.audio_ok and self.live_box.isChecked()
         self._live = False
+        self._pending_pins = self.plan_panel.pins()
         self.requestGenerate.emit(GenerationRequest(self.painting, comment,
                                                     self.hints.text().strip() or None, seed,
-                                                    pins=self.plan_panel.pins()))
+                                                    pins=self._pending_pins))
         return True
 
     def cancel(self) -> None:
@@ -337,20 +369,49 @@ class MainWindow(QMainWindow):
         self.mel_view.set_mel(mel)
 
     def _add_to_history(self, clip: Clip, painting: Path, thumb: QPixmap, seconds: float,
-                        visitor: bool = False) -> None:
+                        visitor: bool = False, pins: Pins | None = None,
+                        keep: bool = True, select: bool = True) -> None:
+        """A row for the clip (and, with ``keep``, its files in the History folder, so it is
+        there after a restart)."""
         gen = Generation(clip, painting, thumb.scaled(
-            48, 48, Qt.AspectRatioMode.KeepAspectRatio), seconds)
+            48, 48, Qt.AspectRatioMode.KeepAspectRatio), seconds, pins, visitor)
         self.history.append(gen)
+        if keep:
+            self.history_store.save(Stored(clip, painting, pins, seconds, visitor))
         seed = "deterministic" if clip.seed is None else f"seed {clip.seed}"
-        short = clip.comment if len(clip.comment) <= 30 else clip.comment[:29] + "…"
-        plan = f" · {clip.plan.tempo_bpm:.0f} bpm {clip.plan.key}" if clip.plan else ""
+        said = clip.comment or "(no comment: the painting alone)"
+        short = said if len(said) <= 30 else said[:29] + "…"
+        plan = (f" · {clip.plan.tempo_bpm:.0f} bpm {clip.plan.key} · {clip.plan.instrument}"
+                if clip.plan else "")
         who = "visitor · " if visitor else ""
-        item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{who}{seed} · "
-                               f"{clip.duration_s:.1f} s{plan}")
-        item.setToolTip(clip.prompt)
+        item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{who}{seed}{plan}")
+        lines = [f"“{clip.comment}”" if clip.comment else "No comment: the painting alone",
+                 f"{painting.name} · {seed} · {clip.duration_s:.1f} s"]
+        if clip.plan is not None:
+            lines += [f"Plan: {clip.plan.describe()}", f"Why: {clip.plan.why}"]
+        item.setToolTip("\n".join(line for line in lines if line))
         self.history_list.addItem(item)
-        if not visitor:  # a visitor's clip joins the list; the window's own stays selected
+        if select and not visitor:  # a visitor's clip joins; the window's own stays selected
             self.history_list.setCurrentRow(len(self.history) - 1)
+        self._update_buttons()
+
+    def _restore_history(self) -> None:
+        """The clips of earlier sessions, oldest first, as they were made."""
+        for s in self.history_store.load():
+            thumb = QPixmap(str(s.painting)) if s.painting.is_file() else QPixmap()
+            self._add_to_history(s.clip, s.painting, thumb, s.seconds, visitor=s.visitor,
+                                 pins=s.pins, keep=False, select=False)
+        if self.history:
+            self.history_list.setCurrentRow(len(self.history) - 1)
+
+    def clear_history(self) -> None:
+        """Forget every clip of the History, on screen and on disk."""
+        self.stop()
+        self.history_store.clear()
+        self.history.clear()
+        self.current = None
+        self.history_list.clear()
+        self.plan_panel.show_plan(None)
         self._update_buttons()
 
     @Slot(object, str)
@@ -361,7 +422,8 @@ class MainWindow(QMainWindow):
     def _on_finished(self, clip: Clip, seconds: float) -> None:
         self.busy = False
         self._add_to_history(clip, self.painting or Path(),
-                             self.drop_zone._pixmap or QPixmap(), seconds)
+                             self.drop_zone._pixmap or QPixmap(), seconds,
+                             pins=self._pending_pins)
         self.progress.setValue(100)
         self.stage_label.setText(f"Done in {seconds:.1f} s")
         self._update_buttons()
@@ -390,6 +452,7 @@ class MainWindow(QMainWindow):
             self.current = self.history[row]
             self.mel_view.set_mel(self.current.clip.mel)
             self.plan_panel.show_plan(self.current.clip.plan)
+            self.plan_panel.set_pins(self.current.pins)  # the pins it was made with
             self._update_buttons()
 
     # ------------------------------------------------------------------ playback
@@ -452,9 +515,18 @@ class MainWindow(QMainWindow):
         return path or None
 
     def _suggested_name(self, suffix: str) -> str:
+        """``starry-night-seed7-harp.wav``: the painting, the seed and the instrument, and a
+        number where that name is taken in the folder, so each variation gets its own."""
         assert self.current is not None
-        seed = "" if self.current.clip.seed is None else f"-seed{self.current.clip.seed}"
-        return f"{self.current.painting.stem}{seed}{suffix}"
+        clip = self.current.clip
+        seed = "" if clip.seed is None else f"-seed{clip.seed}"
+        inst = f"-{clip.plan.instrument}" if clip.plan is not None else ""
+        stem = f"{self.current.painting.stem or 'clip'}{seed}{inst}"
+        folder = Path(str(self.settings.value("last_save_dir", "") or Path.home()))
+        name, n = f"{stem}{suffix}", 2
+        while (folder / name).exists():
+            name, n = f"{stem}-{n}{suffix}", n + 1
+        return name
 
     def save_audio(self, path: str | None = None) -> Path | None:
         if self.current is None:
@@ -534,7 +606,11 @@ class MainWindow(QMainWindow):
             return None
         target = Path(path)
         try:
-            atomic_write_bytes(target, mel_png_bytes(self.current.clip.mel))
+            clip = self.current.clip
+            title = clip.plan.describe() if clip.plan is not None else clip.comment
+            engine = self.worker.engine
+            atomic_write_bytes(target, mel_png_bytes(
+                clip.mel, engine.mel_config if engine is not None else None, title))
         except OSError as err:
             self.show_error(f"Could not save {path}: {err}")
             return None

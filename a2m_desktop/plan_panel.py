@@ -25,8 +25,13 @@ class PlanPanel(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         self.plan_label = QLabel("")
         self.plan_label.setWordWrap(True)
-        self.plan_label.setToolTip("The clip's plan: what the painting and your comment "
-                                   "asked for, as the notes play it")
+        self.plan_label.setToolTip(
+            "The clip's plan: what the painting and your comment asked for, as the notes "
+            "play it.\nbpm: beats per minute · key and mode (major bright, minor dark) · "
+            "notes/s: how many notes a second\nlegato: notes joined · detached: short gaps "
+            "between notes · staccato: short, separate notes\ndynamics: pp very soft, p "
+            "soft, mp, mf medium, f loud, ff very loud\nregister: low, middle or high "
+            "pitches · melody: one line · chords: parts together")
         self.tempo = self._combo(TEMPI, " bpm")
         self.key = self._combo(KEYS)
         self.instrument = self._combo(tuple(INSTRUMENTS))
@@ -77,9 +82,26 @@ class PlanPanel(QWidget):
             self.instrument.setToolTip("Fix the instrument; 'from the painting' plays the one "
                                        "your music hints name (strings, piano, …), else "
                                        "the painting and your comment choose")
+            self.dynamics.setToolTip("Fix how loud it plays: pp very soft, p soft, mp and mf "
+                                     "medium, f loud, ff very loud; 'from the painting' "
+                                     "leaves it to the painting and your comment")
         else:
             self.plan_label.setText("")
             self.why_label.setText("")
+
+    def set_pins(self, pins: Pins | None) -> None:
+        """Show ``pins`` in the boxes ("from the painting" where a control was free). A
+        tempo or key no box offers is added to it."""
+        pins = pins or Pins()
+        tempo = None if pins.tempo_bpm is None else f"{pins.tempo_bpm:g}"
+        for combo, value in ((self.tempo, tempo), (self.key, pins.key),
+                             (self.instrument, pins.instrument),
+                             (self.dynamics, pins.dynamic)):
+            index = combo.findData(value)
+            if index < 0:
+                combo.addItem(value + (" bpm" if combo is self.tempo else ""), value)
+                index = combo.count() - 1
+            combo.setCurrentIndex(index)
 
     def show_plan(self, plan: Plan | None) -> None:
         self.plan_label.setText(f"Plan: {plan.describe()}" if plan is not None else "")

@@ -162,14 +162,37 @@ class MelView(pg.GraphicsLayoutWidget):
         self.playhead.setValue(fraction * self.seconds)
 
 
-def mel_png_bytes(mel: np.ndarray, scale: int = 2) -> bytes:
-    """The mel as a viridis PNG (low bands at the bottom), for "Save mel as PNG"."""
+def mel_png_bytes(mel: np.ndarray, mel_config: MelConfig | None = None,
+                  title: str = "") -> bytes:
+    """The mel as "Save mel PNG" writes it: the window's picture with its axes, seconds
+    across, Hz up (mel-spaced), a dB colour bar and the clip's plan as a title."""
     import io
 
-    lut = pg.colormap.get("viridis").getLookupTable(nPts=256, alpha=False)
-    idx = np.clip(((np.asarray(mel) + 1.0) / 2.0 * 255).round(), 0, 255).astype(np.uint8)
-    rgb = lut[idx[::-1]]  # [n_mels, T, 3], flipped so band 0 is at the bottom
-    img = Image.fromarray(rgb.astype(np.uint8)).resize((mel.shape[1], mel.shape[0] * scale))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cfg = MelConfig.from_dict({**(mel_config or MelConfig()).to_dict(),
+                               "n_mels": int(mel.shape[0])})
+    db = 20.0 / np.log(10.0)
+    lo, hi = cfg.log_min * db, cfg.log_max * db
+    seconds = mel.shape[1] * cfg.hop_length / cfg.sample_rate
+    fig = Figure(figsize=(10, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    levels = lo + (np.asarray(mel, np.float32) + 1.0) / 2.0 * (hi - lo)
+    image = ax.imshow(levels, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi,
+                      extent=(0.0, seconds, 0.0, float(mel.shape[0])))
+    centres = band_centres_hz(cfg)
+    ticks = [(float(np.interp(hz, centres, np.arange(cfg.n_mels))) + 0.5,
+              f"{hz // 1000}k" if hz >= 1000 else str(hz))
+             for hz in MelView.TICKS_HZ if centres[0] <= hz <= centres[-1] * 1.001]
+    ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz, mel-spaced)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label="level (dB)")
+    fig.tight_layout()
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -1,6 +1,7 @@
 """Render the desktop app offscreen to docs/: the main window after a generation (with a
-status message shown), Installation mode's tooltip when there is no sound device, and the
-History holding visitors' clips from Installation mode.
+status message shown), Installation mode's tooltip when there is no sound device, the
+History holding visitors' clips from Installation mode, and the History after a restart at
+1280 x 800.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/desktop_screenshot.py
 
@@ -59,8 +60,8 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
 
-    def window(**kwargs) -> MainWindow:
-        settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"),
+    def window(ini: str | None = None, **kwargs) -> MainWindow:
+        settings = QSettings(ini or str(Path(tempfile.mkdtemp()) / "s.ini"),
                              QSettings.Format.IniFormat)
         win = MainWindow(bundle="", settings=settings, **kwargs)
         win.show()
@@ -122,6 +123,27 @@ def main() -> int:
     app.processEvents()
     save(win.grab(), "desktop-visitor-history.png")
     view.close()
+    win.close()
+    dispose(win)
+
+    # 4. The History after a restart, at 1280 x 800: three clips of one painting made
+    # yesterday, told apart by their instruments, the second recalled with its pins.
+    ini = str(Path(tempfile.mkdtemp()) / "s.ini")
+    win = window(ini)
+    win.open_painting(str(STARRY))
+    win.comment.setPlainText("A hushed blue night over the sleeping village")
+    for instrument in ("harp", "strings", None):
+        panel = win.plan_panel
+        panel.instrument.setCurrentIndex(panel.instrument.findData(instrument))
+        win.generate()
+        wait(lambda: not win.busy)
+    win.close()
+    dispose(win)
+    win = window(ini)
+    win.resize(1280, 800)
+    win.history_list.setCurrentRow(1)
+    wait(lambda: False, timeout=0.3)
+    save(win.grab(), "desktop-history-restart.png")
     win.close()
     dispose(win)
     return 0

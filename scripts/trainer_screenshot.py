@@ -1,6 +1,8 @@
 """Render the trainer window's guided path to docs/ (offscreen): the "Your music" tab after
 "Learn my music" on the example data (with its fine-tuning curve), and the report it ends
-on (the recordings as notes, a piano roll, the verdict).
+on (the recordings as notes, a piano roll, the verdict); on the way, the licence field after
+the music folder moves away from the example data, and the dataset's report while the model
+is still learning.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/trainer_screenshot.py [--work DIR]
         [--music DIR --paintings DIR] [--out docs]
@@ -44,6 +46,14 @@ def main() -> int:
     win.show()
     win.own_work.set(Path(args.work) if args.work else tmp / "example-model")
     win.use_example_data()
+    shots = Path(args.out)
+    shots.mkdir(parents=True, exist_ok=True)
+    mine = tmp / "my-recordings"
+    mine.mkdir()
+    win.own_music.set(mine)  # someone picks their own folder: the example licence goes
+    app.processEvents()
+    win.grab().save(str(shots / "trainer-licence.png"))
+    win.use_example_data()
     if args.music:
         win.own_music.set(Path(args.music))
         win.own_licence.setText(f"recordings in {args.music}")
@@ -51,20 +61,28 @@ def main() -> int:
         win.own_paintings.set(Path(args.paintings))
     app.processEvents()
     win.own_tab.start_learning()
-    deadline = time.time() + 900
+    started = time.time()
+    deadline = started + 900
+    dataset_shot = False
     while win.running and time.time() < deadline:
         app.processEvents()
         time.sleep(0.02)
-    shots = Path(args.out)
-    shots.mkdir(parents=True, exist_ok=True)
+        if not dataset_shot and "dataset report" in win.tabs.tabText(win.tabs.count() - 1):
+            win.tabs.setCurrentIndex(win.tabs.count() - 1)
+            app.processEvents()
+            win.grab().save(str(shots / "trainer-dataset-report.png"))
+            win.tabs.setCurrentIndex(0)
+            dataset_shot = True
+    print(f"the whole path took {time.time() - started:.0f} s")
     win.tabs.setCurrentIndex(0)
     app.processEvents()
     win.grab().save(str(shots / "trainer-your-music.png"))
     win.tabs.setCurrentIndex(win.tabs.count() - 1)
     app.processEvents()
     win.grab().save(str(shots / "trainer-verdict.png"))
-    print(f"{win.status.text()}\nwrote {shots / 'trainer-your-music.png'} and "
-          f"{shots / 'trainer-verdict.png'}")
+    print(f"{win.status.text()}\nwrote {shots / 'trainer-your-music.png'}, "
+          f"{shots / 'trainer-verdict.png'}, {shots / 'trainer-licence.png'} and "
+          f"{shots / 'trainer-dataset-report.png'}")
     win.close()
     return 0
 

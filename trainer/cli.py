@@ -659,10 +659,25 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def quiet_libraries() -> None:
+    """Keep other packages' deprecation notes and TensorFlow's start-up lines (librosa,
+    pkg_resources, musicnn's TF 1 layers) off a person's screen; ``-v`` shows them."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            module=r"^(?!a2m_core|a2m_app|trainer)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="a2m-train: %(levelname)s: %(message)s")
+    if not args.verbose:
+        quiet_libraries()
     from a2m_core.errors import A2MError
 
     from .data.builder import BuildConflict

@@ -73,6 +73,10 @@ def test_drop_type_generate_and_see_the_mel(qtbot, window, paintings, tmp_path):
     assert sr == 22050 and len(data) == 896 * 256
     png = window.save_mel(str(tmp_path / "scream.png"))
     assert png.read_bytes()[:4] == b"\x89PNG"
+    from PIL import Image
+
+    width, height = Image.open(png).size
+    assert width >= 800 and height >= 300  # a figure with axes, not the raw 896x80 bands
     flac = window.save_audio(str(tmp_path / "scream.flac"))
     assert sf.info(flac).format == "FLAC"
 
@@ -134,6 +138,11 @@ def test_bad_paintings_and_empty_comments_say_why_and_lose_nothing(qtbot, window
     drop(window, corrupt)
     assert window.painting == paintings[0]  # the previous painting is kept
     assert window.error_banner.isVisible() and "torn.jpg" in window.error_banner.text()
+    assert "previous painting is kept" in window.error_banner.text()
+    monkeypatch.setattr("a2m_desktop.main_window.BANNER_NOTE_MS", 50)
+    drop(window, corrupt)
+    qtbot.waitUntil(lambda: not window.error_banner.isVisible(), timeout=2000)  # it goes
+    drop(window, corrupt)
     import a2m_core.images
 
     monkeypatch.setattr(a2m_core.images, "MAX_IMAGE_PIXELS", 1000)
@@ -467,3 +476,53 @@ def test_a_mel_bundle_greys_out_the_pins_and_says_why(window):
     assert not window.plan_panel.tempo.isEnabled()
     assert "notes bundle" in window.plan_panel.tempo.toolTip()
     assert window.plan_panel.pins() is None
+
+
+def test_the_history_survives_a_restart_says_what_each_clip_is_and_can_be_cleared(
+        qtbot, tiny_bundle, paintings, tmp_path):
+    """Three clips of one painting, told apart by their rows; recalled with the pins they
+    were made with; there again after a restart; gone after Clear history."""
+    from a2m_core.debug import build_debug_bundle, tiny_notes_config
+    from a2m_core.notes.sampler import FLUID_R3_GM
+
+    if not Path(FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
+    ini = str(tmp_path / "settings.ini")
+
+    def open_window() -> MainWindow:
+        win = MainWindow(bundle=str(bundle), stream_factory=FakeStream,
+                         settings=QSettings(ini, QSettings.Format.IniFormat))
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitUntil(lambda: win.model_loaded, timeout=TIMEOUT_MS)
+        return win
+
+    win = open_window()
+    win.settings.setValue("last_save_dir", str(tmp_path))
+    drop(win, paintings[0])
+    qtbot.keyClicks(win.comment, "quiet water")
+    for instrument in ("harp", "piano", "choir"):
+        panel = win.plan_panel
+        panel.instrument.setCurrentIndex(panel.instrument.findData(instrument))
+        generate(qtbot, win)
+    rows = [win.history_list.item(k).text() for k in range(3)]
+    assert len(set(rows)) == 3 and all(i in r for i, r in zip(("harp", "piano", "choir"), rows))
+    tip = win.history_list.item(0).toolTip()
+    assert "Art Commentary" not in tip and "quiet water" in tip and "Why: painting" in tip
+    win.history_list.setCurrentRow(0)
+    assert win.plan_panel.instrument.currentData() == "harp"  # the pins it was made with
+    first = win._suggested_name(".wav")
+    win.save_audio(str(tmp_path / first))
+    assert win._suggested_name(".wav") != first  # the next save is offered a new name
+    win.close()
+
+    again = open_window()
+    assert [again.history_list.item(k).text() for k in range(3)] == rows
+    again.history_list.setCurrentRow(1)
+    assert again.current.clip.plan.instrument == "piano"
+    assert again.save_midi(str(tmp_path / "again.mid")).is_file()
+    again.clear_history()
+    assert again.history == [] and again.history_list.count() == 0
+    again.close()
+    assert open_window().history == []

@@ -121,6 +121,7 @@ def test_a_failing_job_reports_and_frees_the_window(qtbot, window, tmp_path):
         window.start_stage1()
     assert blocker.args == ["stage1", "failed"] and window.running is None
     assert "not an ArtiCaps dataset" in window.status.text() and window.s1_btn.isEnabled()
+    assert window.progress.text().startswith("failed at")  # never a false 100 %
 
 
 def test_the_stop_button_is_live_only_while_a_job_runs(qtbot, window, tmp_path):
@@ -262,12 +263,23 @@ def test_learn_my_music_ends_in_a_model_a_verdict_and_the_desktop_app(qtbot, win
         write_midi(music / f"tune{k}.mid", tune(20 + k, 16), 100 + 10 * k, 40)
     tab = window.own_tab
     qtbot.mouseClick(tab.example_btn, Qt.MouseButton.LeftButton)
+    assert "CC0" in tab.licence.text()
     window.own_music.set(music)
+    assert tab.licence.text() == ""  # the example's licence does not follow to my music
+    tab.licence.setText("mine")
     window.own_work.set(tmp_path / "mine")
     tab.base = str(tiny_notes_bundle(tmp_path / "tiny-notes.safetensors"))  # fast to tune
     assert tab.instrument.currentText() == AS_MEASURED
     tab.steps.setValue(20)
+    seen, bars = [], []
+    window.report.textChanged.connect(
+        lambda: seen.append((window.running, window.report.toPlainText())))
+    window.progress.valueChanged.connect(bars.append)
     run(qtbot, window, tab.learn_btn)
+    # the dataset's report showed while the model was still learning, and one bar rose
+    assert any(job == "own-notes" and "tune0.mid" in text and "still learning" in text
+               for job, text in seen)
+    assert bars == sorted(bars) and bars[-1] == 100
     model = tmp_path / "mine" / "mine.safetensors"
     assert model.is_file() and window.ex_bundle.text() == str(model)
     report = window.report.toPlainText()

@@ -100,3 +100,21 @@ def test_a_long_silent_recording_is_read_a_window_at_a_time_and_left_out(tmp_pat
     assert recording_notes(cfg.out) == {"hour.flac": "left out: silent: none of its windows "
                                                      "holds sound"}
     assert peak < 40e6, f"peak {peak / 1e6:.0f} MB"  # whole, at 22,050 Hz: 318 MB
+
+
+def test_other_packages_warnings_stay_off_the_screen_unless_verbose():
+    """`a2m-train own-music` printed librosa's and pkg_resources' deprecation notes between
+    its own lines; now a person sees the project's words only (-v shows everything)."""
+    import warnings
+
+    from trainer.cli import quiet_libraries
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_libraries()
+        warnings.warn_explicit("pkg_resources is deprecated", UserWarning, "resampy.py", 1,
+                               module="resampy.filters")
+        warnings.warn_explicit("old API", FutureWarning, "librosa.py", 1, module="librosa")
+        warnings.warn_explicit("your recording is short", UserWarning, "own.py", 1,
+                               module="trainer.data.own_notes")
+    assert [str(w.message) for w in caught] == ["your recording is short"]

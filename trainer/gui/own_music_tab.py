@@ -31,12 +31,14 @@ from PySide6.QtWidgets import (
 # they do not import it, so the window module stays the one that imports them.
 
 AS_MEASURED = "as the recordings sound"
+EXAMPLE_LICENCE = "CC0 renderings of public-domain music (examples/own-music)"
+REPORT_TAB = "Export && evaluate"  # "&&": a lone & is a mnemonic
 GUIDE = (
     "<b>Teach Art2Music your own music</b><br>"
     "1. Pick a folder of recordings (or MIDI files) and a folder of paintings, or press "
     "<i>Example data</i>.<br>"
     "2. <i>Learn my music</i>: each recording is transcribed into notes, the starter's note "
-    "model is fine-tuned on them (about 4 minutes for the example data on 2 cores), and the "
+    "model is fine-tuned on them (about 3 minutes for the example data on 2 cores), and the "
     "model is played on your paintings: a sentence says whether it plays notes and follows "
     "feeling.<br>"
     "3. <i>Open in desktop app</i> to play it with any painting and comment.")
@@ -81,7 +83,7 @@ class OwnMusicTab(QWidget):
                 (self.licence, "Recorded with every window and in the model's provenance"),
                 (self.instrument, "The instrument your model plays: measured from each "
                                   "recording's timbre, or one you choose"),
-                (self.steps, "Fine-tuning steps of the note model (150: about 3 minutes on "
+                (self.steps, "Fine-tuning steps of the note model (150: about 2½ minutes on "
                              "2 cores; more learns your tunes more closely)")):
             field.setToolTip(tip)
         for label, w in (("Music folder", self.music), ("Paintings folder", self.paintings),
@@ -89,6 +91,8 @@ class OwnMusicTab(QWidget):
                          ("Instrument", self.instrument), ("Fine-tuning steps", self.steps)):
             form.addRow(label, w)
         lay.addLayout(form)
+        # the example's licence must not stay on someone's own music
+        self.music.edit.textChanged.connect(self._music_changed)
         row = QHBoxLayout()
         self.example_btn = QPushButton("Example data")
         self.example_btn.setToolTip("Six short pieces and four public-domain paintings that "
@@ -99,7 +103,8 @@ class OwnMusicTab(QWidget):
         for b in (self.example_btn, self.learn_btn, self.open_btn):
             row.addWidget(b)
         lay.addLayout(row)
-        self.plot = LossPlot("Fine-tuning the note model (cross-entropy per token)")
+        self.plot = LossPlot("Fine-tuning: how surprised the model is by your next note "
+                             "(cross-entropy per token; lower is better)")
         lay.addWidget(self.plot, 1)
         paper = QGroupBox("Paper (GPU)")
         pl = QVBoxLayout(paper)
@@ -109,6 +114,30 @@ class OwnMusicTab(QWidget):
         self.paper_btn = QPushButton("Make the paper's dataset")
         pl.addWidget(self.paper_btn)
         lay.addWidget(paper)
+
+    def _music_changed(self, text: str) -> None:
+        from ..own_music import EXAMPLE_MUSIC
+
+        if (self.licence.text() == EXAMPLE_LICENCE
+                and Path(text).expanduser() != Path(EXAMPLE_MUSIC)):
+            self.licence.setText("")
+            self.licence.setPlaceholderText("whose music is this, under what licence? "
+                                            "(e.g. mine; for training only)")
+
+    def dataset_ready(self) -> bool:
+        """The recordings are notes now: their report (what was kept, what was left out,
+        piano rolls) shows in the Export & evaluate tab while the model is still learning,
+        and the tab's title says so."""
+        w = self.window
+        corpus = Path(self.work.text()) / "notes-corpus"
+        report = corpus / "report.md"
+        if not report.is_file():
+            return False
+        w.report.setSearchPaths([str(corpus)])
+        w.report.setMarkdown(report.read_text(encoding="utf-8")
+                             + "\n*The model is still learning; its verdict follows here.*\n")
+        w.tabs.setTabText(w.tabs.count() - 1, REPORT_TAB + " (dataset report)")
+        return True
 
     def config(self) -> Any:
         from ..own_music import OwnNotesModelConfig
@@ -153,6 +182,7 @@ class OwnMusicTab(QWidget):
         corpus = Path(result["bundle"]).parent / "notes-corpus"
         w.report.setSearchPaths([str(corpus)])
         w.report.setMarkdown(self.report_markdown(result))
+        w.tabs.setTabText(w.tabs.count() - 1, REPORT_TAB)
         verdict = result.get("verdict", {}).get("sentence", "")
         w.status.setText(f"your model is ready. {verdict}")
         w.tabs.setCurrentIndex(w.tabs.count() - 1)
@@ -185,7 +215,7 @@ class OwnMusicTab(QWidget):
         what = {"plan": "learning the plan", "notes": "learning the notes"}.get(
             e["stage"], e["stage"])
         return (f"{what}: {e['done']}/{e['total']}"
-                + (f", about {_duration(eta)} left" if eta is not None else ""))
+                + (f", about {duration(eta)} left" if eta is not None else ""))
 
     def report_markdown(self, result: dict) -> str:
         """The corpus report (table and piano roll) and the verdict."""
@@ -199,7 +229,7 @@ class OwnMusicTab(QWidget):
         return text + f"\nModel: `{result['bundle']}`.\n"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
     if seconds < 90:
         return f"{seconds:.0f} s"

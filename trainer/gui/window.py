@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from .paper_jobs import PaperJobs
 from .paper_tabs import DETAIL_TIP
+from .progress import OWN_NOTES, JobProgress
 from .widgets import LossPlot, describe_event
 from .worker import JobWorker
 
@@ -131,7 +132,9 @@ class TrainerWindow(PaperJobs, QMainWindow):
             return False
         self.running = name
         self._on_done = on_done
+        self._job_progress = JobProgress(OWN_NOTES) if name == "own-notes" else None
         self.worker.stop_event.clear()
+        self.progress.setFormat("%p%")
         self.progress.setValue(0)
         self.status.setText(f"{name}: starting…")
         self._set_busy(True)
@@ -181,15 +184,8 @@ class TrainerWindow(PaperJobs, QMainWindow):
     # ------------------------------------------------------------------ events
     def _on_event(self, e: dict) -> None:
         kind = e.get("event")
-        if kind == "finetune":
-            if e.get("total"):
-                self.progress.setValue(round(100 * e["done"] / max(1, int(e["total"]))))
-            self.status.setText(self.own_tab.on_finetune(e))
-            return
-        if kind == "progress":
-            total = max(1, int(e["total"]))
-            self.progress.setValue(round(100 * e["done"] / total))
-            self.status.setText(f"{e['stage']}: {e['done']}/{e['total']}")
+        if kind in ("finetune", "progress"):
+            self._on_progress(e)
             return
         self.log_view.appendPlainText(describe_event(e))
         plot = {"stage1": self.s1_plot, "detail": self.detail_plot}.get(e.get("stage"),
@@ -207,15 +203,38 @@ class TrainerWindow(PaperJobs, QMainWindow):
             if value is not None:
                 plot.add("val", e["step"], float(value))
 
+    def _on_progress(self, e: dict) -> None:
+        """A stage's progress: one bar for the whole job (``JobProgress``: never back to
+        0 % between stages) and the time left, measured where the stage gives none."""
+        from .own_music_tab import duration
+
+        stage, done, total = e["stage"], e.get("done", 0), e.get("total") or 1
+        jp = getattr(self, "_job_progress", None)
+        if jp is not None:
+            percent, eta = jp.update(stage, done, total, e.get("eta_s"))
+        else:
+            percent, eta = round(100 * done / max(1, int(total))), e.get("eta_s")
+        self.progress.setValue(percent)
+        if e.get("event") == "finetune":
+            text = self.own_tab.on_finetune({**e, "eta_s": eta})
+        else:
+            text = f"{stage}: {done}/{total}"
+            if eta is not None and done < total:
+                text += f", about {duration(eta)} left"
+        self.status.setText(text)
+        if jp is not None and stage != "transcribe" and not jp.dataset_shown:
+            jp.dataset_shown = self.own_tab.dataset_ready()  # the corpus is written by now
+
     def use_example_data(self) -> None:
         """Fill the guided flow with the example music and paintings in the repository."""
         from ..own_music import EXAMPLE_MUSIC, EXAMPLES
+        from .own_music_tab import EXAMPLE_LICENCE
 
         self.own_music.set(EXAMPLE_MUSIC)
         self.own_paintings.set(EXAMPLES)
         if not self.own_work.text():
             self.own_work.set(Path.home() / "Art2Music" / "example-model")
-        self.own_licence.setText("CC0 renderings of public-domain music (examples/own-music)")
+        self.own_licence.setText(EXAMPLE_LICENCE)
         self.status.setText("Example data: 6 pieces, 4 paintings. Press Learn my music.")
 
     def start_own_dataset(self) -> bool:
@@ -342,6 +361,7 @@ class TrainerWindow(PaperJobs, QMainWindow):
 
     def _on_failed(self, name: str, message: str) -> None:
         self._done()
+        self.progress.setFormat("failed at %p%")  # where it stopped, never a false 100 %
         self.status.setText(f"{name} failed: {message}")
         self.log_view.appendPlainText(f"ERROR {name}: {message}")
         self.jobEnded.emit(name, "failed")

@@ -39,10 +39,23 @@ class JobWorker(QObject):
             self.stopped.emit(name, str(err))
         except Exception as err:  # noqa: BLE001 - every failure becomes a message
             log.exception("%s failed", name)
-            self.failed.emit(name, f"{type(err).__name__}: {err}")
+            self.failed.emit(name, failure_text(err))
         else:
             if self.stop_event.is_set():
                 self.stopped.emit(name, "stopped; start again to resume from the last "
                                   "checkpoint")
             else:
                 self.finished.emit(name, result)
+
+
+def failure_text(err: BaseException) -> str:
+    """What a person reads when a job fails: the message alone when it was written for them
+    (the project's own errors and a bad value), else the kind of fault too, for a report."""
+    from a2m_core.errors import A2MError
+
+    from ..data.sources import SourceError
+    from ..own_music import OwnMusicError
+
+    if isinstance(err, (A2MError, OwnMusicError, SourceError, FileNotFoundError, ValueError)):
+        return str(err)
+    return f"unexpected {type(err).__name__}: {err} (the log has the details)"
