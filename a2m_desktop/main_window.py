@@ -606,11 +606,7 @@ class MainWindow(QMainWindow):
             return None
         target = Path(path)
         try:
-            clip = self.current.clip
-            title = clip.plan.describe() if clip.plan is not None else clip.comment
-            engine = self.worker.engine
-            atomic_write_bytes(target, mel_png_bytes(
-                clip.mel, engine.mel_config if engine is not None else None, title))
+            atomic_write_bytes(target, mel_png_bytes(self.mel_view, self.current.clip.mel))
         except OSError as err:
             self.show_error(f"Could not save {path}: {err}")
             return None

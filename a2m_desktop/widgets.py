@@ -162,37 +162,22 @@ class MelView(pg.GraphicsLayoutWidget):
         self.playhead.setValue(fraction * self.seconds)
 
 
-def mel_png_bytes(mel: np.ndarray, mel_config: MelConfig | None = None,
-                  title: str = "") -> bytes:
-    """The mel as "Save mel PNG" writes it: the window's picture with its axes, seconds
-    across, Hz up (mel-spaced), a dB colour bar and the clip's plan as a title."""
-    import io
+def mel_png_bytes(view: MelView, mel: np.ndarray) -> bytes:
+    """``mel`` as "Save mel PNG" writes it: drawn by the window's own mel view, with its
+    axes (seconds, Hz) and dB colour bar, and no playhead (Qt alone: no plotting package
+    travels in the gallery build)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    cfg = MelConfig.from_dict({**(mel_config or MelConfig()).to_dict(),
-                               "n_mels": int(mel.shape[0])})
-    db = 20.0 / np.log(10.0)
-    lo, hi = cfg.log_min * db, cfg.log_max * db
-    seconds = mel.shape[1] * cfg.hop_length / cfg.sample_rate
-    fig = Figure(figsize=(10, 3.6), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    levels = lo + (np.asarray(mel, np.float32) + 1.0) / 2.0 * (hi - lo)
-    image = ax.imshow(levels, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi,
-                      extent=(0.0, seconds, 0.0, float(mel.shape[0])))
-    centres = band_centres_hz(cfg)
-    ticks = [(float(np.interp(hz, centres, np.arange(cfg.n_mels))) + 0.5,
-              f"{hz // 1000}k" if hz >= 1000 else str(hz))
-             for hz in MelView.TICKS_HZ if centres[0] <= hz <= centres[-1] * 1.001]
-    ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks])
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("frequency (Hz, mel-spaced)")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, label="level (dB)")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    view.set_mel(mel)
+    shown = view.playhead.isVisible()
+    view.playhead.setVisible(False)
+    try:
+        pixmap = view.grab()
+    finally:
+        view.playhead.setVisible(shown)
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    pixmap.save(buf, "PNG")
+    buf.close()
+    return bytes(data.data())
