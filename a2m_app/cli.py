@@ -151,6 +151,39 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from a2m_core.errors import BadInputError
+
+    from .batch import read_rows, run_collection
+
+    if args.workers < 1:
+        raise BadInputError("--workers must be at least 1")
+    rows = read_rows(Path(args.collection))  # a bad file is refused before any model loads
+    bar = tqdm(total=len(rows), desc="rows", unit="row", file=sys.stderr,
+               disable=args.quiet, smoothing=0.1)
+    errors: list[str] = []
+
+    def progress(done: int, total: int, record: dict) -> None:
+        if bar.n == 0 and bar.total != total:
+            bar.reset(total=total)
+        bar.update(1)
+        if record["error"]:
+            errors.append(f"row {record['row']} ({record['name']}): {record['error']}")
+            bar.write(f"a2m: row {record['row']} ({record['name']}): {record['error']}")
+
+    try:
+        counts = run_collection(Path(args.collection), Path(args.out), args.bundle,
+                                workers=args.workers, cluster=args.cluster,
+                                progress=progress)
+    finally:
+        bar.close()
+    print(f"{counts['rows']} rows: {counts['made']} made, {counts['skipped']} already done, "
+          f"{counts['errors']} with an error; manifest {Path(args.out) / 'manifest.jsonl'}")
+    return 0
+
+
 def _check_image(path: Path) -> None:
     """Refuse a missing or unreadable painting with PIL alone (no torch import)."""
     from PIL import Image
@@ -489,6 +522,22 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_models import add_models_parser
 
     add_models_parser(sub)
+
+    b = sub.add_parser("batch", help="a whole collection: one clip, MIDI and plan per row of "
+                       "a CSV or JSON Lines file, resumable (see README, A whole collection)")
+    b.add_argument("collection", help="CSV (header row) or .jsonl; columns: image, comment, "
+                   "hints, emotion, seed, seconds, tempo, key, mode, instrument, dynamics, "
+                   "density, register, articulation, texture, style, name")
+    b.add_argument("-o", "--out", required=True, help="folder for the clips and "
+                   "manifest.jsonl (run the same command again to resume)")
+    b.add_argument("--bundle", help="bundle file or installed model name (default: the "
+                   "default model)")
+    b.add_argument("--workers", type=int, default=1, help="rows made side by side on this "
+                   "machine, each in its own process (default 1)")
+    b.add_argument("--cluster", metavar="dask://HOST:PORT", help="send the rows to a Dask "
+                   "scheduler's workers instead (pip install 'art2music[cluster]')")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_batch)
 
     d = sub.add_parser("debug-bundle", help="write a tiny untrained bundle (tests, demos)")
     d.add_argument("-o", "--output", required=True)
