@@ -396,7 +396,7 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def _restore_history(self) -> None:
-        """The clips of earlier sessions, oldest first, as they were made."""
+        """The clips kept before this window opened, oldest first, as they were made."""
         for s in self.history_store.load():
             thumb = QPixmap(str(s.painting)) if s.painting.is_file() else QPixmap()
             self._add_to_history(s.clip, s.painting, thumb, s.seconds, visitor=s.visitor,

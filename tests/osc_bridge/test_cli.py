@@ -136,6 +136,18 @@ def _collect(sock: socket.socket, seconds: float) -> list:
     return got
 
 
+def _stop(server: subprocess.Popen) -> tuple[int | None, float]:
+    """SIGTERM, then (exit code, seconds from the signal to the exit); killed if it hangs."""
+    server.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    try:
+        code = server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        code = None
+    return code, time.monotonic() - stopped
+
+
 def _osc(address: str, *args) -> bytes:
     from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -169,13 +181,8 @@ def test_from_the_bind_on_the_bridge_answers_status_and_obeys_sigterm(paintings,
         replies.sendto(_osc("/a2m/generate", "boot-1", str(paintings[0]), "first light"),
                        ("127.0.0.1", port))
         time.sleep(max(0.0, 0.5 - (time.monotonic() - launched)))
-        server.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        code = server.wait(timeout=30)
-        exit_s = time.monotonic() - stopped
     finally:
-        if server.poll() is None:
-            server.kill()
+        code, exit_s = _stop(server)
     finals = [r for r in _collect(replies, 1.0) if r[0] in ("/a2m/done", "/a2m/error")]
     replies.close()
     assert code == 0 and answered < 0.45
@@ -203,13 +210,8 @@ def test_the_bridge_exits_within_a_second_of_sigterm_once_its_replies_are_out(
                            ("127.0.0.1", port))
         got = _collect(replies, 0.3)
         assert any(r[0] == "/a2m/accepted" for r in got)
-        server.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        code = server.wait(timeout=30)
-        exit_s = time.monotonic() - stopped
     finally:
-        if server.poll() is None:
-            server.kill()
+        code, exit_s = _stop(server)
     got += _collect(replies, 1.0)
     replies.close()
     finals = {r[1][0]: r[0] for r in got if r[0] in ("/a2m/done", "/a2m/error")}
