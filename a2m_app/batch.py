@@ -33,6 +33,7 @@ from typing import Any
 
 from a2m_core.errors import A2MError, BadInputError
 from a2m_core.fileio import atomic_write_bytes, remove_stale_temps
+from a2m_core.model_store import sha256_file as sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +153,6 @@ def request_of(row: Row, clip_seconds: float) -> Any:
     pins = Pins.from_dict({PIN_COLUMNS[c]: f[c].strip() for c in PIN_COLUMNS if f[c].strip()})
     return GenerationRequest(image, f["comment"].strip(), f["hints"].strip() or None, seed,
                              emotion, pins if pins.any() else None)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_row(engine: Any, row: Row, out: Path) -> dict[str, Any]:

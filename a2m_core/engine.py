@@ -331,7 +331,7 @@ class Art2Music:
         if self._player is not None:
             # the sampler plays a whole clip in ~0.03 s: the stream is the finished clip in
             # chunks, so its level and samples equal generate()'s exactly
-            clip = self._generate_notes([request], prompts, images, stage, None, gen,
+            clip = self._generate_notes([request], images, stage, None, gen,
                                         progress)[0]
             yield from chunked(clip, int(self.sample_rate * 0.5))
             return
@@ -419,7 +419,7 @@ class Art2Music:
         prompts, images = self._prepare(requests)
         stage = _stage_clock(progress, cancel)
         if self._player is not None:
-            return self._generate_notes(requests, prompts, images, stage, on_mel, gen,
+            return self._generate_notes(requests, images, stage, on_mel, gen,
                                         progress)
 
         with self._lock:
@@ -544,7 +544,9 @@ class Art2Music:
     def _prepare(self, requests: Sequence[GenerationRequest]
                  ) -> tuple[list[str], list[Image.Image]]:
         """Composite prompts and decoded paintings; validates every input before any model
-        work, so a bad one costs nothing and names itself."""
+        work, so a bad one costs nothing and names itself. A notes bundle's prompts need the
+        painting's words, known only once it is encoded (``_generate_notes`` writes them):
+        its list is empty."""
         prompts, images = [], []
         for r in requests:
             if r.pins is not None and r.pins.any() and self._player is None:
@@ -552,8 +554,9 @@ class Art2Music:
                                     f"{self.name} is a mel bundle")
             try:
                 check_user_text(r.comment, r.emotion)
-                prompts.append(build_prompt(r.comment, r.music_hints(), r.emotion,
-                                            self.config.prompt).text)
+                if self._player is None:
+                    prompts.append(build_prompt(r.comment, r.music_hints(), r.emotion,
+                                                self.config.prompt).text)
             except ValueError as err:
                 raise BadInputError(str(err)) from err
             # Decode once here; the encoder caches the decoded pixels.
@@ -590,14 +593,14 @@ class Art2Music:
         return mels
 
     @torch.inference_mode()
-    def _generate_notes(self, requests: Sequence[GenerationRequest], prompts: list[str],
+    def _generate_notes(self, requests: Sequence[GenerationRequest],
                         images: list[Image.Image], stage: Callable[..., float],
                         on_mel: Callable[[np.ndarray], None] | None,
                         gen: GenerationConfig, progress: Progress | None) -> list[Clip]:
         """A notes bundle's clips: encode the paintings, read their look and subjects, then
         encode the composite texts with the painting's words (and the same painting with no
         comment, to tell what the comment itself asks), then per clip plan + notes +
-        sampler. ``prompts`` (without the painting's words) are not used."""
+        sampler."""
         from .notes.player import Reading
 
         with self._lock:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from .errors import ModelLoadError
 from .packaged import EFFICIENTNET_LITE0
+from .painting import thumbnail_hsv, valdez_mehrabian
 
 IMAGE_MODELS = ("colour", "efficientnet-lite0+colour")
 COLOUR_DIM = 16
@@ -45,15 +46,10 @@ class ColourFeeling:
     dominance: float  # -0.76 B + 0.32 S
 
 
-def _hsv(img: Image.Image) -> np.ndarray:
-    thumb = img.convert("RGB").resize((_COLOUR_SIDE, _COLOUR_SIDE), Image.BILINEAR)
-    return np.asarray(thumb.convert("HSV"), dtype=np.float32) / 255.0  # [H, W, 3]
-
-
 def colour_feeling(img: Image.Image) -> ColourFeeling:
-    hsv = _hsv(img)
-    b, s = float(hsv[..., 2].mean()), float(hsv[..., 1].mean())
-    return ColourFeeling(0.69 * b + 0.22 * s, -0.31 * b + 0.60 * s, -0.76 * b + 0.32 * s)
+    hsv = thumbnail_hsv(img)
+    return ColourFeeling(*valdez_mehrabian(float(hsv[..., 2].mean()),
+                                           float(hsv[..., 1].mean())))
 
 
 def colour_stats(img: Image.Image) -> np.ndarray:
@@ -64,7 +60,7 @@ def colour_stats(img: Image.Image) -> np.ndarray:
     (Hasler & Süsstrunk 2003), luminance contrast, edge density, and the Valdez–Mehrabian
     pleasure and arousal.
     """
-    hsv = _hsv(img)
+    hsv = thumbnail_hsv(img)
     h, s, v = hsv[..., 0] * 2 * np.pi, hsv[..., 1], hsv[..., 2]
     w = s * v + 1e-6
     hc, hs = float((np.cos(h) * w).sum() / w.sum()), float((np.sin(h) * w).sum() / w.sum())
