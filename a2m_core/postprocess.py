@@ -11,8 +11,9 @@ Two finishers, one per kind of bundle:
   the same samples and the same level. The gain is set before any sound exists, from the
   loudness the mel predicts (``streaming.loudness_from_mel``: within 1.5 dB of the measured
   one on real music).
-- :func:`finish` measures a whole wave (pyloudnorm) and finishes it at once: a notes
-  bundle's sampler plays a clip in ~0.03 s, so its stream is the finished clip in pieces.
+- :func:`finish` measures a whole wave (``loudness.integrated_lufs``) and finishes it at
+  once: a notes bundle's sampler plays a clip in ~0.03 s, so its stream is the finished clip
+  in pieces.
 """
 from __future__ import annotations
 
@@ -28,11 +29,9 @@ SILENCE_LUFS = -70.0  # BS.1770's absolute gate: quieter than this is treated as
 
 def measure_lufs(wave: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness in LUFS; ``-inf`` for silence or clips under 0.4 s."""
-    import pyloudnorm
+    from .loudness import integrated_lufs
 
-    if wave.size < int(0.4 * sample_rate):
-        return -math.inf
-    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(wave.astype(np.float64)))
+    return integrated_lufs(wave, sample_rate)
 
 
 def fade_ramp(n: int) -> np.ndarray:

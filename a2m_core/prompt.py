@@ -17,7 +17,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .lexicon import Lexicon
 
 DEFAULT_TEMPLATE = (
     "Art Commentary: {comment}. Painting Emotion: {emotion}. Audio: {labels}. "
@@ -109,11 +112,10 @@ class MusicHints:
         return cls(tuple(labels), tuple(keywords))
 
 
-@lru_cache(maxsize=1)
-def _afinn() -> Any:
-    from afinn import Afinn
+def _afinn() -> Lexicon:
+    from .lexicon import afinn
 
-    return Afinn(language="en")
+    return afinn()
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ wave:
 - **The loudness gain before the first sample is played.** BS.1770 loudness (K-weighted
   power, 400 ms blocks, absolute and relative gates) is computed here from the mel itself: the
   mel holds the magnitudes the vocoder reproduces. The constant that ties mel power to LUFS
-  is calibrated once per mel convention on a music-like signal measured by pyloudnorm. The
+  is calibrated once per mel convention on a music-like signal measured by ``loudness``. The
   peak ceiling is the same soft knee as the one-shot path's (``postprocess.soft_ceiling``).
 - **Chunks that keep ahead of playback** (``Pacer``). Every chunk pays its context frames
   again, so small chunks cost more per second of sound; the chunk after the first must be
@@ -47,18 +47,13 @@ ABS_GATE, REL_GATE = -70.0, -10.0
 @lru_cache(maxsize=8)
 def _k_weights(cfg: MelConfig) -> np.ndarray:
     """BS.1770's K-filter power response at each mel band's centre ``[n_mels]``."""
-    import pyloudnorm
-    from scipy.signal import freqz
-
     from .audio import _mel_basis_np
+    from .loudness import k_response
 
     basis = _mel_basis_np(cfg)  # [n_mels, bins]
     bins = np.linspace(0, cfg.sample_rate / 2, basis.shape[1])
     centres = (basis * bins).sum(axis=1) / np.maximum(basis.sum(axis=1), 1e-12)
-    power = np.ones_like(centres)
-    for f in pyloudnorm.Meter(cfg.sample_rate)._filters.values():
-        _, h = freqz(f.b, f.a, worN=centres, fs=cfg.sample_rate)
-        power = power * np.abs(h) ** 2
+    power = np.abs(k_response(centres, cfg.sample_rate)) ** 2
     # A band's value is a weighted sum of bin magnitudes; the power it stands for is about
     # (value / sum of weights)^2 per bin times its bins (sum / peak weight). Without this a
     # tone in a narrow low band and noise in a wide high one would not compare.

@@ -192,11 +192,16 @@ class Sampler:
                                       np.float32).reshape(-1, 2)
         wave = out.mean(axis=1)
         if self._room is not None:
-            from scipy.signal import fftconvolve
-
-            wet = fftconvolve(wave, self._room)[:n_samples]
+            wet = _convolve(wave, self._room)[:n_samples]
             wave = (1.0 - self.cfg.reverb_wet) * wave + self.cfg.reverb_wet * wet
         return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Full linear convolution through the FFT (``len(x) + len(h) - 1`` samples)."""
+    n = len(x) + len(h) - 1
+    size = 1 << (n - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[:n]
 
 
 def room_response(rt60_s: float, sample_rate: int, seed: int = 7) -> np.ndarray:
@@ -208,14 +213,16 @@ def room_response(rt60_s: float, sample_rate: int, seed: int = 7) -> np.ndarray:
     n = int(rt60_s * sample_rate)
     t = np.arange(n) / sample_rate
     tail = rng.standard_normal(n) * 10.0 ** (-3.0 * t / rt60_s)
-    # darken over time: a one-pole low-pass whose cut-off falls as the tail decays
-    from scipy.signal import lfilter
-
+    # darken over time: a one-pole low-pass whose cut-off falls as the tail decays (a plain
+    # loop: scipy.signal's lfilter would cost a second of import for 20 ms of work)
     out = np.empty(n)
-    state = np.zeros(1)
+    carried = 0.0  # the filter's state: the previous output times its own block's pole
     for k0 in range(0, n, 256):
         a = 0.2 + 0.75 * min(1.0, t[k0] / rt60_s)  # 0.2: bright start .. 0.95: dark end
-        out[k0:k0 + 256], state = lfilter([1.0 - a], [1.0, -a], tail[k0:k0 + 256], zi=state)
+        b = 1.0 - a
+        for k, x in enumerate(tail[k0:k0 + 256].tolist(), k0):
+            out[k] = b * x + carried
+            carried = a * out[k]
     for delay_ms, gain in ((7, 0.6), (13, 0.45), (21, 0.35), (33, 0.25)):
         out[int(delay_ms * sample_rate / 1000)] += gain
     out[: int(0.005 * sample_rate)] = 0.0  # the direct sound is the dry signal

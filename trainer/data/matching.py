@@ -39,9 +39,7 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        out = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=False)
-        return out.astype(np.float32)
+        return self.model.encode(list(texts), batch_size=batch_size).astype(np.float32)
 
 
 def top_k_matches(
