@@ -34,15 +34,14 @@ from typing import Any
 from a2m_core.errors import A2MError, BadInputError
 from a2m_core.fileio import atomic_write_bytes, remove_stale_temps
 from a2m_core.model_store import sha256_file as sha256_of
+from a2m_core.produce import Outputs, produce
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
-PIN_COLUMNS = {"tempo": "tempo_bpm", "key": "key", "mode": "mode", "instrument": "instrument",
-               "dynamics": "dynamic", "density": "notes_per_s", "register": "register",
-               "articulation": "articulation", "texture": "texture"}
 COLUMNS = ("image", "comment", "hints", "emotion", "seed", "seconds", "style", "name",
-           *PIN_COLUMNS)
+           "tempo", "key", "mode", "instrument", "dynamics", "density", "register",
+           "articulation", "texture", "variation")
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,9 @@ def request_of(row: Row, clip_seconds: float) -> Any:
         BadInputError: a missing or unreadable image, a pin out of range, a style or a
         length this bundle cannot play.
     """
-    from a2m_core.clip import GenerationRequest
     from a2m_core.images import load_image
-    from a2m_core.notes.plan import Pins
     from a2m_core.prompt import check_user_text
+    from a2m_core.request import GenerationRequest
 
     f = row.fields
     if not f["image"].strip():
@@ -139,20 +137,14 @@ def request_of(row: Row, clip_seconds: float) -> Any:
         if abs(seconds - clip_seconds) > 0.5:
             raise BadInputError(f"seconds {seconds:g}: this bundle makes clips of "
                                 f"{clip_seconds:.1f} s")
-    seed = None
-    if f["seed"].strip():
-        try:
-            seed = int(f["seed"])
-        except ValueError:
-            raise BadInputError(f"seed '{f['seed']}' is not a whole number") from None
-    emotion = f["emotion"].strip() or None
+    request = GenerationRequest.from_dict(
+        {k: v for k, v in f.items() if k not in ("style", "seconds", "name")} | {
+            "image": image})
     try:
-        check_user_text(f["comment"], emotion)
+        check_user_text(request.comment, request.emotion)
     except ValueError as err:
         raise BadInputError(str(err)) from None
-    pins = Pins.from_dict({PIN_COLUMNS[c]: f[c].strip() for c in PIN_COLUMNS if f[c].strip()})
-    return GenerationRequest(image, f["comment"].strip(), f["hints"].strip() or None, seed,
-                             emotion, pins if pins.any() else None)
+    return request
 
 
 def run_row(engine: Any, row: Row, out: Path) -> dict[str, Any]:
@@ -165,14 +157,11 @@ def run_row(engine: Any, row: Row, out: Path) -> dict[str, Any]:
         request = request_of(row, engine.mel_config.duration_s)
         if request.pins is not None and not engine.is_notes:
             raise BadInputError(f"pins need a notes bundle; {engine.name} is a mel bundle")
-        clip = engine.generate_batch([request])[0]
-        outputs = {"wav": out / f"{row.name}.wav"}
-        clip.save(outputs["wav"])
-        if clip.plan is not None:
-            outputs["midi"] = clip.save_midi(out / f"{row.name}.mid")
-            outputs["plan"] = out / f"{row.name}.json"
-            atomic_write_bytes(outputs["plan"], json.dumps(
-                clip.plan_dict(), indent=1, sort_keys=True).encode("utf-8"))
+        made = produce(engine, request, Outputs().beside(
+            out / f"{row.name}.wav", midi=engine.is_notes, plan=engine.is_notes))
+        clip = made.clip
+        outputs = {"wav" if kind == "audio" else kind: path
+                   for kind, path in made.files.items()}
         record.update(
             outputs={k: p.name for k, p in outputs.items()},
             sha256={k: sha256_of(p) for k, p in outputs.items()},

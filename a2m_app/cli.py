@@ -55,41 +55,48 @@ def _check_destination(path: Path, flag: str) -> None:
         raise BadInputError(f"{flag} {path}: the folder {path.parent} is not writable")
 
 
+def request_of(args: argparse.Namespace):  # -> GenerationRequest
+    """The ``generate`` flags as a request (the same names as ``/a2m/generate/json``)."""
+    from a2m_core.request import GenerationRequest
+
+    return GenerationRequest(Path(args.image), args.comment, args.hints, args.seed,
+                             args.emotion, _pins(args), args.variation, args.loop,
+                             args.loop_crossfade)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from a2m_core.errors import BadInputError
+    from a2m_core.produce import Outputs
     from a2m_core.prompt import check_user_text
 
-    # Every check a user can fail runs before the model loads (9-19 s on a CPU); the text
-    # and format ones even before torch is imported.
+    # Every check a user can fail runs before the model loads; the text and format ones
+    # even before torch is imported.
     try:
         check_user_text(args.comment, args.emotion)
     except ValueError as err:
         raise BadInputError(str(err)) from err
-    if args.output and Path(args.output).suffix.lower() not in (".wav", ".flac"):
-        raise BadInputError(f"unsupported clip format '{Path(args.output).suffix}' in "
-                            f"{args.output}: use .wav or .flac")
-    if args.midi and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
-        raise BadInputError(f"--midi {args.midi}: use a .mid file name")
-    for flag, dest in (("-o", args.output), ("--midi", args.midi)):
-        if dest:
-            _check_destination(Path(dest), flag)
-    pins = _pins(args)
     image = Path(args.image)
-    _check_image(image)  # before torch loads: a wrong path is refused in a blink
-    from a2m_core.engine import Art2Music
-    from a2m_core.images import load_image
-
-    load_image(image)
     if args.output:
         out = Path(args.output)
     else:
         suffix = f"-seed{args.seed}" if args.seed is not None else ""
         out = _unique_path(Path(f"{image.stem}{suffix}.wav"))
+    outputs = Outputs(out, args.midi, args.plan)
+    for flag, dest in (("-o", args.output), ("--midi", args.midi), ("--plan", args.plan)):
+        if dest:
+            _check_destination(Path(dest), flag)
+    request = request_of(args)
+    _check_image(image)  # before torch loads: a wrong path is refused in a blink
+    from a2m_core.engine import Art2Music
+    from a2m_core.images import load_image
+    from a2m_core.produce import produce
+
+    load_image(image)
     t0 = time.perf_counter()
     engine = Art2Music.load(args.bundle, device=args.device, vocoder=args.vocoder)
-    if (pins.any() or args.midi) and not engine.config.is_notes:
-        raise BadInputError(f"--midi and pinned controls need a notes bundle; "
-                            f"'{engine.name}' is a mel bundle (it has no notes)")
+    if request.pins is not None and request.pins.any() and not engine.is_notes:
+        raise BadInputError(f"pinned controls need a notes bundle; '{engine.name}' is a mel "
+                            f"bundle (it has no notes)")
     if engine.config.untrained:
         print(f"a2m: note: bundle '{engine.name}' is untrained (random weights): the clip "
               f"will not sound like music", file=sys.stderr)
@@ -106,38 +113,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.set_description(stage, refresh=False)  # drawn once, with its own percentage
         bar.update(round(fraction * 100) - bar.n)
 
+    def play(chunk) -> None:  # the first streamed chunk starts the sound
+        if chunk.start == 0:
+            player.play_stream(chunk.total, engine.sample_rate)
+        player.feed(chunk.start, chunk.audio)
+
     if args.no_loudness:
         engine.set_generation_params(loudness_lufs=None)
-    if player is None:
-        clip = engine.generate(image, args.comment, hints=args.hints, seed=args.seed,
-                               emotion=args.emotion, progress=progress, pins=pins)
-    else:
-        # Play while generating: the first streamed chunk starts the sound, later chunks
-        # arrive ahead of the playhead (the vocoder runs faster than real time).
-        for chunk in engine.generate_stream(image, args.comment, hints=args.hints,
-                                            seed=args.seed, emotion=args.emotion,
-                                            progress=progress, pins=pins):
-            if chunk.start == 0:
-                player.play_stream(chunk.total, engine.sample_rate)
-            player.feed(chunk.start, chunk.audio)
-            if chunk.clip is not None:
-                clip = chunk.clip
+    made = produce(engine, request, outputs, progress=progress,
+                   on_chunk=play if player is not None else None)
+    clip = made.clip
     bar.close()
     note = engine.truncation_note(clip.prompt)
     if note:
         print(f"a2m: note: {note}", file=sys.stderr)
-    if args.loop:
-        from a2m_core.soundscape import make_loop
-
-        clip.audio = make_loop(clip.audio, clip.sample_rate, args.loop_crossfade)
-    saved = clip.save(out)
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
     if clip.plan is not None:
         print(f"plan: {clip.plan.describe()}")
         print(f"why:  {clip.why}")
-    print(f"wrote {saved} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
-    if args.midi:
-        print(f"wrote {clip.save_midi(args.midi)} ({len(clip.notes or [])} notes)")
+    print(f"wrote {made.files['audio']} ({clip.duration_s:.2f} s at {clip.sample_rate} Hz)")
+    if "midi" in made.files:
+        print(f"wrote {made.files['midi']} ({len(clip.notes or [])} notes)")
+    if "plan" in made.files:
+        print(f"wrote {made.files['plan']} (the plan)")
     if not args.quiet:
         print(f"prompt: {clip.prompt}\nload {load_s:.2f}s, {timing} on {engine.device} "
               f"(vocoder: {engine.vocoder_name})", file=sys.stderr)
@@ -251,7 +249,7 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
 
 def _runtime_line(cfg: BundleConfig) -> str:
     """What the default CPU runtime (acceleration.RuntimeOptions()) does with this bundle."""
-    from a2m_core.acceleration import RuntimeOptions, cpu_has_native_bf16
+    from a2m_core.mel.acceleration import RuntimeOptions, cpu_has_native_bf16
 
     parts = []
     if cpu_has_native_bf16():
@@ -467,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.add_argument("--midi", metavar="FILE.mid", help="notes bundles: also write the notes as "
                    "a MIDI file (for a DAW, Max or TouchDesigner)")
+    g.add_argument("--plan", metavar="FILE.json", help="notes bundles: also write the plan "
+                   "(tempo, key, instrument, ..., the why-line and the painting's look)")
+    g.add_argument("--variation", type=float, metavar="0-2", help="how far the draw strays "
+                   "from what the painting and comment ask: 0 plays exactly that, 1 the "
+                   "bundle's usual spread (default: the bundle's own)")
     pin = g.add_argument_group(
         "pin controls (notes bundles; the rest follow the painting and the comment)")
     pin.add_argument("--tempo", type=float, metavar="BPM", help="tempo, 40-200 bpm")

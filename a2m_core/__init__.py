@@ -21,8 +21,9 @@ _numba_cache()  # before anything imports numba: its cache lives in our folder, 
 if TYPE_CHECKING:
     from .audio import MelConfig
     from .bundle import BundleConfig, load_bundle, save_bundle
-    from .clip import Clip, GenerationRequest, StreamChunk
+    from .clip import Clip, StreamChunk
     from .engine import Art2Music
+    from .request import GenerationRequest
 
 __version__ = "0.1.0"
 
@@ -31,7 +32,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "MelConfig": "audio", "BundleConfig": "bundle", "load_bundle": "bundle",
     "save_bundle": "bundle", "Art2Music": "engine", "Clip": "clip",
-    "GenerationRequest": "clip", "StreamChunk": "clip",
+    "GenerationRequest": "request", "StreamChunk": "clip",
 }
 
 

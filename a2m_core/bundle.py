@@ -34,17 +34,16 @@ from .audio import MelConfig
 from .encoders import EncoderConfig
 from .errors import BundleError
 from .fileio import atomic_path
-from .models import (
+from .mel import (
     DecoderConfig,
-    GatedResidualProjector,
     HiFiGANConfig,
     HiFiGANGenerator,
     MelDecoder,
-    ProjectorConfig,
 )
 from .notes.model import ControlHead, NoteModel, NotesConfig
 from .notes.sampler import SamplerConfig
 from .packaged import PackagedFile
+from .projector import GatedResidualProjector, ProjectorConfig
 from .prompt import PromptConfig
 
 log = logging.getLogger(__name__)

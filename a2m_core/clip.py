@@ -1,5 +1,4 @@
-"""What generation takes and gives: a request, a finished clip, and the pieces of a clip
-being streamed."""
+"""What generation gives: a finished clip, and the pieces of a clip being streamed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,13 +10,14 @@ import numpy as np
 
 from .errors import BadInputError
 from .fileio import atomic_path
-from .notes.plan import Pins, Plan, hinted_instrument, with_hinted_instrument
+from .notes.plan import Plan
 from .notes.score import Note
-from .prompt import MusicHints
 
 if TYPE_CHECKING:
-    from .images import ImageInput
     from .painting import PaintingLook
+
+
+AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC"}  # suffix -> libsndfile format
 
 
 @dataclass
@@ -91,50 +91,12 @@ class Clip:
         import soundfile as sf
 
         path = Path(path)
-        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
+        fmt = AUDIO_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise BadInputError(f"unsupported clip format '{path.suffix}': use .wav or .flac")
         with atomic_path(path, suffix=path.suffix) as tmp:
             sf.write(str(tmp), self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
         return path
-
-
-@dataclass
-class GenerationRequest:
-    """One clip to make: a painting, a comment and what else shapes it."""
-
-    image: ImageInput
-    comment: str = ""  # empty: the painting alone sets the feeling
-    hints: MusicHints | str | None = None
-    seed: int | None = None
-    emotion: str | None = None
-    pins: Pins | None = None  # notes bundles: controls the person fixed
-
-    def music_hints(self) -> MusicHints:
-        if isinstance(self.hints, str):
-            return MusicHints.parse(self.hints)
-        return self.hints or MusicHints()
-
-    @property
-    def has_comment(self) -> bool:
-        """Whether the viewer said anything: a comment or an emotion."""
-        return bool((self.comment or "").strip() or self.emotion)
-
-    def _hint_texts(self) -> list[str]:
-        if isinstance(self.hints, str):
-            return [self.hints]  # as typed: the first instrument named wins
-        return [*self.hints.labels, *self.hints.keywords] if self.hints else []
-
-    def hinted_instrument(self) -> str | None:
-        """The instrument the music hints name, unless one is pinned."""
-        if self.pins is not None and self.pins.instrument is not None:
-            return None
-        return hinted_instrument(self._hint_texts())
-
-    def notes_pins(self) -> Pins | None:
-        """What a notes bundle plays under: the pinned controls, and the instrument the
-        hints name where none is pinned (``notes.plan.hinted_instrument``)."""
-        return with_hinted_instrument(self.pins, self._hint_texts())
 
 
 def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:

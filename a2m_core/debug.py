@@ -22,9 +22,10 @@ from .bundle import (
     save_bundle,
 )
 from .encoders import EncoderConfig
-from .models import DecoderConfig, HiFiGANConfig, ProjectorConfig
+from .mel import DecoderConfig, HiFiGANConfig
 from .notes.model import NotesConfig
 from .notes.sampler import SamplerConfig
+from .projector import ProjectorConfig
 
 # A two-layer OpenCLIP ViT/text transformer; the tokenizer's vocabulary ships with open_clip.
 TINY_CLIP_NAME = "a2m-tiny-clip"

@@ -24,14 +24,13 @@ from .audio import MelConfig
 from .bundle import BundleConfig, BundleModules, VocoderConfig, check_state, save_bundle
 from .encoders import EncoderConfig
 from .errors import BundleError
-from .models import (
+from .mel import (
     DecoderConfig,
-    GatedResidualProjector,
     HiFiGANConfig,
     HiFiGANGenerator,
     MelDecoder,
-    ProjectorConfig,
 )
+from .projector import GatedResidualProjector, ProjectorConfig
 
 log = logging.getLogger(__name__)
 

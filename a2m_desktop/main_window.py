@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText(self._model_text)
         engine = self.worker.engine
         self.plan_panel.set_notes_bundle(engine is not None and engine.is_notes)
+        if engine is not None:
+            self.plan_panel.set_variation(min(engine.variation, 2.0))
         if self._fallback:
             self.show_error(self._fallback)
         else:
@@ -351,10 +353,15 @@ class MainWindow(QMainWindow):
         self.worker.stream = self.audio_ok and self.live_box.isChecked()
         self._live = False
         self._pending_pins = self.plan_panel.pins()
-        self.requestGenerate.emit(GenerationRequest(self.painting, comment,
-                                                    self.hints.text().strip() or None, seed,
-                                                    pins=self._pending_pins))
+        self.requestGenerate.emit(self.request(comment, seed))
         return True
+
+    def request(self, comment: str, seed: int | None) -> GenerationRequest:
+        """What the form asks for, as every surface asks it."""
+        panel = self.plan_panel
+        return GenerationRequest(self.painting, comment, self.hints.text().strip() or None,
+                                 seed, panel.emotion_label(), panel.pins(),
+                                 panel.variation_value())
 
     def cancel(self) -> None:
         if self.busy:

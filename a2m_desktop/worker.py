@@ -9,6 +9,7 @@ import time
 from PySide6.QtCore import QObject, Signal, Slot
 
 from a2m_core import A2MError, Art2Music, GenerationCancelled, GenerationRequest
+from a2m_core.produce import Outputs, produce
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +56,12 @@ class EngineWorker(QObject):
         # pressed before this slot starts must not be lost.
         start = time.perf_counter()
         try:
-            if self.stream:
-                clip = None
-                for chunk in self.engine.generate_stream(
-                        request.image, request.comment, hints=request.hints, seed=request.seed,
-                        progress=lambda stage, f: self.progress.emit(stage, f),
-                        cancel=self.cancel_event, pins=request.pins):
-                    if chunk.mel is not None:
-                        self.melReady.emit(chunk.mel)
-                    self.chunkReady.emit(chunk.start, chunk.audio, chunk.total)
-                    clip = chunk.clip or clip
-            else:
-                clip = self.engine.generate(
-                    request.image, request.comment, hints=request.hints, seed=request.seed,
-                    progress=lambda stage, f: self.progress.emit(stage, f),
-                    cancel=self.cancel_event, on_mel=lambda mel: self.melReady.emit(mel),
-                    pins=request.pins)
+            made = produce(self.engine, request, Outputs(),
+                           progress=lambda stage, f: self.progress.emit(stage, f),
+                           cancel=self.cancel_event, on_mel=self.melReady.emit,
+                           on_chunk=(lambda c: self.chunkReady.emit(c.start, c.audio, c.total))
+                           if self.stream else None)
+            clip = made.clip
         except GenerationCancelled:
             self.cancelled.emit()
         except A2MError as err:

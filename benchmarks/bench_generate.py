@@ -38,12 +38,13 @@ os.environ.setdefault("A2M_EMBED_CACHE", "0")
 import numpy as np
 import torch
 
-from a2m_core.acceleration import RuntimeOptions, cpu_has_native_bf16, cpu_name
 from a2m_core.audio import MelConfig, griffin_lim
 from a2m_core.bundle import Bundle, BundleConfig, VocoderConfig, build_modules
 from a2m_core.encoders import EncoderConfig
 from a2m_core.engine import Art2Music
-from a2m_core.models import HiFiGANConfig, ProjectorConfig
+from a2m_core.mel import HiFiGANConfig
+from a2m_core.mel.acceleration import RuntimeOptions, cpu_has_native_bf16, cpu_name
+from a2m_core.projector import ProjectorConfig
 
 PAINTING = Path(__file__).resolve().parents[1] / "examples" / \
     "vincent-van-gogh_the-starry-night-1889.jpg"
@@ -129,7 +130,7 @@ def runtime_errors(plain: Art2Music, fast: Art2Music, clip_mel) -> dict[str, flo
     from trainer.evaluate.musicality import mel_db_change
 
     mel = torch.from_numpy(clip_mel)
-    diff = np.abs(plain._voice.wave(mel) - fast._voice.wave(mel))
+    diff = np.abs(plain._voice.vocoding.wave(mel) - fast._voice.vocoding.wave(mel))
     out = {"vocoder_max_abs_diff": float(diff.max())}
     if fast.runtime.wants_int8(True):
         a = plain.encoder.encode_images([PAINTING]), plain.encoder.encode_texts(["a storm"])
@@ -169,8 +170,8 @@ def main() -> None:
         # int8 layers keep their weights packed, outside parameters(): count the float model
         "encoder": _encoder_params(args.encoder),
         "projector": sum(p.numel() for p in engine._projector.parameters()),
-        "decoder": sum(p.numel() for p in engine._decoder.parameters()),
-        "vocoder": sum(p.numel() for p in engine._voice.vocoder.parameters()),
+        "decoder": sum(p.numel() for p in engine._voice.decoder.parameters()),
+        "vocoder": sum(p.numel() for p in engine._voice.vocoding.vocoder.parameters()),
     }
     med, clip = cold_clip(engine, args.runs)
     warm = []

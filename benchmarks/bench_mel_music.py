@@ -66,7 +66,7 @@ TARGETS = {"band_std": 5.0, "drift": 2.5, "flux": 0.6}
 
 def mels_for(engine: Art2Music, images: list[Path], comments: list[str]) -> np.ndarray:
     """The mels ``[N, n_mels, T]`` a user gets (no seed) for (image, comment) pairs."""
-    from a2m_core.engine import GenerationRequest
+    from a2m_core import GenerationRequest
 
     return engine.generate_mels([GenerationRequest(i, c) for i, c in zip(images, comments)])
 

@@ -73,6 +73,8 @@ class JobWorker:
                     self._current = None
 
     def _run(self, job: Job) -> None:
+        from a2m_core.produce import Outputs, produce
+
         a = job.args
         started = time.perf_counter()
 
@@ -81,23 +83,16 @@ class JobWorker:
 
         assert self.engine is not None  # the worker waits for the model
         try:
-            if self.config.progress_per_chunk:
-                clip = None
-                for chunk in self.engine.generate_stream(job.image, a.comment, hints=a.hints,
-                                                         seed=a.seed, progress=progress,
-                                                         cancel=job.cancel):
-                    clip = chunk.clip or clip
-                assert clip is not None
-            else:
-                clip = self.engine.generate(job.image, a.comment, hints=a.hints, seed=a.seed,
-                                            progress=progress, cancel=job.cancel)
-            if job.loop:
-                from a2m_core.soundscape import make_loop
-
-                clip.audio = make_loop(clip.audio, clip.sample_rate)
-            wav = clip.save(self._clip_path(a.request_id))
+            request = a.request(job.image, loop=job.loop)
+            wav = self._clip_path(a.request_id)
+            outputs = Outputs(wav, wav.with_suffix(".mid") if self.config.midi
+                              and self.engine.is_notes else None)
+            made = produce(self.engine, request, outputs, progress=progress,
+                           cancel=job.cancel,
+                           on_chunk=(lambda chunk: None) if self.config.progress_per_chunk
+                           else None)
             self._prune(keep=wav)
-            self._send_plan(job.reply, a.request_id, clip, wav)
+            self._send_plan(job.reply, a.request_id, made)
         except GenerationCancelled:
             self._finish(job, error=("cancelled", ErrorCode.CANCELLED))
         except BadInputError as err:  # the bytes were read at acceptance: name the file
@@ -110,17 +105,15 @@ class JobWorker:
                                      ErrorCode.GENERATION_FAILED))
         else:
             log.info("done %r in %.1f s -> %s", a.request_id, time.perf_counter() - started, wav)
-            self._finish(job, wav=wav, duration=clip.duration_s)
+            self._finish(job, wav=wav, duration=made.clip.duration_s)
 
-    def _send_plan(self, addr: Address, request_id: str, clip: Any, wav: Path) -> None:
-        """``/a2m/plan`` and ``/a2m/why`` for a notes bundle's clip (and its MIDI beside the
-        WAV with ``--midi``); nothing for a mel bundle, whose replies stay as they were."""
-        if clip.plan is None:
+    def _send_plan(self, addr: Address, request_id: str, made: Any) -> None:
+        """``/a2m/plan`` and ``/a2m/why`` for a notes bundle's clip (its MIDI beside the WAV
+        with ``--midi``); nothing for a mel bundle, whose replies stay as they were."""
+        plan = made.clip.plan
+        if plan is None:
             return
-        midi = ""
-        if self.config.midi:
-            midi = str(clip.save_midi(wav.with_suffix(".mid")))
-        plan = clip.plan
+        midi = str(made.files.get("midi", ""))
         self.send(addr, p.PLAN, request_id, plan.describe(), float(plan.tempo_bpm), plan.key,
                   plan.instrument, midi)
         self.send(addr, p.WHY, request_id, plan.why)

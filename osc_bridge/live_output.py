@@ -62,7 +62,7 @@ class StreamHandlers:
         data = read_confined(req.image_path, self.allowed, req.request_id)
         reply = self.reply_address(client)
         scene = Scene(data, req.comment, req.hints, req.seed,
-                      tag=(req.request_id, reply, req.image_path.name))
+                      tag=(req.request_id, reply, req.image_path.name, req))
         if not self.soundscape.next(scene):
             raise ProtocolError(ErrorCode.QUEUE_FULL, "the stream's scene queue is full",
                                 req.request_id)
@@ -71,19 +71,22 @@ class StreamHandlers:
     def _stream_scene(self, scene: Any, stopped: Callable[[], bool]) -> Any:
         """Generate a streamed scene; its WAV is written and /a2m/done sent as for any clip,
         so a host may also play it itself. A stream stopped meanwhile cancels it."""
-        rid, reply, _ = scene.tag
+        from a2m_core.produce import Outputs, produce
+
+        rid, reply, _, args = scene.tag
         assert self.engine is not None
-        clip = self.engine.generate(scene.image, scene.comment, hints=scene.hints,
-                                    seed=scene.seed, cancel=stopped)
-        wav = clip.save(self._clip_path(rid))
+        wav = self._clip_path(rid)
+        made = produce(self.engine, args.request(scene.image),
+                       Outputs(wav, wav.with_suffix(".mid") if self.config.midi
+                               and self.engine.is_notes else None), cancel=stopped)
         self._prune(keep=wav)
-        self._send_plan(reply, rid, clip, wav)
-        self.send(reply, p.DONE, rid, str(wav), float(clip.duration_s),
-                  int(clip.sample_rate), final=True)
-        return clip.audio
+        self._send_plan(reply, rid, made)
+        self.send(reply, p.DONE, rid, str(wav), float(made.clip.duration_s),
+                  int(made.clip.sample_rate), final=True)
+        return made.clip.audio
 
     def _stream_failed(self, scene: Any, err: Exception) -> None:
-        rid, reply, name = scene.tag
+        rid, reply, name, _ = scene.tag
         if isinstance(err, GenerationCancelled):
             self.send_error(reply, rid, str(err), ErrorCode.CANCELLED)
             return

@@ -11,8 +11,15 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from a2m_core.errors import BadInputError
+from a2m_core.request import GenerationRequest
+
 # the comment may be "": a visitor who writes nothing still hears the painting
 GENERATE = "/a2m/generate"  # s:request_id s:image_path s:comment [i:seed] [s:hints]
+# every control at once: s:request_id s:json, the object's names those of the CLI's flags
+# (a2m_core.request.FIELDS): image, comment, seed, hints, emotion, variation, loop, tempo,
+# key, mode, instrument, dynamics, density, register, articulation, texture
+GENERATE_JSON = "/a2m/generate/json"
 LOOP = "/a2m/loop"  # as /a2m/generate; the WAV repeats seamlessly (0.5 s shorter)
 CANCEL = "/a2m/cancel"  # s:request_id
 STATUS = "/a2m/status"  # () -> /a2m/status s:bundle s:device i:queue_depth i:busy s:state
@@ -41,6 +48,7 @@ LOADING, READY_STATE, FAILED = "loading", "ready", "error"
 MAX_ID_CHARS = 128
 MAX_COMMENT_CHARS = 2000
 MAX_HINTS_CHARS = 500
+MAX_JSON_CHARS = 8000
 
 
 class ErrorCode(IntEnum):
@@ -67,6 +75,18 @@ class GenerateArgs:
     comment: str
     seed: int | None
     hints: str | None
+    options: tuple[tuple[str, Any], ...] = ()  # the other names of /a2m/generate/json
+
+    def request(self, image: Any, loop: bool = False) -> GenerationRequest:
+        """The request to make, on ``image`` (the bytes read at acceptance).
+
+        Raises:
+            BadInputError: a value out of range (parse_generate_json has checked them)."""
+        data = {**dict(self.options), "image": image, "comment": self.comment,
+                "seed": self.seed, "hints": self.hints}
+        if loop:
+            data["loop"] = True
+        return GenerationRequest.from_dict(data)
 
 
 def _request_id(value: Any) -> str:
@@ -155,6 +175,46 @@ def parse_generate(args: tuple[Any, ...]) -> GenerateArgs:
                             f"hints are longer than {MAX_HINTS_CHARS} characters", rid)
     return GenerateArgs(rid, Path(image).expanduser(), comment.strip(), seed,
                         hints.strip() if hints and hints.strip() else None)
+
+
+def parse_generate_json(args: tuple[Any, ...]) -> GenerateArgs:
+    """Validate ``/a2m/generate/json``: s:request_id and a JSON object holding the request
+    (types, ranges, names; not the file itself)."""
+    import json
+
+    rid = _request_id(args[0]) if args else ""
+    if len(args) != 2 or not isinstance(args[1], str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{GENERATE_JSON} takes s:request_id "
+                            f"s:json, got {len(args)} arguments", rid)
+    if len(args[1]) > MAX_JSON_CHARS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"the JSON is longer than {MAX_JSON_CHARS} characters", rid)
+    try:
+        data = json.loads(args[1])
+    except ValueError as err:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"not JSON: {err}", rid) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "the JSON must be an object: "
+                            '{"image": ..., "comment": ..., "tempo": ...}', rid)
+    image = data.get("image")
+    if not isinstance(image, str) or not image.strip():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "\"image\" must be a non-empty string "
+                            "(a path)", rid)
+    for name, limit in (("comment", MAX_COMMENT_CHARS), ("hints", MAX_HINTS_CHARS)):
+        if isinstance(data.get(name), str) and len(data[name]) > limit:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} is longer than {limit} "
+                                f"characters", rid)
+    try:
+        request = GenerationRequest.from_dict(data)  # every name and value, checked now
+    except BadInputError as err:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, str(err), rid) from None
+    if request.seed is not None and request.seed < 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "seed must be >= 0", rid)
+    options = tuple((k, v) for k, v in data.items()
+                    if k not in ("image", "comment", "seed", "hints"))
+    hints = request.hints if isinstance(request.hints, str) and request.hints else None
+    return GenerateArgs(rid, Path(image.strip()).expanduser(), request.comment, request.seed,
+                        hints, options)
 
 
 def parse_cancel(args: tuple[Any, ...]) -> str:

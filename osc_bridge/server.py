@@ -171,6 +171,7 @@ class Bridge(StreamHandlers, JobWorker):
         self.stale_removed = remove_stale_temps(self.out_dir)
         self._dispatcher = dispatcher = _Dispatcher(self)
         for address, handler in ((p.GENERATE, self._on_generate), (p.LOOP, self._on_generate),
+                                 (p.GENERATE_JSON, self._on_generate),
                                  (p.CANCEL, self._on_cancel),
                                  (p.STATUS, self._on_status), (p.REPLY_TO, self._on_reply_to),
                                  (p.STREAM_START, self._on_stream_start),
@@ -413,7 +414,8 @@ class Bridge(StreamHandlers, JobWorker):
                   state if state != p.FAILED else f"error: {self.load_error}")
 
     def _on_generate(self, client: Address, address: str, *args: Any) -> None:
-        req = p.parse_generate(args)
+        req = p.parse_generate_json(args) if address == p.GENERATE_JSON else \
+            p.parse_generate(args)
         if self.state == p.FAILED:
             raise ProtocolError(ErrorCode.GENERATION_FAILED, f"the model failed to load: "
                                 f"{self.load_error}", req.request_id)

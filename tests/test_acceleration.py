@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from a2m_core import Art2Music, GenerationRequest
-from a2m_core.acceleration import RuntimeOptions
+from a2m_core.mel.acceleration import RuntimeOptions, cpu_has_native_bf16
 
 from .conftest import EXAMPLE_PAINTING
 
@@ -31,13 +31,13 @@ def test_the_onnx_vocoder_plays_the_same_clip_and_is_exported_once(tiny_bundle):
             EXAMPLE_PAINTING, "a quiet harbour at dawn", seed=3)])
 
     assert np.abs(streamed(plain) - streamed(fast)).max() < 1e-3
-    stamps = [p.stat().st_mtime_ns for p in fast._voice.runner.paths]
+    stamps = [p.stat().st_mtime_ns for p in fast._voice.vocoding.runner.paths]
     again = Art2Music.load(tiny_bundle, device="cpu",
                            runtime=RuntimeOptions(vocoder_backend="onnx"))
-    assert again._voice.runner.paths == fast._voice.runner.paths
+    assert again._voice.vocoding.runner.paths == fast._voice.vocoding.runner.paths
     # exported once (the generator's two parts), reused
-    assert [p.stat().st_mtime_ns for p in again._voice.runner.paths] == stamps
-    front = again._voice.runner.paths[0]
+    assert [p.stat().st_mtime_ns for p in again._voice.vocoding.runner.paths] == stamps
+    front = again._voice.vocoding.runner.paths[0]
     assert front.with_name(front.name.replace("-front.onnx", ".verified.json")).is_file()
 
 
@@ -101,8 +101,8 @@ def test_unknown_runtime_choices_are_refused():
 
 def test_reduced_precision_on_a_cpu_without_bf16_instructions_says_so(tiny_bundle,
                                                                        monkeypatch):
-    from a2m_core import acceleration
     from a2m_core.errors import BadInputError
+    from a2m_core.mel import acceleration
 
     monkeypatch.setattr(acceleration, "cpu_has_native_bf16", lambda: False)
     with pytest.raises(BadInputError, match="precision 'bf16' is for CUDA devices and CPUs "
@@ -118,7 +118,7 @@ def test_reduced_precision_on_a_cpu_without_bf16_instructions_says_so(tiny_bundl
 
 
 def test_the_default_decodes_in_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
-    from a2m_core import acceleration
+    from a2m_core.mel import acceleration
 
     assert acceleration.native_bf16_in("flags\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
     assert acceleration.native_bf16_in("flags : sse2 amx_bf16 amx_tile\n")
@@ -138,7 +138,7 @@ def test_the_default_decodes_in_bf16_only_where_the_cpu_has_bf16_instructions(mo
     assert RuntimeOptions.plain().stage_dtype("decoder", "cpu") is None
 
 
-@pytest.mark.skipif(not __import__("a2m_core.acceleration").acceleration.cpu_has_native_bf16(),
+@pytest.mark.skipif(not cpu_has_native_bf16(),
                     reason="this CPU has no bf16 instructions (AVX512-BF16 / AMX)")
 def test_a_bf16_decoder_makes_nearly_the_same_mel_and_the_same_clip_length(tiny_bundle):
     from trainer.evaluate.musicality import mel_db_change
@@ -156,7 +156,7 @@ def test_a_bf16_decoder_makes_nearly_the_same_mel_and_the_same_clip_length(tiny_
 
 
 def test_self_attention_as_linear_layers_is_multihead_attention():
-    from a2m_core.acceleration import SelfAttention
+    from a2m_core.mel.acceleration import SelfAttention
 
     torch.manual_seed(0)
     causal = torch.full((7, 7), float("-inf")).triu(1)
@@ -203,12 +203,12 @@ def test_a_batch_is_vocoded_in_one_call_on_a_gpu_with_the_same_samples(tiny_bund
     mels = torch.from_numpy(engine.generate_mels([
         GenerationRequest(EXAMPLE_PAINTING, "a storm at sea", seed=s) for s in (1, 2, 3)]))
     finish = (mels, mels.numpy(), [1, 2, 3], engine.generation, None)
-    one_by_one = engine._voice.finished(*finish)
+    one_by_one = engine._voice.vocoding.finished(*finish)
     calls = []
-    real = engine._voice.runner
-    engine._voice.runner = lambda x: calls.append(x.shape) or real(x)
-    engine._voice.device = SimpleNamespace(type="cuda")  # the batched branch, on the CPU
-    batched = engine._voice.finished(*finish)
+    real = engine._voice.vocoding.runner
+    engine._voice.vocoding.runner = lambda x: calls.append(x.shape) or real(x)
+    engine._voice.vocoding.device = SimpleNamespace(type="cuda")  # the batched branch, on the CPU
+    batched = engine._voice.vocoding.finished(*finish)
     assert calls == [torch.Size([3, mels.shape[1], mels.shape[2]])]
     assert all(np.abs(x - y).max() < 1e-4 for x, y in zip(one_by_one, batched))
 

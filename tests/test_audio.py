@@ -160,7 +160,7 @@ def test_generating_and_streaming_never_import_librosa(tiny_bundle):
     code = (
         "import sys\n"
         "from a2m_core import Art2Music\n"
-        "from a2m_core.acceleration import RuntimeOptions\n"
+        "from a2m_core.mel.acceleration import RuntimeOptions\n"
         f"e = Art2Music.load({str(tiny_bundle)!r}, device='cpu', "
         "runtime=RuntimeOptions(vocoder_backend='torch'))\n"
         f"e.generate({str(EXAMPLE_PAINTING)!r}, 'a storm at sea', seed=1)\n"

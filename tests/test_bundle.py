@@ -20,7 +20,7 @@ from a2m_core.bundle import (
 )
 from a2m_core.debug import tiny_config
 from a2m_core.errors import BundleError
-from a2m_core.models import DecoderConfig
+from a2m_core.mel import DecoderConfig
 
 
 def _rewrite(src: Path, dst: Path, tensors=None, config=None) -> Path:

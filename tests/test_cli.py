@@ -98,7 +98,7 @@ def test_info_describes_the_bundle(tiny_bundle, tiny_gl_bundle, capsys):
 def test_import_reference_and_debug_bundle_commands(tmp_path, capsys):
     import torch
 
-    from a2m_core.models import DecoderConfig, MelDecoder
+    from a2m_core.mel import DecoderConfig, MelDecoder
 
     torch.save(MelDecoder(DecoderConfig(input_dim=512, hidden=8, layers=1)).state_dict(),
                tmp_path / "best_model_epoch.pt")
@@ -190,7 +190,7 @@ def test_play_starts_the_sound_before_the_clip_is_finished_and_plays_it_all(
     monkeypatch.setattr(a2m_app.live, "probe_output", lambda: (True, "", [(0, "fake")]))
     monkeypatch.setattr(a2m_app.playback, "sounddevice_stream", _PullingStream)
     chunk_times = []
-    real_stream = a2m_core.engine.Art2Music.generate_stream
+    real_stream = a2m_core.engine.Art2Music.stream
 
     def timed_stream(self, *a, **kw):
         for chunk in real_stream(self, *a, **kw):
@@ -201,7 +201,7 @@ def test_play_starts_the_sound_before_the_clip_is_finished_and_plays_it_all(
             time.sleep(0.02)
             chunk_times.append(time.perf_counter())
 
-    monkeypatch.setattr(a2m_core.engine.Art2Music, "generate_stream", timed_stream)
+    monkeypatch.setattr(a2m_core.engine.Art2Music, "stream", timed_stream)
     out = tmp_path / "played.wav"
     assert main(["generate", "--image", str(EXAMPLE_PAINTING), "--comment", "a calm night",
                  "--bundle", str(tiny_bundle), "--play", "-q", "-o", str(out)]) == 0

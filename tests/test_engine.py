@@ -36,7 +36,7 @@ def test_an_artist_turns_a_painting_and_a_comment_into_a_clip(engine, starry):
 def test_clips_are_levelled_to_minus_14_lufs_by_their_mel_without_clicks(engine, starry):
     """The gain is set from the loudness the mel predicts (before the wave exists, so a
     stream can play at once), the same for every caller."""
-    from a2m_core.streaming import loudness_from_mel
+    from a2m_core.mel.streaming import loudness_from_mel
 
     clip = engine.generate(starry, COMMENT)
     assert engine.generation.loudness_lufs == -14.0  # the bundle's default
@@ -111,8 +111,8 @@ def test_variation_moves_the_fused_vector_by_the_configured_share(engine):
 
     img, txt = torch.randn(1, 32), torch.randn(1, 32)
     with torch.no_grad():
-        base = engine._fuse(img, txt, [None], variation=0.15)
-        varied = engine._fuse(img, txt, [4], variation=0.15)
+        base = engine._voice.vary(engine._projector(txt, img), [None], variation=0.15)
+        varied = engine._voice.vary(engine._projector(txt, img), [4], variation=0.15)
     rel = ((varied - base).norm() / base.norm()).item()
     assert 0.05 < rel < 0.4  # ~0.15 of the vector's RMS per component
 

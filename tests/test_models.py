@@ -4,22 +4,21 @@ from __future__ import annotations
 import pytest
 import torch
 
-from a2m_core.models import (
+from a2m_core.mel import (
     DecoderConfig,
-    GatedResidualProjector,
     HiFiGANConfig,
     HiFiGANGenerator,
     MelDecoder,
-    ProjectorConfig,
 )
-from a2m_core.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
-from a2m_core.models.losses import (
+from a2m_core.mel.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+from a2m_core.mel.losses import (
     discriminator_loss,
     feature_loss,
     frequency_weighted_l1,
     frequency_weights,
     generator_loss,
 )
+from a2m_core.projector import GatedResidualProjector, ProjectorConfig
 
 
 def test_projector_has_the_reference_names_and_fuses_to_512():
@@ -224,7 +223,7 @@ def test_gan_losses_by_hand():
 
 
 def test_the_movement_loss_prefers_a_retimed_rendition_to_a_drone():
-    from a2m_core.models.losses import movement_statistics_l1
+    from a2m_core.mel.losses import movement_statistics_l1
 
     torch.manual_seed(0)
     notes = torch.nn.functional.avg_pool1d(torch.rand(2, 80, 896) * 3 - 1.5, 5, 1, 2)
@@ -241,7 +240,7 @@ def test_the_movement_loss_prefers_a_retimed_rendition_to_a_drone():
 
 
 def test_the_form_loss_refuses_one_loud_quiet_form_for_every_clip():
-    from a2m_core.models.losses import form_correlation_l1
+    from a2m_core.mel.losses import form_correlation_l1
 
     torch.manual_seed(0)
     # six real-like windows, each with its own slow loudness curve

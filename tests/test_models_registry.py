@@ -19,13 +19,13 @@ from a2m_app.cli import main
 from a2m_core import Art2Music
 from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
 from a2m_core.defaults import default_bundle_path
-from a2m_core.model_store import git_blob_id
-from a2m_core.models import (
+from a2m_core.mel import (
     DecoderConfig,
     HiFiGANConfig,
     HiFiGANGenerator,
     MelDecoder,
 )
+from a2m_core.model_store import git_blob_id
 from a2m_core.registry import BUILTIN
 from tests.conftest import EXAMPLE_PAINTING
 

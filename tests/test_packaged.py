@@ -61,7 +61,7 @@ def test_a_missing_package_says_what_to_install():
 
 def test_the_official_hifigan_universal_weights_verify_and_fit_our_v1_generator():
     from a2m_core.bundle import VocoderConfig, load_packaged_vocoder
-    from a2m_core.models import HiFiGANConfig
+    from a2m_core.mel import HiFiGANConfig
 
     try:
         HIFIGAN_UNIVERSAL_V1.path()

@@ -11,14 +11,13 @@ from a2m_core import Art2Music
 from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
 from a2m_core.encoders import EncoderConfig
 from a2m_core.errors import BundleError
-from a2m_core.models import (
+from a2m_core.mel import (
     DecoderConfig,
-    GatedResidualProjector,
     HiFiGANConfig,
     HiFiGANGenerator,
     MelDecoder,
-    ProjectorConfig,
 )
+from a2m_core.projector import GatedResidualProjector, ProjectorConfig
 from a2m_core.reference import import_reference, load_official_generator
 
 TINY_ENCODER = EncoderConfig(name=TINY_CLIP_NAME, pretrained=None, model_config=TINY_CLIP_CONFIG,
@@ -71,7 +70,7 @@ def test_reference_checkpoints_import_into_a_bundle_that_generates(reference_fil
     fused = torch.randn(1, 24)
     with torch.no_grad():
         expected = decoder.eval()(fused).transpose(1, 2).clamp(-1, 1)
-        assert torch.allclose(engine._decode_mel(fused), expected, atol=1e-6)
+        assert torch.allclose(engine._voice.decode(fused), expected, atol=1e-6)
         t, i = torch.randn(1, 32), torch.randn(1, 32)
         assert torch.allclose(engine._projector(t, i), projector(t, i), atol=1e-6)
     clip = engine.generate(paintings[0], "a stormy sea of grief", seed=None)

@@ -16,7 +16,7 @@ from a2m_core.bundle import BundleModules, VocoderConfig, build_modules, load_bu
 from a2m_core.debug import tiny_config
 from a2m_core.errors import ModelLoadError
 from a2m_core.images import load_image
-from a2m_core.models import DecoderConfig, MelDecoder
+from a2m_core.mel import DecoderConfig, MelDecoder
 from a2m_core.packaged import PackagedFile
 from a2m_core.prompt import build_prompt
 
@@ -44,7 +44,7 @@ def packaged_tiny_vocoder(tmp_path, monkeypatch):
     """A tiny HiFi-GAN generator file inside a fake installed package, and its reference."""
     cfg = tiny_config("hifigan")
     torch.manual_seed(0)
-    from a2m_core.models import HiFiGANGenerator
+    from a2m_core.mel import HiFiGANGenerator
 
     gen = HiFiGANGenerator(cfg.vocoder.hifigan)  # weight-normed, as official files are
     buf = io.BytesIO()
@@ -117,7 +117,7 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
         cfg.decoder, frames_per_step=8, latent_dim=4))
     engine = Art2Music.load(build_debug_bundle(tmp_path / "l.safetensors", config=cfg),
                             device="cpu")
-    engine._decoder.latent_std.fill_(3.0)  # a spread as wide as a trained one
+    engine._voice.decoder.latent_std.fill_(3.0)  # a spread as wide as a trained one
     engine.set_generation_params(variation=0.0)  # only the latent draw differs
     a, b = (engine.generate(starry, "stormy sea", seed=s).mel for s in (1, 2))
     assert np.abs(a - b).mean() > 1e-3
@@ -125,11 +125,11 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
     assert np.array_equal(c, d)
     # No seed draws from the painting itself, not from its embedding's last bits: another
     # runtime (or CPU) whose embeddings differ a little plays the same performance.
-    from a2m_core.acceleration import RuntimeOptions
     from a2m_core.engine import painting_keys
+    from a2m_core.mel.acceleration import RuntimeOptions
 
     other = Art2Music.load(engine.bundle, device="cpu", runtime=RuntimeOptions.plain())
-    other._decoder.latent_std.fill_(3.0)
+    other._voice.decoder.latent_std.fill_(3.0)
     img = load_image(starry)
     nudged = other.encoder.encode_images([img]) + 1e-6  # another CPU's rounding
     text = other.encoder.encode_texts([build_prompt("stormy sea", None, None,
@@ -142,7 +142,7 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
 
 
 def test_generate_mels_previews_exactly_the_mel_a_clip_gets(engine, starry):
-    from a2m_core.engine import GenerationRequest
+    from a2m_core import GenerationRequest
 
     clip = engine.generate(starry, "a storm at sea", seed=3)
     mels = engine.generate_mels([GenerationRequest(starry, "a storm at sea", seed=3)])

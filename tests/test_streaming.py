@@ -11,8 +11,8 @@ import torch
 
 from a2m_core import Art2Music, GenerationCancelled, GenerationRequest
 from a2m_core.audio import MelConfig, denormalize, load_audio, wave_to_mel
+from a2m_core.mel.streaming import Pacer, Pacing, chunk_spans, loudness_from_mel, stream_hifigan
 from a2m_core.postprocess import measure_lufs, soft_ceiling
-from a2m_core.streaming import Pacer, Pacing, chunk_spans, loudness_from_mel, stream_hifigan
 
 from .conftest import EXAMPLE_PAINTING
 
@@ -23,11 +23,12 @@ def test_streamed_samples_match_the_one_shot_vocoder_and_join_without_seams(engi
     # the work) only its own 2 frames a side; the samples must not change.
     mel = torch.from_numpy(engine.generate_mels([GenerationRequest(EXAMPLE_PAINTING,
                                                                    "a slow tide")])[0])
-    cfg = engine._voice.vocoder.cfg
+    cfg = engine._voice.vocoding.vocoder.cfg
     with torch.inference_mode():
-        whole = engine._voice.wave(mel)
+        whole = engine._voice.vocoding.wave(mel)
         log_mel = denormalize(mel, engine.mel_config).unsqueeze(0)
-        parts = list(stream_hifigan(engine._voice.vocoder, log_mel, engine.mel_config.hop_length,
+        vocoder = engine._voice.vocoding.vocoder
+        parts = list(stream_hifigan(vocoder, log_mel, engine.mel_config.hop_length,
                                     64, cfg.context_frames, split=(
                                         *cfg.split_context_frames, cfg.upsample_rates[0])
                                     if split else None))
@@ -47,8 +48,8 @@ def test_the_vocoder_context_is_its_receptive_field(preset):
     # Streaming vocodes each chunk with context_frames a side: a mel frame must change no
     # sample further away than that (else chunks would differ from the whole clip), and the
     # reach must be real (else every chunk vocodes frames for nothing).
-    from a2m_core.models import HiFiGANConfig
-    from a2m_core.models.hifigan import HiFiGANGenerator
+    from a2m_core.mel import HiFiGANConfig
+    from a2m_core.mel.hifigan import HiFiGANGenerator
 
     cfg = HiFiGANConfig.preset(preset)
     cfg = dataclasses.replace(cfg, upsample_initial_channel=32)  # reach needs no width
@@ -70,7 +71,8 @@ def test_the_vocoder_context_is_its_receptive_field(preset):
 
 def test_generate_stream_yields_the_mel_first_then_chunks_then_the_clip(engine):
     stages = []
-    engine._voice.rates = None  # a process that has not vocoded yet: the default first size
+    # a process that has not vocoded yet: the default first size
+    engine._voice.vocoding.rates = None
     chunks = list(engine.generate_stream(EXAMPLE_PAINTING, "waves of light", seed=2,
                                          progress=lambda s, f: stages.append((s, f))))
     assert chunks[0].audio.size == 32 * 256  # the first sound: 32 of 896 frames

@@ -14,7 +14,7 @@ from a2m_core.bundle import (
     save_bundle,
 )
 from a2m_core.encoders import EncoderConfig
-from a2m_core.models import HiFiGANConfig, HiFiGANGenerator
+from a2m_core.mel import HiFiGANConfig, HiFiGANGenerator
 from a2m_core.packaged import PackagedFile
 
 from .train.stage1 import load_stage1

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from a2m_core.bundle import BundleConfig, BundleModules, GenerationConfig, save_bundle
-from a2m_core.models import DecoderConfig
+from a2m_core.mel import DecoderConfig
 from a2m_core.notes.sampler import SamplerConfig
 from a2m_core.prompt import PAINTING_TEMPLATE, PromptConfig
 

@@ -66,7 +66,7 @@ class StarterConfig:
     decoder_hidden: int = 256
     decoder_layers: int = 2
     frames_per_step: int = 8
-    latent_dim: int = 112  # seeded performance latent (see a2m_core/models/decoder.py)
+    latent_dim: int = 112  # seeded performance latent (see a2m_core/mel/decoder.py)
     # The latent split into stretches of time (decoder.py): 14 x 8 numbers, one per 0.74 s.
     # One 16-d latent per clip left the decoder underfit after 80 epochs (band std 4.3 dB);
     # in stretches it fits in 24 (5.3 dB) and trains in a third of the time
@@ -80,7 +80,7 @@ class StarterConfig:
     movement_weight: float = 0.0
     form_weight: float = 0.0
     latent_temperature: float = 1.0  # generation: spread of the drawn performance latents
-    # The detail flow (a2m_core/models/detail.py) trained on the finished stage 1: it samples
+    # The detail flow (a2m_core/mel/detail.py) trained on the finished stage 1: it samples
     # the note-scale detail the L1-fitted decoder averages away. 0 channels: none. Trained
     # with the painting and comment left out of a fifth of the samples, and guided at 2:
     # without guidance the detail followed the held-out windows' flux (correlation 0.69) but

@@ -234,6 +234,15 @@ _ENHARMONIC = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb":
                "Fb": "E", "E#": "F", "B#": "C"}
 
 
+def key_name(text: str) -> str:
+    """A key as the plan names it: "f sharp minor" -> "F# minor", "Gb" -> "F#"; the text
+    itself when it is no key."""
+    tonic, mode = _parse_key(text)
+    if tonic is None:
+        return text
+    return f"{NAMES[tonic]} {mode}" if mode else NAMES[tonic]
+
+
 def _parse_key(text: str) -> tuple[int | None, str | None]:
     """(tonic pitch class, mode or None) of a key as people write it: "A", "A minor", "Am",
     "F#m", "f sharp minor", "Bb", "B♭ major", "Eb min"; (None, None) for anything else

@@ -113,20 +113,20 @@ def test_cancel_stops_generation_and_keeps_the_window_usable(qtbot, window, pain
     window.open_painting(str(paintings[0]))
     window.comment.setPlainText("slow please")
     gate = threading.Event()
-    original = window.worker.engine.generate
+    original = window.worker.engine.run
 
     def held(*a, **kw):
         gate.wait(10)
         return original(*a, **kw)
 
-    window.worker.engine.generate = held
+    window.worker.engine.run = held
     try:
         window.generate()
         qtbot.mouseClick(window.cancel_btn, Qt.MouseButton.LeftButton)
         with qtbot.waitSignal(window.generationEnded, timeout=TIMEOUT_MS) as blocker:
             gate.set()
     finally:
-        del window.worker.engine.generate
+        del window.worker.engine.run
     assert blocker.args == ["cancelled"] and not window.busy
     assert window.stage_label.text() == "Cancelled" and window.generate_btn.isEnabled()
     assert window.history == []
@@ -354,7 +354,7 @@ def test_playback_starts_on_the_first_chunk_before_the_vocoder_finishes(qtbot, w
     window.open_painting(str(paintings[0]))
     window.comment.setPlainText("begin at once")
     assert window.live_box.isChecked()
-    original = window.worker.engine.generate_stream
+    original = window.worker.engine.stream
     seen = {}
 
     def watched(*a, **kw):
@@ -368,12 +368,12 @@ def test_playback_starts_on_the_first_chunk_before_the_vocoder_finishes(qtbot, w
                 seen["playing_with_chunks_left"] = bool(
                     FakeStream.instances and FakeStream.instances[-1].started)
 
-    window.worker.engine.generate_stream = watched
+    window.worker.engine.stream = watched
     try:
         FakeStream.instances.clear()
         generate(qtbot, window)
     finally:
-        del window.worker.engine.generate_stream
+        del window.worker.engine.stream
     assert seen["playing_with_chunks_left"]  # heard before the vocoder was done
     stream = FakeStream.instances[-1]
     played = stream.pull(22050)
@@ -452,26 +452,52 @@ def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_hints_and_saves_mi
         drop(win, paintings[0])
         qtbot.keyClicks(win.comment, "the waves crash and the boats race")
         qtbot.keyClicks(win.hints, "Orchestra; solo harp")
-        win.plan_panel.tempo.setCurrentIndex(win.plan_panel.tempo.findData("138"))
+        panel = win.plan_panel
+        panel.tempo.lineEdit().selectAll()
+        qtbot.keyClicks(panel.tempo, "138")  # typed, not picked: 138 plays at 138
+        panel.key.setCurrentIndex(panel.key.findData("F# minor"))
+        panel.emotion.setCurrentIndex(panel.emotion.findData("sadness"))
         generate(qtbot, win)
         plan = win.current.clip.plan
-        assert (plan.tempo_bpm, plan.instrument) == (138.0, "harp")
+        assert (plan.tempo_bpm, plan.key, plan.instrument) == (138.0, "F# minor", "harp")
+        assert "sadness" in win.current.clip.prompt
         assert "hints" in win.plan_panel.instrument.toolTip()
         assert win.plan_panel.plan_label.text() == f"Plan: {plan.describe()}"
         why = win.plan_panel.why_label.text()
         assert why == f"Why: {plan.why}" and why.startswith("Why: painting: ")
-        assert "hints: harp" in why and "pinned: tempo" in why
+        assert "hints: harp" in why and "pinned: key, mode, tempo" in why
         assert "138 bpm" in win.history_list.item(0).text()
         assert win.save_midi_btn.isEnabled()
         saved = win.save_midi(str(tmp_path / "clip.mid"))
         assert read_midi(saved)[1] == pytest.approx(138.0, abs=0.01)
-        # a visitor who writes nothing still hears the painting
+        # a visitor who writes nothing (and names no emotion) still hears the painting
         win.comment.setPlainText("")
+        panel.emotion.setCurrentIndex(0)
         generate(qtbot, win)
         assert "no comment: the painting leads" in win.plan_panel.why_label.text()
         assert len(win.history) == 2
     finally:
         win.close()
+
+
+def test_every_key_and_any_tempo_can_be_pinned_and_shown_again(qtbot):
+    from a2m_core.notes.plan import Pins
+    from a2m_desktop.plan_panel import KEYS, PlanPanel
+
+    panel = PlanPanel()
+    qtbot.addWidget(panel)
+    assert len(KEYS) == 24 and {"B minor", "F# major", "C# minor", "Ab major"} <= set(KEYS)
+    for key in KEYS:
+        panel.key.setCurrentIndex(panel.key.findData(key))
+        assert panel.pins().key == key
+    panel.set_pins(Pins(tempo_bpm=91, key="f sharp minor"))  # a recalled clip's pins
+    assert panel.tempo.value() == 91 and panel.key.currentData() == "F# minor"
+    assert panel.key.count() == 25  # no new item: the box names it already
+    panel.set_pins(None)
+    assert panel.pins() is None and panel.tempo.text() == "from the painting"
+    panel.tempo.lineEdit().selectAll()
+    qtbot.keyClicks(panel.tempo, "90")
+    assert panel.pins().tempo_bpm == 90.0
 
 
 def test_a_mel_bundle_greys_out_the_pins_and_says_why(window):

@@ -1,6 +1,7 @@
 """An installation talks UDP OSC to a real bridge on loopback, with a tiny bundle."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -33,13 +34,13 @@ def test_a_request_is_accepted_progresses_and_returns_a_wav(bridge_factory, clie
 def test_status_answers_while_a_clip_is_generating(bridge_factory, client, gallery):
     bridge = bridge_factory()
     gate = threading.Event()
-    original = bridge.engine.generate
+    original = bridge.engine.run
 
     def slow_generate(*a, **kw):
         gate.wait(10)
         return original(*a, **kw)
 
-    bridge.engine.generate = slow_generate
+    bridge.engine.run = slow_generate
     try:
         client.send("/a2m/generate", "slow", str(next(gallery.glob("*.jpg"))), "wait")
         client.wait_for(lambda r: r[0] == "/a2m/accepted")
@@ -51,7 +52,7 @@ def test_status_answers_while_a_clip_is_generating(bridge_factory, client, galle
         assert status == [bridge.engine.name, "cpu", 0, 1, "ready"]
     finally:
         gate.set()
-        del bridge.engine.generate
+        del bridge.engine.run
     assert client.final("slow")[0] == "/a2m/done"
 
 
@@ -123,13 +124,13 @@ def test_a_corrupt_image_is_refused_by_the_worker(bridge_factory, client, galler
 def test_cancel_a_queued_and_a_running_request(bridge_factory, client, gallery):
     bridge = bridge_factory()
     release = threading.Event()
-    original = bridge.engine.generate
+    original = bridge.engine.run
 
     def held(*a, **kw):
         release.wait(10)  # the running job waits here until we have cancelled it
         return original(*a, **kw)
 
-    bridge.engine.generate = held
+    bridge.engine.run = held
     try:
         painting = str(next(gallery.glob("*.jpg")))
         client.send("/a2m/generate", "running", painting, "first")
@@ -142,7 +143,7 @@ def test_cancel_a_queued_and_a_running_request(bridge_factory, client, gallery):
         time.sleep(0.2)
     finally:
         release.set()
-        del bridge.engine.generate
+        del bridge.engine.run
     _, args = client.final("running")
     assert args[2] == ErrorCode.CANCELLED
     client.send("/a2m/cancel", "never-existed")  # ignored: no reply, no crash
@@ -169,8 +170,8 @@ def test_shutdown_cancels_the_queue_visibly(engine, gallery, tmp_path, client):
     bridge = Bridge(engine, cfg).start()
     client.target = bridge.address
     release = threading.Event()
-    original = engine.generate
-    engine.generate = lambda *a, **kw: (release.wait(10), original(*a, **kw))[1]
+    original = engine.run
+    engine.run = lambda *a, **kw: (release.wait(10), original(*a, **kw))[1]
     try:
         painting = str(next(gallery.glob("*.jpg")))
         for rid in ("a", "b", "c"):
@@ -182,7 +183,7 @@ def test_shutdown_cancels_the_queue_visibly(engine, gallery, tmp_path, client):
         release.set()
         stopper.join(30)
     finally:
-        del engine.generate
+        del engine.run
     assert not stopper.is_alive()
     for rid in ("a", "b", "c"):
         address, args = client.final(rid, timeout=10)
@@ -243,5 +244,23 @@ def test_a_notes_bundle_reports_its_plan_and_writes_midi_beside_the_wav(
         assert client.final("n2")[0] == "/a2m/done"
         why2 = [a for addr, a in client.replies if addr == "/a2m/why" and a[0] == "n2"]
         assert "no comment: the painting leads" in why2[0][1]
+        # every control in one JSON object: an installation sets the tempo of its visuals
+        painting = next(gallery.glob("*.jpg"))
+        client.send("/a2m/generate/json", "j1", json.dumps({
+            "image": str(painting), "comment": "the sky weeps", "tempo": 72,
+            "key": "F# minor", "instrument": "harp", "emotion": "sadness", "seed": 2}))
+        assert client.final("j1")[0] == "/a2m/done"
+        plan = next(a for addr, a in client.replies if addr == "/a2m/plan" and a[0] == "j1")
+        assert plan[2:5] == [72.0, "F# minor", "harp"]
+        assert "pinned: " in next(a for addr, a in client.replies
+                                  if addr == "/a2m/why" and a[0] == "j1")[1]
+        # a name nobody knows, a tempo out of range, not JSON: one clear refusal each
+        for rid, text in (("j2", json.dumps({"image": str(painting), "tempi": 72})),
+                          ("j3", json.dumps({"image": str(painting), "tempo": 900})),
+                          ("j4", "{image: starry}")):
+            client.send("/a2m/generate/json", rid, text)
+            address, args = client.final(rid)
+            assert address == "/a2m/error" and args[2] == int(ErrorCode.BAD_REQUEST), args
+        assert "tempi" in client.final("j2")[1][1] and "tempo 900" in client.final("j3")[1][1]
     finally:
         bridge.stop(timeout=30)

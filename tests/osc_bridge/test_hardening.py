@@ -91,8 +91,8 @@ def test_a_file_swapped_for_an_outside_symlink_after_acceptance_is_never_read(
     secret.write_bytes(next(p for p in gallery.glob("*.jpg") if "starry" not in p.name)
                        .read_bytes())
     gate = __import__("threading").Event()
-    original = bridge.engine.generate
-    bridge.engine.generate = lambda *a, **kw: (gate.wait(10), original(*a, **kw))[1]
+    original = bridge.engine.run
+    bridge.engine.run = lambda *a, **kw: (gate.wait(10), original(*a, **kw))[1]
     try:
         client.send("/a2m/generate", "swap", str(swap), "the same sky", 3)
         client.wait_for(lambda r: r[0] == "/a2m/accepted")
@@ -102,7 +102,7 @@ def test_a_file_swapped_for_an_outside_symlink_after_acceptance_is_never_read(
         _, args = client.final("swap")
     finally:
         gate.set()
-        del bridge.engine.generate
+        del bridge.engine.run
     expected = bridge.engine.generate(painting, "the same sky", seed=3).audio
     got, _ = sf.read(args[1])
     assert np.abs(got - expected).max() < 1e-3  # the clip of the original file

@@ -13,7 +13,7 @@ from a2m_core import Art2Music
 from a2m_core.bundle import BundleConfig, BundleModules, GenerationConfig, save_bundle
 from a2m_core.debug import TINY_CLIP_CONFIG, TINY_CLIP_NAME
 from a2m_core.encoders import EncoderConfig
-from a2m_core.models import DecoderConfig
+from a2m_core.mel import DecoderConfig
 from a2m_core.notes.sampler import FLUID_R3_GM, SamplerConfig
 from a2m_core.notes.score import Note
 from trainer.data.note_corpus import NoteCorpusConfig, windows_of

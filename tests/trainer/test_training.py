@@ -252,8 +252,8 @@ def test_table4_report_has_the_papers_layout(stage1_run, dataset, tmp_path):
 
 
 def test_stage2_starts_from_official_generator_and_discriminator_files(dataset, tmp_path):
-    from a2m_core.models import HiFiGANConfig, HiFiGANGenerator
-    from a2m_core.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+    from a2m_core.mel import HiFiGANConfig, HiFiGANGenerator
+    from a2m_core.mel.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
 
     torch.manual_seed(42)
     cfg = HiFiGANConfig.from_dict({**HiFiGANConfig.preset("v1").to_dict(), **TINY_HIFI})

@@ -44,7 +44,7 @@ def basic_pitch_model() -> Any:
         import sys
 
         try:
-            from a2m_core.acceleration import onnx_runtime
+            from a2m_core.mel.acceleration import onnx_runtime
 
             onnx_runtime()
             # basic-pitch prefers TensorFlow when it can import it (musicnn installs it);

@@ -1,4 +1,4 @@
-"""Stage 1b: train the detail flow (a2m_core/models/detail.py) on a finished stage-1 run.
+"""Stage 1b: train the detail flow (a2m_core/mel/detail.py) on a finished stage-1 run.
 
 The stage-1 projector and decoder stay frozen. For every training pair the decoder renders
 the pair's window from the window's own learned latent (where the decoder knows as much as it
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from a2m_core.fileio import remove_stale_temps
-from a2m_core.models import DecoderConfig, MelDecoder
+from a2m_core.mel import DecoderConfig, MelDecoder
 
 from ..data.dataset import ArtiCaps
 from .common import (

@@ -34,7 +34,6 @@ from torch import nn
 
 from a2m_core.encoders import ClipEncoder, EncoderConfig
 from a2m_core.fileio import atomic_path, remove_stale_temps
-from a2m_core.models import GatedResidualProjector, ProjectorConfig
 from a2m_core.notes.model import (
     CONTINUOUS,
     ControlHead,
@@ -45,6 +44,7 @@ from a2m_core.notes.model import (
 )
 from a2m_core.notes.plan import MODES, TEXTURES
 from a2m_core.painting import measure, painting_words
+from a2m_core.projector import GatedResidualProjector, ProjectorConfig
 from a2m_core.prompt import DEFAULT_TEMPLATE, PromptConfig, build_prompt
 
 from ..data.comment_bank import comment_for

@@ -28,18 +28,17 @@ import torch
 from torch import nn
 
 from a2m_core.fileio import remove_stale_temps
-from a2m_core.models import (
+from a2m_core.mel import (
     DecoderConfig,
-    GatedResidualProjector,
     MelDecoder,
-    ProjectorConfig,
 )
-from a2m_core.models.losses import (
+from a2m_core.mel.losses import (
     form_correlation_l1,
     frequency_weighted_l1,
     movement_statistics_l1,
     temporal_difference_l1,
 )
+from a2m_core.projector import GatedResidualProjector, ProjectorConfig
 
 from ..data.dataset import ArtiCaps
 from .common import (

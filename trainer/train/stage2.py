@@ -28,9 +28,9 @@ import torch.nn.functional as F
 
 from a2m_core.audio import MelConfig, denormalize, log_mel_torch
 from a2m_core.fileio import atomic_path
-from a2m_core.models import HiFiGANConfig, HiFiGANGenerator
-from a2m_core.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
-from a2m_core.models.losses import discriminator_loss, feature_loss, generator_loss
+from a2m_core.mel import HiFiGANConfig, HiFiGANGenerator
+from a2m_core.mel.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+from a2m_core.mel.losses import discriminator_loss, feature_loss, generator_loss
 from a2m_core.reference import hifigan_config, load_torch_file
 
 from ..data.dataset import ArtiCaps

@@ -1,6 +1,7 @@
 # Art2Music OSC bridge -> TouchDesigner: send a request (run this Text DAT, or call
 # generate() from a Panel/CHOP Execute DAT with op('a2m_send').module.generate(...)).
 import itertools
+import json
 
 _counter = itertools.count(1)
 
@@ -10,6 +11,16 @@ def generate(image_path, comment, seed=0, hints=''):
     request_id = f'td-{next(_counter)}'
     # /a2m/generate s:request_id s:image_path s:comment [i:seed] [s:hints]
     op('oscout1').sendOSC('/a2m/generate', [request_id, image_path, comment, int(seed), hints])
+    return request_id
+
+
+def generate_with(image_path, comment='', **controls):
+    """Every control at once, e.g. generate_with(path, 'the sky weeps', tempo=72,
+    key='F# minor', instrument='harp', emotion='sadness', seed=3): the names are the a2m
+    CLI's (see the bridge's README), sent as one JSON object."""
+    request_id = f'td-{next(_counter)}'
+    request = {'image': image_path, 'comment': comment, **controls}
+    op('oscout1').sendOSC('/a2m/generate/json', [request_id, json.dumps(request)])
     return request_id
 
 

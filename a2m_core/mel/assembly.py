@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import torch
 
+from ..errors import BadInputError
 from .acceleration import RuntimeOptions
-from .errors import BadInputError
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -49,8 +49,8 @@ def vocoder_runner(vocoder: torch.nn.Module, runtime: RuntimeOptions, device: to
     """What turns a log-mel into samples: the module, its ONNX Runtime twin (CPU default,
     checked against it), or the module under autocast when a reduced precision is asked."""
     if runtime.wants_onnx(device.type == "cpu"):
+        from ..paths import cache_dir
         from .acceleration import onnx_vocoder
-        from .paths import cache_dir
 
         fast = onnx_vocoder(vocoder, n_mels, cache_dir() / "onnx", runtime.threads)
         if fast is not None:

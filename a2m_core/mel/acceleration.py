@@ -218,7 +218,7 @@ class _Part(torch.nn.Module):
 
 
 def _export(vocoder: torch.nn.Module, n_mels: int, paths: tuple[Path, Path]) -> None:
-    from .fileio import atomic_path
+    from ..fileio import atomic_path
 
     vocoder = vocoder.eval().cpu()
     example = torch.zeros(1, n_mels, 64)
@@ -276,7 +276,7 @@ def onnx_vocoder(vocoder: torch.nn.Module, n_mels: int, cache: Path,
         return None
     log.info("vocoder on ONNX Runtime (largest sample difference to PyTorch %.1e)", diff)
     try:
-        from .fileio import atomic_path
+        from ..fileio import atomic_path
 
         with atomic_path(verified, suffix=".json") as tmp:
             Path(tmp).write_text(json.dumps({"max_abs_diff": diff,

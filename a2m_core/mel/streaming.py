@@ -38,7 +38,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .audio import MelConfig, denormalize, log_mel_torch
+from ..audio import MelConfig, denormalize, log_mel_torch
 
 BLOCK_S, OVERLAP = 0.4, 0.75  # BS.1770 gating blocks
 ABS_GATE, REL_GATE = -70.0, -10.0
@@ -47,8 +47,8 @@ ABS_GATE, REL_GATE = -70.0, -10.0
 @lru_cache(maxsize=8)
 def _k_weights(cfg: MelConfig) -> np.ndarray:
     """BS.1770's K-filter power response at each mel band's centre ``[n_mels]``."""
-    from .audio import _mel_basis_np
-    from .loudness import k_response
+    from ..audio import _mel_basis_np
+    from ..loudness import k_response
 
     basis = _mel_basis_np(cfg)  # [n_mels, bins]
     bins = np.linspace(0, cfg.sample_rate / 2, basis.shape[1])
@@ -95,7 +95,7 @@ def _calibration(cfg: MelConfig) -> float:
     of the same power (noise's mean magnitude is 0.89 of its RMS). Music is mostly tones, so
     the calibration signal is a chord of harmonic tones over a little noise.
     """
-    from .postprocess import measure_lufs
+    from ..postprocess import measure_lufs
 
     sr = cfg.sample_rate
     t = np.arange(sr * 8) / sr

@@ -1,26 +1,25 @@
-"""A mel bundle's voice: its vocoder (HiFi-GAN, however it runs, or Griffin-Lim) and the one
-finisher every clip goes through, one-shot or streamed.
+"""A mel bundle's vocoder stage: its vocoder (HiFi-GAN, however it runs, or Griffin-Lim)
+and the one finisher every clip goes through, one-shot or streamed.
 
-The engine owns one :class:`MelVoice` per mel bundle; notes bundles have a sampler instead
-(``notes/player.py``).
+The mel voice (``mel/voice.py``) owns one :class:`Vocoder`; notes bundles have a sampler
+instead (``notes/sampler.py``).
 """
 from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Union
 
 import numpy as np
 import torch
 
-from . import postprocess
+from .. import postprocess
+from ..audio import MelConfig, denormalize, griffin_lim
+from ..bundle import GenerationConfig
+from ..errors import GenerationCancelled
+from ..voice import CancelCheck, cancelled
 from .assembly import Autocast
-from .audio import MelConfig, denormalize, griffin_lim
-from .bundle import GenerationConfig
-from .errors import GenerationCancelled
-from .models.hifigan import HiFiGANGenerator
+from .hifigan import HiFiGANGenerator
 from .streaming import (
     Pacer,
     Pacing,
@@ -33,20 +32,11 @@ from .streaming import (
 
 log = logging.getLogger(__name__)
 
-CancelCheck = Union[threading.Event, Callable[[], bool], None]
 # Frames vocoded between two cancel checks: ~1 s of work on a 2-core CPU.
 VOCODE_SPAN = 160
 
 
-def cancelled(cancel: CancelCheck) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
-
-
-class MelVoice:
+class Vocoder:
     """Turns normalised mels ``[n_mels, T]`` into finished samples.
 
     ``vocoder``: the HiFi-GAN module (None: Griffin-Lim); ``runner``: what runs it

@@ -1,0 +1,81 @@
+"""The notes voice: each fused vector -> a plan (steered by the painting's look, the comment
+leading) -> notes -> the SoundFont sampler, finished at the loudness its dynamics ask for.
+A clip's mel is the mel of its sound."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .. import postprocess
+from ..audio import MelConfig, wave_to_mel_torch
+from ..bundle import GenerationConfig
+from ..clip import Clip, StreamChunk, chunked
+from ..prompt import feeling_words
+from ..voice import CancelCheck, Encoded, Stage, generators
+from .model import ControlHead, NoteModel, NotesConfig
+from .player import NotePlayer, Reading
+from .sampler import SamplerConfig
+
+STREAM_CHUNK_S = 0.5  # the sampler plays a clip in ~0.03 s: a stream is the clip in pieces
+
+
+class NotesVoice:
+    """A notes bundle's control head, note model and sampler (on the CPU, where a token
+    step is cheapest)."""
+
+    name = "SoundFont sampler"
+
+    def __init__(self, head: ControlHead, model: NoteModel, cfg: NotesConfig,
+                 sampler: SamplerConfig, mel_config: MelConfig) -> None:
+        self.mel_config = mel_config
+        self.player = NotePlayer(head, model, cfg, sampler, mel_config)
+
+    def readings(self, batch: Encoded) -> list[Reading]:
+        """What each plan follows beside its fused vector: the look, and, for requests, the
+        painting alone (to tell what the comment itself asks) and the comment's words."""
+        looks = batch.looks or [None] * len(batch)
+        if batch.requests is None or batch.bare is None:
+            return [Reading(look=look) for look in looks]
+        out = []
+        for i, (r, look) in enumerate(zip(batch.requests, looks)):
+            words = tuple(feeling_words(r.comment))
+            out.append(Reading(look, batch.bare[i], words, r.has_comment,
+                               bool(words or r.emotion), r.pins, r.hinted_instrument()))
+        return out
+
+    def clips(self, batch: Encoded, gen: GenerationConfig, stage: Stage | None,
+              on_mel: Callable[[np.ndarray], None] | None, cancel: CancelCheck,
+              timings: dict[str, float]) -> list[Clip]:
+        gens = generators(batch.seeds, batch.keys)
+        readings = self.readings(batch)
+        clips = []
+        for i in range(len(batch)):
+            if stage is not None:
+                stage("notes", 0.25 + 0.7 * i / len(batch))
+            temperature = batch.variations[i]
+            if temperature is None:
+                temperature = gen.plan_temperature
+            perf = self.player.play(batch.fused[i], gens[i], batch.pins[i], temperature,
+                                    readings[i])
+            level = (None if gen.loudness_lufs is None
+                     else gen.loudness_lufs + perf.loudness_offset_db())
+            audio = postprocess.finish(perf.wave, self.mel_config.sample_rate, level,
+                                       gen.peak_dbfs, gen.fade_ms)
+            mel = wave_to_mel_torch(torch.from_numpy(audio), self.mel_config).numpy()
+            if on_mel:
+                on_mel(mel)
+            clips.append(Clip(audio=audio, sample_rate=self.mel_config.sample_rate,
+                              mel=mel.astype(np.float32), prompt=batch.prompts[i],
+                              comment=batch.comments[i], seed=batch.seeds[i],
+                              timings={**timings, **perf.timings}, plan=perf.plan,
+                              notes=perf.notes, look=readings[i].look))
+        return clips
+
+    def stream(self, batch: Encoded, gen: GenerationConfig, stage: Stage,
+               cancel: CancelCheck, pacing: object, timings: dict[str, float]
+               ) -> Iterator[StreamChunk]:
+        """The finished clip in chunks: its level and samples equal ``clips``' exactly."""
+        clip = self.clips(batch, gen, stage, None, cancel, timings)[0]
+        yield from chunked(clip, int(self.mel_config.sample_rate * STREAM_CHUNK_S))

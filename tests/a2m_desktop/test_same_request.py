@@ -1,0 +1,73 @@
+"""One request, three surfaces: the CLI's flags, the bridge's /a2m/generate/json and the
+desktop's form ask the same thing and get the same bytes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from a2m_app.cli import build_parser, request_of
+from a2m_core.debug import build_debug_bundle, tiny_notes_config
+from a2m_core.notes.sampler import FLUID_R3_GM
+from a2m_core.produce import Outputs, produce
+from a2m_desktop.main_window import MainWindow
+from osc_bridge import protocol as p
+
+from ..conftest import EXAMPLE_PAINTING
+from ..fakes import FakeStream
+
+COMMENT = "the tower glows alone in the cold night"
+
+
+def _files(made) -> dict[str, bytes]:
+    return {kind: Path(path).read_bytes() for kind, path in made.files.items()}
+
+
+def test_cli_osc_and_desktop_requests_with_the_same_fields_give_the_same_bytes(qtbot,
+                                                                                 tmp_path):
+    if not Path(FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(bundle=str(bundle), settings=settings, stream_factory=FakeStream)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.model_loaded, timeout=60_000)
+    try:
+        engine = win.worker.engine
+        # the desktop: the form filled in as a person would
+        assert win.open_painting(str(EXAMPLE_PAINTING))
+        panel = win.plan_panel
+        win.hints.setText("Orchestra")
+        panel.tempo.setValue(72)
+        panel.key.setCurrentIndex(panel.key.findData("F# minor"))
+        panel.instrument.setCurrentIndex(panel.instrument.findData("harp"))
+        panel.emotion.setCurrentIndex(panel.emotion.findData("sadness"))
+        panel.set_variation(0.4)
+        desktop = win.request(COMMENT, 5)
+        # the CLI
+        args = build_parser().parse_args([
+            "generate", "--image", str(EXAMPLE_PAINTING), "--comment", COMMENT, "--seed", "5",
+            "--hints", "Orchestra", "--tempo", "72", "--key", "F# minor", "--instrument",
+            "harp", "--emotion", "sadness", "--variation", "0.4"])
+        cli = request_of(args)
+        # the bridge: the object a TouchDesigner or Max patch sends
+        sent = {"image": str(EXAMPLE_PAINTING), "comment": COMMENT, "seed": 5,
+                "hints": "Orchestra", "tempo": 72, "key": "F# minor", "instrument": "harp",
+                "emotion": "sadness", "variation": 0.4}
+        osc = p.parse_generate_json(("r1", json.dumps(sent))).request(
+            EXAMPLE_PAINTING.read_bytes())
+
+        files = []
+        for name, request in (("desktop", desktop), ("cli", cli), ("osc", osc)):
+            outputs = Outputs().beside(tmp_path / f"{name}.wav", midi=True, plan=True)
+            made = produce(engine, request, outputs)
+            assert (made.clip.plan.tempo_bpm, made.clip.plan.key,
+                    made.clip.plan.instrument) == (72.0, "F# minor", "harp")
+            files.append(_files(made))
+        assert files[0] == files[1] == files[2]
+        assert set(files[0]) == {"audio", "midi", "plan"}
+        assert "sadness" in made.clip.prompt
+    finally:
+        win.close()
