@@ -16,7 +16,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -125,6 +125,7 @@ class _Playing:
     loop: np.ndarray
     scene: Scene
     pos: int = 0
+    notes: list = field(default_factory=list)  # notes_out.TimedNote, for the note ticker
 
 
 class Soundscape:
@@ -134,8 +135,12 @@ class Soundscape:
                  stream_factory: Callable[..., Any] | None = None, crossfade_s: float = 3.0,
                  loop_crossfade_s: float = 0.5, queue_depth: int = 4,
                  on_scene: Callable[[Scene], None] | None = None,
-                 on_error: Callable[[Scene, Exception], None] | None = None) -> None:
+                 on_error: Callable[[Scene, Exception], None] | None = None,
+                 ticker: Any = None) -> None:
+        """``generate(scene)`` returns the scene's audio, or its clip (whose notes then go
+        out live through ``ticker``, a ``notes_out.NoteTicker``)."""
         self.generate = generate
+        self.ticker = ticker
         self.sample_rate = sample_rate  # the clips' rate
         self.device_rate = sample_rate  # the output's rate (set by start)
         self._factory = stream_factory or sounddevice_stream
@@ -206,6 +211,8 @@ class Soundscape:
             self._cond.notify_all()
         stream, self._stream = self._stream, None
         close_stream(stream, "soundscape's stream")
+        if self.ticker is not None:
+            self.ticker.close()
         for scene in dropped:
             self._failed(scene, GenerationCancelled("the stream stopped before this scene "
                                                     "was generated"))
@@ -238,14 +245,22 @@ class Soundscape:
                     return
                 scene = self._queue.popleft()
             try:
-                audio = resample(self.generate(scene), self.sample_rate, self.device_rate)
+                made = self.generate(scene)
+                notes = []
+                if not isinstance(made, np.ndarray):  # a clip: its notes can go out live
+                    from .notes_out import timed_notes
+
+                    made, notes = made.audio, timed_notes(made)
+                audio = resample(made, self.sample_rate, self.device_rate)
                 loop = make_loop(audio, self.device_rate, self.loop_crossfade_s)
             except Exception as err:  # noqa: BLE001 - a bad scene must not end the sound
                 log.warning("scene %r failed: %s", scene.comment[:40], err)
                 self._failed(scene, err)
                 continue
             with self._cond:
-                self._ready = _Playing(loop.astype(np.float32), scene)
+                self._ready = _Playing(loop.astype(np.float32), scene, notes=notes)
+            if self.ticker is not None and notes:
+                self.ticker.follow(id(self._ready), notes, loop.size / self.device_rate)
             if self.on_scene is not None:
                 self.on_scene(scene)
 
@@ -269,6 +284,10 @@ class Soundscape:
         if self._current is None:
             out[:] = 0.0  # nothing generated yet: silence before the first scene
             return
+        if self.ticker is not None:
+            for playing in (self._current, self._incoming):
+                if playing is not None:
+                    self.ticker.clock.mark(id(playing), playing.pos, self.device_rate, frames)
         block = self._read(self._current, frames)
         if self._incoming is not None:
             n = min(frames, self.crossfade - self._fade_at)
@@ -278,5 +297,7 @@ class Soundscape:
             block[n:] = new[n:]
             self._fade_at += n
             if self._fade_at >= self.crossfade:
+                if self.ticker is not None:
+                    self.ticker.drop(id(self._current))
                 self._current, self._incoming = self._incoming, None
         out[:] = block

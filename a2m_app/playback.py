@@ -47,6 +47,9 @@ class Player:
         # Samples ready to play; below len(self._audio) while a clip is still streaming in
         # (the callback plays silence at the edge rather than running past it).
         self._available = 0
+        # live notes out (a2m_app.notes_out): the callback marks the clip's clock for it
+        self.ticker: Any = None
+        self._key = object()
 
     # -- control (GUI thread) --------------------------------------------------------
     def play(self, audio: np.ndarray, sample_rate: int) -> None:
@@ -86,8 +89,15 @@ class Player:
     def _open_rate(self, sample_rate: int) -> int:
         return device_rate(self._factory, self.device, sample_rate)
 
+    def follow_notes(self, notes: list, length_s: float) -> None:
+        """Send the playing clip's notes (``notes_out.timed_notes``) as they sound, through
+        :attr:`ticker` (nothing without one)."""
+        if self.ticker is not None:
+            self.ticker.follow(self._key, notes, length_s)
+
     def _start(self, audio: np.ndarray, available: int, sample_rate: int, rate: int) -> None:
         self.stop()
+        self._key = object()
         self._audio = audio
         self._available = available
         self._pos = 0
@@ -100,6 +110,8 @@ class Player:
     def stop(self) -> None:
         stream, self._stream = self._stream, None
         close_stream(stream)
+        if self.ticker is not None:
+            self.ticker.drop(self._key)
 
     @property
     def playing(self) -> bool:
@@ -125,6 +137,7 @@ class Player:
     # -- audio thread ------------------------------------------------------------------
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         audio, pos, out = self._audio, self._pos, outdata[:, 0]
+        start = pos
         limit = self._available
         written = 0
         while written < frames:
@@ -144,3 +157,5 @@ class Player:
                 self.reached_end = True
                 break
         self._pos = pos
+        if self.ticker is not None:
+            self.ticker.clock.mark(self._key, start, self.device_rate, written)

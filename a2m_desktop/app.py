@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                     "starter)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log details (DEBUG) "
                     "in the log file; errors' tracebacks are logged there either way")
+    ap.add_argument("--exit-when-ready", action="store_true", help="print 'ready' once the "
+                    "model is loaded and quit (a smoke test for a kiosk, a start-up timer)")
     args = ap.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
@@ -50,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.painting:
         window.open_painting(args.painting)
     window.show()
+    if args.exit_when_ready:
+        def ready() -> None:
+            print("ready", flush=True)
+            window.close()
+            app.quit()
+
+        window.modelReady.connect(ready)
     code = app.exec()
     dispose(window)
     return code

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from a2m_app.live import Soundscape
-from a2m_core import Art2Music, GenerationCancelled
+from a2m_app.notes_out import AudioClock, NoteTicker
+from a2m_core import Art2Music, Clip, GenerationCancelled, GenerationRequest
+from a2m_core.produce import produce
 from a2m_core.soundscape import Scene
 
 from .widgets import MelView
@@ -40,7 +41,9 @@ class InstallationView(QWidget):
     def __init__(self, engine: Art2Music, painting: Path,
                  stream_factory: Callable[..., Any] | None = None,
                  scenes: list[Scene] | None = None, period_s: float = 60.0,
-                 device: int | None = None) -> None:
+                 device: int | None = None, notes_out: list | None = None) -> None:
+        """``notes_out``: note sinks (``a2m_app.notes_out.sinks_for``) each visitor's notes
+        go out to as they sound."""
         super().__init__()
         self.setWindowTitle("Art2Music — installation")
         self.setStyleSheet("QWidget { background: #111; color: #eee; } "
@@ -66,17 +69,18 @@ class InstallationView(QWidget):
         self._melReady.connect(self.mel_view.set_mel)
         self._show_painting()
 
-        def generate(scene: Scene) -> np.ndarray:
-            clip = engine.generate(scene.image, scene.comment, hints=scene.hints,
-                                   seed=scene.seed, cancel=lambda: self.soundscape.stopped)
+        def generate(scene: Scene) -> Clip:
+            request = GenerationRequest(scene.image, scene.comment, scene.hints, scene.seed)
+            clip = produce(engine, request, cancel=lambda: self.soundscape.stopped).clip
             self._melReady.emit(clip.mel)
             self.clipMade.emit(clip, str(scene.image))
-            return clip.audio
+            return clip  # the soundscape plays it, and sends its notes as they sound
 
+        ticker = NoteTicker(AudioClock(), notes_out) if notes_out else None
         self.soundscape = Soundscape(
             generate, engine.sample_rate, stream_factory,
             on_scene=lambda s: self.sceneStarted.emit(s.comment),
-            on_error=self._scene_error)
+            on_error=self._scene_error, ticker=ticker)
         # Bound methods, not lambdas: the signals come from the soundscape's thread, and only
         # a QObject's own slot is sure to run on the GUI thread (PySide6 runs a plain callable
         # on the emitting thread).

@@ -221,6 +221,18 @@ def build(w: QMainWindow) -> None:
     # than a 1280-pixel screen, and Qt cut the labels short ("Play while genera")
     save_row = QHBoxLayout()
     save_row.addWidget(w.install_btn)
+    w.notes_out = QLineEdit()
+    w.notes_out.setPlaceholderText("notes out: host:port")
+    w.notes_out.setMaximumWidth(170)
+    w.notes_out.setToolTip("While a notes clip plays, send each note as OSC /a2m/note "
+                           "(pitch, velocity, duration, part) to this host:port, e.g. "
+                           "127.0.0.1:9001 for TouchDesigner or Max; empty: nowhere")
+    w.notes_midi = QCheckBox("MIDI port")
+    w.notes_midi.setToolTip("Also play the notes out of a virtual MIDI port named "
+                            "Art2Music (Ableton, Max, TouchDesigner play them on their own "
+                            "instruments)")
+    save_row.addWidget(w.notes_out)
+    save_row.addWidget(w.notes_midi)
     save_row.addStretch(1)
     for b in (w.save_audio_btn, w.save_midi_btn, w.save_mel_btn, w.export_scape_btn):
         save_row.addWidget(b)

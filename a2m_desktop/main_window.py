@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QIcon, QPixmap
+from PySide6.QtCore import QSettings, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
-    QListWidgetItem,
     QMainWindow,
 )
 
 from a2m_app.live import probe_output
 from a2m_app.playback import Player, StreamFactory
 from a2m_core import A2MError, Clip, GenerationRequest
-from a2m_core.fileio import atomic_write_bytes
 from a2m_core.images import load_image
 from a2m_core.notes.plan import Pins
 from a2m_core.prompt import check_user_text
 
 from . import layout
-from .history_store import HistoryStore, Stored
+from .history_list import Generation, HistoryList, default_history_dir
+from .history_store import HistoryStore
 from .layout import NO_SEED
-from .widgets import mel_png_bytes, pil_to_pixmap
+from .listening import Listening
+from .saving import Saving
+from .widgets import pil_to_pixmap
 from .worker import EngineWorker
 
 log = logging.getLogger(__name__)
@@ -48,27 +48,6 @@ INSTALL_TIP = ("Full screen: this painting, a comment field for visitors,\nand s
                "never stops, played on this computer's sound device.\nEsc leaves.")
 
 
-@dataclass
-class Generation:
-    clip: Clip
-    painting: Path
-    thumbnail: QPixmap
-    seconds: float
-    pins: Pins | None = None  # what was pinned when it was made (shown again on recall)
-    visitor: bool = False
-
-
-def default_history_dir(settings: QSettings) -> Path:
-    """Beside an INI settings file (a portable install, the tests), else the platform's app
-    data folder."""
-    if settings.format() == QSettings.Format.IniFormat:
-        return Path(settings.fileName()).parent / "history"
-    from PySide6.QtCore import QStandardPaths
-
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return Path(base or Path.home() / ".art2music") / "history"
-
-
 def dispose(window: QMainWindow) -> None:
     """Delete a closed window's Qt objects now, while the QApplication still exists.
 
@@ -81,7 +60,7 @@ def dispose(window: QMainWindow) -> None:
         shiboken6.delete(window)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(HistoryList, Listening, Saving, QMainWindow):
     requestLoad = Signal(str, str)
     requestGenerate = Signal(object)
     modelReady = Signal()
@@ -375,52 +354,6 @@ class MainWindow(QMainWindow):
     def _on_mel(self, mel: np.ndarray) -> None:
         self.mel_view.set_mel(mel)
 
-    def _add_to_history(self, clip: Clip, painting: Path, thumb: QPixmap, seconds: float,
-                        visitor: bool = False, pins: Pins | None = None,
-                        keep: bool = True, select: bool = True) -> None:
-        """A row for the clip (and, with ``keep``, its files in the History folder, so it is
-        there after a restart)."""
-        gen = Generation(clip, painting, thumb.scaled(
-            48, 48, Qt.AspectRatioMode.KeepAspectRatio), seconds, pins, visitor)
-        self.history.append(gen)
-        if keep:
-            self.history_store.save(Stored(clip, painting, pins, seconds, visitor))
-        seed = "deterministic" if clip.seed is None else f"seed {clip.seed}"
-        said = clip.comment or "(no comment: the painting alone)"
-        short = said if len(said) <= 30 else said[:29] + "…"
-        plan = (f" · {clip.plan.tempo_bpm:.0f} bpm {clip.plan.key} · {clip.plan.instrument}"
-                if clip.plan else "")
-        who = "visitor · " if visitor else ""
-        item = QListWidgetItem(QIcon(gen.thumbnail), f"{short}\n{who}{seed}{plan}")
-        lines = [f"“{clip.comment}”" if clip.comment else "No comment: the painting alone",
-                 f"{painting.name} · {seed} · {clip.duration_s:.1f} s"]
-        if clip.plan is not None:
-            lines += [f"Plan: {clip.plan.describe()}", f"Why: {clip.plan.why}"]
-        item.setToolTip("\n".join(line for line in lines if line))
-        self.history_list.addItem(item)
-        if select and not visitor:  # a visitor's clip joins; the window's own stays selected
-            self.history_list.setCurrentRow(len(self.history) - 1)
-        self._update_buttons()
-
-    def _restore_history(self) -> None:
-        """The clips kept before this window opened, oldest first, as they were made."""
-        for s in self.history_store.load():
-            thumb = QPixmap(str(s.painting)) if s.painting.is_file() else QPixmap()
-            self._add_to_history(s.clip, s.painting, thumb, s.seconds, visitor=s.visitor,
-                                 pins=s.pins, keep=False, select=False)
-        if self.history:
-            self.history_list.setCurrentRow(len(self.history) - 1)
-
-    def clear_history(self) -> None:
-        """Forget every clip of the History, on screen and on disk."""
-        self.stop()
-        self.history_store.clear()
-        self.history.clear()
-        self.current = None
-        self.history_list.clear()
-        self.plan_panel.show_plan(None)
-        self._update_buttons()
-
     @Slot(object, str)
     def _on_visitor_clip(self, clip: Clip, painting: str) -> None:
         """A clip Installation mode made for a visitor: into the History like any other."""
@@ -428,6 +361,8 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, clip: Clip, seconds: float) -> None:
         self.busy = False
+        if self._live:  # it is playing as it streamed in: its notes go out from now
+            self._follow_notes(clip, clip.audio.size)
         self._add_to_history(clip, self.painting or Path(),
                              self.drop_zone._pixmap or QPixmap(), seconds,
                              pins=self._pending_pins)
@@ -453,138 +388,6 @@ class MainWindow(QMainWindow):
         self._update_buttons()
         self.generationEnded.emit("cancelled")
 
-    def select_history(self, row: int) -> None:
-        if 0 <= row < len(self.history):
-            self.stop()
-            self.current = self.history[row]
-            self.mel_view.set_mel(self.current.clip.mel)
-            self.plan_panel.show_plan(self.current.clip.plan)
-            self.plan_panel.set_pins(self.current.pins)  # the pins it was made with
-            self._update_buttons()
-
-    # ------------------------------------------------------------------ playback
-    def _choose_output(self, index: int) -> None:
-        self.player.device = self.output_combo.itemData(index)
-        self.settings.setValue("output_device", self.output_combo.currentText())
-
-    def _on_chunk(self, start: int, audio: np.ndarray, total: int) -> None:
-        """Streamed samples: the first chunk starts playback, the rest follow it in."""
-        if start == 0:
-            self.stop()
-            try:
-                self.player.play_stream(total, self.sample_rate_hint)
-            except Exception as err:  # noqa: BLE001 - device errors vary
-                self.show_error(f"Playback failed: {err}")
-                return
-            self._live = True
-            self.timer.start()
-        if self._live:
-            self.player.feed(start, audio)
-
-    @property
-    def sample_rate_hint(self) -> int:
-        engine = self.worker.engine
-        return engine.sample_rate if engine is not None else 22050
-
-    def play(self) -> None:
-        self._live = False
-        if self.current is None or not self.audio_ok:
-            return
-        clip = self.current.clip
-        audio = clip.audio
-        if self.loop_box.isChecked():  # the seamless version: no click where it wraps
-            from a2m_core.soundscape import make_loop
-
-            audio = make_loop(audio, clip.sample_rate)
-        try:
-            self.player.play(audio, clip.sample_rate)
-        except Exception as err:  # noqa: BLE001 - device errors vary (PortAudioError, ...)
-            self.show_error(f"Playback failed: {err}")
-            return
-        self.timer.start()
-
-    def stop(self) -> None:
-        self._live = False
-        self.player.stop()
-        self.timer.stop()
-        self.mel_view.set_playhead(None)
-
-    def _tick(self) -> None:
-        self.mel_view.set_playhead(self.player.position)
-        if self.player.reached_end:
-            self.stop()  # the audio callback only flags the end; stopping happens here
-
-    # ------------------------------------------------------------------ saving
-    def _save_path(self, title: str, suggested: str, filters: str) -> str | None:
-        folder = str(self.settings.value("last_save_dir", "") or Path.home())
-        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / suggested),
-                                              filters)
-        return path or None
-
-    def _suggested_name(self, suffix: str) -> str:
-        """``starry-night-seed7-harp.wav``: the painting, the seed and the instrument, and a
-        number where that name is taken in the folder, so each variation gets its own."""
-        assert self.current is not None
-        clip = self.current.clip
-        seed = "" if clip.seed is None else f"-seed{clip.seed}"
-        inst = f"-{clip.plan.instrument}" if clip.plan is not None else ""
-        stem = f"{self.current.painting.stem or 'clip'}{seed}{inst}"
-        folder = Path(str(self.settings.value("last_save_dir", "") or Path.home()))
-        name, n = f"{stem}{suffix}", 2
-        while (folder / name).exists():
-            name, n = f"{stem}-{n}{suffix}", n + 1
-        return name
-
-    def save_audio(self, path: str | None = None) -> Path | None:
-        if self.current is None:
-            return None
-        return self._save_current("Save clip", ".wav", "WAV (*.wav);;FLAC (*.flac)",
-                                  self.current.clip.save, path)
-
-    def save_midi(self, path: str | None = None) -> Path | None:
-        """The current clip's notes as a MIDI file (notes bundles)."""
-        if self.current is None or self.current.clip.plan is None:
-            return None
-        return self._save_current("Save MIDI", ".mid", "MIDI (*.mid)",
-                                  self.current.clip.save_midi, path)
-
-    def _save_current(self, title: str, suffix: str, filters: str, write, path: str | None
-                      ) -> Path | None:
-        """Ask where (unless ``path``), write with ``write(path)``, say so or show why not."""
-        path = path or self._save_path(title, self._suggested_name(suffix), filters)
-        if not path:
-            return None
-        try:
-            saved = write(path)
-        except (A2MError, OSError) as err:
-            self.show_error(f"Could not save {path}: {err}")
-            return None
-        self.settings.setValue("last_save_dir", str(saved.parent))
-        self.statusBar().showMessage(f"Saved {saved}", 5000)
-        return saved
-
-    def export_soundscape(self, path: str | None = None, seconds: float = 20.0
-                          ) -> Path | None:
-        """The history as one long piece: each clip looped to ``seconds``, crossfaded."""
-        from a2m_core.soundscape import join_scenes, write_audio
-
-        if not self.history:
-            return None
-        path = path or self._save_path("Export soundscape", "soundscape.wav",
-                                       "WAV (*.wav);;FLAC (*.flac)")
-        if not path:
-            return None
-        sr = self.history[0].clip.sample_rate
-        audio = join_scenes([g.clip.audio for g in self.history],
-                            [seconds] * len(self.history), sr)
-        try:
-            saved = write_audio(path, audio, sr)
-        except (A2MError, OSError) as err:
-            self.show_error(f"Could not save {path}: {err}")
-            return None
-        self.statusBar().showMessage(f"Saved {saved} ({audio.size / sr:.0f} s)", 5000)
-        return saved
-
     def open_installation(self, full_screen: bool = True):
         """Installation mode on the current painting (a separate full-screen window)."""
         from .installation import InstallationView
@@ -595,7 +398,7 @@ class MainWindow(QMainWindow):
             return None
         self.stop()
         view = InstallationView(self.worker.engine, self.painting, self.player._factory,
-                                device=self.player.device)
+                                device=self.player.device, notes_out=self._installation_notes())
         view.clipMade.connect(self._on_visitor_clip)
         self.installation = view
         if full_screen:
@@ -604,23 +407,26 @@ class MainWindow(QMainWindow):
             view.show()
         return view
 
-    def save_mel(self, path: str | None = None) -> Path | None:
-        if self.current is None:
-            return None
-        path = path or self._save_path("Save mel-spectrogram", self._suggested_name(".png"),
-                                       "PNG (*.png)")
-        if not path:
-            return None
-        target = Path(path)
-        try:
-            atomic_write_bytes(target, mel_png_bytes(self.mel_view, self.current.clip.mel))
-        except OSError as err:
-            self.show_error(f"Could not save {path}: {err}")
-            return None
-        self.statusBar().showMessage(f"Saved {target}", 5000)
-        return target
-
     # ------------------------------------------------------------------ settings
+    def _installation_notes(self) -> list:
+        """Installation mode's own note sinks, as the Notes out fields say (its soundscape
+        closes them when it ends)."""
+        from a2m_app.notes_out import sinks_for
+
+        try:
+            return sinks_for(self.notes_out.text(), "Art2Music installation"
+                             if self.notes_midi.isChecked() else None)
+        except (ValueError, OSError) as err:
+            log.warning("installation mode sends no notes: %s", err)
+            return []
+
+    def _apply_notes_out(self) -> None:
+        problem = self.set_notes_out(self.notes_out.text(), self.notes_midi.isChecked())
+        if problem:
+            self.show_error(problem)
+            if "MIDI" in problem:
+                self.notes_midi.setChecked(False)
+
     def _restore_settings(self) -> None:
         device = str(self.settings.value("device", "auto"))
         if self.device_combo.findText(device) >= 0:
@@ -631,6 +437,12 @@ class MainWindow(QMainWindow):
         if out and self.output_combo.findText(out) >= 0:
             self.output_combo.setCurrentText(out)
         self.player.device = self.output_combo.currentData()
+        self.notes_out.setText(str(self.settings.value("notes_out", "") or ""))
+        self.notes_midi.setChecked(str(self.settings.value("notes_midi", "false")) == "true")
+        if self.notes_out.text() or self.notes_midi.isChecked():
+            self._apply_notes_out()
+        self.notes_out.editingFinished.connect(self._apply_notes_out)
+        self.notes_midi.toggled.connect(lambda _: self._apply_notes_out())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.models_dialog is not None:
@@ -638,6 +450,8 @@ class MainWindow(QMainWindow):
         if self.installation is not None:
             self.installation.close()
         self.stop()
+        if self.player.ticker is not None:
+            self.player.ticker.close()
         self.worker.cancel_event.set()
         self.settings.setValue("volume", self.volume.value())
         self.settings.sync()

@@ -40,9 +40,14 @@ class StreamHandlers:
         if self.soundscape is not None:
             self.soundscape.stop()
             self.soundscape = None
+        from a2m_app.notes_out import AudioClock, NoteTicker
+
+        # each scene's notes go out as they sound, to whoever listens to this bridge
+        ticker = NoteTicker(AudioClock(), [_AudienceNotes(self)]) if self.engine.is_notes \
+            else None
         live = Soundscape(lambda scene: self._stream_scene(scene, lambda: live.stopped),
                           self.engine.sample_rate, self._stream_factory,
-                          on_error=self._stream_failed)
+                          on_error=self._stream_failed, ticker=ticker)
         try:
             self.soundscape = live.start(int(device) if device and device.isdigit()
                                          else device or None)
@@ -83,7 +88,7 @@ class StreamHandlers:
         self._send_plan(reply, rid, made)
         self.send(reply, p.DONE, rid, str(wav), float(made.clip.duration_s),
                   int(made.clip.sample_rate), final=True)
-        return made.clip.audio
+        return made.clip  # its notes go out live as the scene plays
 
     def _stream_failed(self, scene: Any, err: Exception) -> None:
         rid, reply, name, _ = scene.tag
@@ -108,3 +113,21 @@ class StreamHandlers:
                                                      "underruns": 0, "device": ""}
         self.send(self.reply_address(client), p.STREAM_STATUS, st["playing"], st["queued"],
                   st["underruns"], st["device"], "playing" if live is not None else "stopped")
+
+
+class _AudienceNotes:
+    """``/a2m/note`` to everyone the bridge tells about itself (senders, reply_to)."""
+
+    def __init__(self, bridge: Any) -> None:
+        self.bridge = bridge
+
+    def note_on(self, note: Any) -> None:
+        for addr in self.bridge._audience():
+            self.bridge.send(addr, p.NOTE, note.pitch, note.velocity, float(note.duration),
+                             note.part)
+
+    def note_off(self, note: Any) -> None:
+        pass  # the message carries the duration
+
+    def close(self) -> None:
+        pass

@@ -33,6 +33,8 @@ PLAN = "/a2m/plan"  # s:request_id s:plan f:tempo_bpm s:key s:instrument s:midi_
 # notes bundles, right after /a2m/plan: which input moved which control, in one line
 WHY = "/a2m/why"  # s:request_id s:why
 ERROR = "/a2m/error"  # s:request_id s:message i:code
+# notes bundles, while the bridge's own soundscape plays: each note as it sounds
+NOTE = "/a2m/note"  # i:pitch i:velocity f:duration_s i:part
 READY = "/a2m/ready"  # s:bundle s:device, once the model has loaded
 HEARTBEAT = "/a2m/heartbeat"  # s:state i:queue_depth f:uptime_s, every --heartbeat seconds
 

@@ -71,3 +71,44 @@ def test_cli_osc_and_desktop_requests_with_the_same_fields_give_the_same_bytes(q
         assert "sadness" in made.clip.prompt
     finally:
         win.close()
+
+
+def test_the_desktop_sends_a_playing_clip_s_notes_to_a_host(qtbot, tmp_path):
+    """A TouchDesigner patch on 127.0.0.1 hears /a2m/note for each note as it plays."""
+    import socket
+
+    from pythonosc.osc_message import OscMessage
+
+    from a2m_app.null_device import NullStream
+
+    if not Path(FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    host.bind(("127.0.0.1", 0))
+    host.settimeout(5)
+    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(bundle=str(bundle), settings=settings,
+                     stream_factory=lambda **kw: NullStream(**kw))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.model_loaded, timeout=60_000)
+    try:
+        win.notes_out.setText(f"127.0.0.1:{host.getsockname()[1]}")
+        win._apply_notes_out()
+        assert win.open_painting(str(EXAMPLE_PAINTING))
+        win.live_box.setChecked(False)
+        with qtbot.waitSignal(win.generationEnded, timeout=60_000):
+            win.generate()
+        win.play()
+        first = OscMessage(host.recv(65536))
+        assert first.address == "/a2m/note"
+        pitch, velocity, duration, part = first.params
+        notes = win.current.clip.notes
+        assert (pitch, velocity) == (notes[0].pitch, notes[0].velocity) and duration > 0
+        assert settings.value("notes_out") == win.notes_out.text()
+        win.notes_out.setText("not an address")
+        win._apply_notes_out()
+        assert "host:port" in win.error_banner.text()
+    finally:
+        win.close()
+        host.close()

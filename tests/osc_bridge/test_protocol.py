@@ -76,10 +76,19 @@ def test_supercollider_and_touchdesigner_use_the_documented_addresses():
         used = set(re.findall(r"/a2m/[a-z_/]+[a-z_]", text))
         assert used <= {p.GENERATE, p.CANCEL, p.STATUS, p.REPLY_TO, p.ACCEPTED, p.PROGRESS,
                         p.DONE, p.ERROR, p.READY, p.PLAN, p.STREAM_START, p.STREAM_NEXT,
-                        p.STREAM_STOP, p.STREAM_STATUS}, used
-        assert {p.GENERATE, p.STREAM_START, p.STREAM_NEXT, p.STREAM_STOP} <= used
+                        p.STREAM_STOP, p.STREAM_STATUS, p.GENERATE_JSON, p.NOTE}, used
+        # both send every control at once, and play the notes as they come
+        assert {p.GENERATE, p.GENERATE_JSON, p.NOTE, p.STREAM_START, p.STREAM_NEXT,
+                p.STREAM_STOP} <= used
     assert "Buffer.read" in sc and p.DONE in sc
     compile(td, "touchdesigner", "exec")  # valid Python for TouchDesigner's interpreter
+    # the JSON TouchDesigner sends is a request the bridge takes, pins and all
+    sent = {"image": "/abs/path/starry.jpg", "comment": "the sky weeps", "tempo": 72,
+            "key": "F# minor", "instrument": "harp", "emotion": "sadness"}
+    parsed = p.parse_generate_json(("td-1", json.dumps(sent)))
+    request = parsed.request(b"pixels")
+    assert (request.pins.tempo_bpm, request.pins.key, request.emotion) == (
+        72.0, "F# minor", "sadness")
 
 
 @pytest.mark.skipif(not (shutil.which("sclang") and shutil.which("jackd")),
