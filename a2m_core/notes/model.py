@@ -1,4 +1,7 @@
-"""The two small networks of a notes bundle: the control head and the note model.
+"""The two small networks of a notes bundle, in the order they are read: the vocabulary
+(``score``'s event tokens), :class:`Controls` (the plan's numbers as the networks see them:
+normalising and clamping live there, once), :class:`ControlHead` with its loss, and
+:class:`NoteModel`, whose ``forward`` (teacher forcing) and ``sample`` run the same step.
 
 ``ControlHead``: fused painting+comment vector ``[B, hidden]`` -> a distribution over the
 plan's controls (Gaussian for tempo, notes per beat, register, articulation and loudness,
@@ -27,11 +30,57 @@ from . import score
 from .plan import INSTRUMENTS, MODES, TEMPO_RANGE, TEXTURES, Plan
 from .steering import Steer
 
+VOCAB = score.VOCAB  # the event tokens: BOS, EOS, BAR, positions, pitches, durations
 # Continuous controls and their normalisation: (name, centre, scale) of the value the head
 # predicts (log tempo, log notes per beat, MIDI pitch, log articulation, velocity).
 CONTINUOUS = (("log_tempo", math.log(100.0), 0.35), ("log_npb", math.log(1.5), 0.6),
               ("register", 62.0, 8.0), ("log_artic", 0.0, 0.5), ("velocity", 80.0, 25.0))
 N_COND = len(CONTINUOUS) + len(MODES) + len(TEXTURES)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """A plan's (or a corpus window's) controls as plain numbers: what the control head
+    predicts and the note model is conditioned on. Normalising (``continuous``, ``cond``)
+    and the way back with its limits (``from_continuous``) live here and nowhere else."""
+
+    tempo: float  # bpm
+    notes_per_beat: float
+    register: float  # mean MIDI pitch
+    articulation: float  # duration / inter-onset interval
+    velocity: float
+    mode: str = "major"
+    texture: str = "melody"
+
+    @classmethod
+    def of_plan(cls, plan: Plan) -> Controls:
+        """A plan's controls with its register moved into the canonical key (C), where the
+        note model plays."""
+        return cls(plan.tempo_bpm, plan.notes_per_beat, plan.register - shift_for(plan.tonic),
+                   plan.articulation, plan.velocity, plan.mode, plan.texture)
+
+    def continuous(self) -> list[float]:
+        """The five continuous controls, normalised (the head's targets and means)."""
+        raw = (math.log(max(self.tempo, 1.0)), math.log(max(self.notes_per_beat, 0.05)),
+               self.register, math.log(max(self.articulation, 0.05)), self.velocity)
+        return [(v - c) / s for v, (_, c, s) in zip(raw, CONTINUOUS)]
+
+    def cond(self) -> list[float]:
+        """The note model's control input: the continuous ones and the mode and texture."""
+        return self.continuous() + [float(self.mode == m) for m in MODES] + [
+            float(self.texture == t) for t in TEXTURES]
+
+    @staticmethod
+    def from_continuous(values: Sequence[float]) -> tuple[float, float, float, float, float]:
+        """Normalised values (a head's draw) -> (tempo, notes per beat, register,
+        articulation, velocity), each within what the sampler and the plan allow: tempo
+        and loudness bent softly into their ranges (more is still more), the rest clamped."""
+        raw = [float(v) * s + c for v, (_, c, s) in zip(values, CONTINUOUS)]
+        return (soft_limit(math.exp(raw[0]), *TEMPO_RANGE, knee=0.2),
+                float(min(max(math.exp(raw[1]), 0.25), 6.0)),
+                float(min(max(raw[2], 40.0), 84.0)),
+                float(min(max(math.exp(raw[3]), 0.2), 3.0)),
+                soft_limit(raw[4], 20.0, 127.0, knee=0.15))
 
 
 @dataclass(frozen=True)
@@ -80,16 +129,6 @@ def shift_for(tonic: int) -> int:
     return tonic if tonic <= 6 else tonic - 12
 
 
-def cond_vector(tempo: float, npb: float, register: float, artic: float, velocity: float,
-                mode: str, texture: str) -> list[float]:
-    """The note model's control input (normalised), from plain values."""
-    raw = (math.log(max(tempo, 1.0)), math.log(max(npb, 0.05)), register,
-           math.log(max(artic, 0.05)), velocity)
-    out = [(v - c) / s for v, (_, c, s) in zip(raw, CONTINUOUS)]
-    out += [float(mode == m) for m in MODES] + [float(texture == t) for t in TEXTURES]
-    return out
-
-
 class ControlHead(nn.Module):
     def __init__(self, cfg: NotesConfig) -> None:
         super().__init__()
@@ -128,8 +167,8 @@ class ControlHead(nn.Module):
                 mode = mode + torch.tensor([lean / 2, -lean / 2])  # major, minor
                 inst = inst + torch.tensor([steer.instrument.get(n, 0.0)
                                             for n in self.cfg.instruments])
-            vals = mean + temperature * std.cpu() * z
-            raw = [float(v) * s + c for v, (_, c, s) in zip(vals, CONTINUOUS)]
+            tempo, npb, register, artic, velocity = Controls.from_continuous(
+                mean + temperature * std.cpu() * z)
 
             def pick(logits: torch.Tensor, names: tuple[str, ...], uu: float) -> str:
                 p = torch.softmax(logits.float().cpu() / max(temperature, 1e-3), -1)
@@ -141,16 +180,20 @@ class ControlHead(nn.Module):
             if steer is not None and steer.tonic is not None:
                 tonic = steer.tonic
             plans.append(Plan(
-                tempo_bpm=soft_limit(math.exp(raw[0]), *TEMPO_RANGE, knee=0.2),
-                tonic=tonic,
-                mode=pick(mode, MODES, float(u[0])),
-                notes_per_beat=float(min(max(math.exp(raw[1]), 0.25), 6.0)),
-                register=float(min(max(raw[2], 40.0), 84.0)),
-                articulation=float(min(max(math.exp(raw[3]), 0.2), 3.0)),
-                velocity=soft_limit(raw[4], 20.0, 127.0, knee=0.15),
-                instrument=pick(inst, self.cfg.instruments, float(u[1])),
+                tempo_bpm=tempo, tonic=tonic, mode=pick(mode, MODES, float(u[0])),
+                notes_per_beat=npb, register=register, articulation=artic,
+                velocity=velocity, instrument=pick(inst, self.cfg.instruments, float(u[1])),
                 texture=pick(out["texture"][b], TEXTURES, float(u[2]))))
         return plans
+
+    def loss(self, out: dict[str, torch.Tensor], cont: torch.Tensor,
+             cats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Negative log-likelihood of the targets under the head's output ``out``: Gaussian
+        with the learned spread for the continuous controls (``Controls.continuous``),
+        cross-entropy for mode, instrument and texture (category indices in ``cats``)."""
+        nll = (0.5 * ((cont - out["mean"]) / self.log_std.exp()) ** 2 + self.log_std).mean()
+        ce = sum(nn.functional.cross_entropy(out[k], v) for k, v in cats.items())
+        return nll + ce / 3
 
 
 class NoteModel(nn.Module):
@@ -173,11 +216,25 @@ class NoteModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor, controls: torch.Tensor, fused: torch.Tensor
                 ) -> torch.Tensor:
-        """Teacher forcing: tokens ``[B, L]`` -> next-token logits ``[B, L, VOCAB]``."""
+        """Teacher forcing: tokens ``[B, L]`` -> next-token logits ``[B, L, VOCAB]``. The
+        whole sequence goes through ``nn.GRU`` at once (fast to train); it is the same
+        recurrence as :meth:`step`, which sampling runs token by token (a test holds the
+        two equal)."""
         c, h0 = self.condition(controls, fused)
-        x = self.embed(tokens) + c.unsqueeze(1)
-        y, _ = self.gru(x, h0)
+        y, _ = self.gru(self.embed(tokens) + c.unsqueeze(1), h0)
         return self.out(y)
+
+    def step(self, x: torch.Tensor, hs: list[torch.Tensor]) -> torch.Tensor:
+        """One token through the GRU's layers: input ``[1, embed]`` (the token's conditioned
+        embedding), states ``hs`` (one ``[1, hidden]`` per layer, updated in place) -> the
+        next token's logits ``[VOCAB]``."""
+        for k in range(self.cfg.layers):
+            hs[k] = torch.gru_cell(x, hs[k], getattr(self.gru, f"weight_ih_l{k}"),
+                                   getattr(self.gru, f"weight_hh_l{k}"),
+                                   getattr(self.gru, f"bias_ih_l{k}"),
+                                   getattr(self.gru, f"bias_hh_l{k}"))
+            x = hs[k]
+        return torch.addmv(self.out.bias, self.out.weight, x[0])
 
     @torch.inference_mode()
     def sample(self, controls: torch.Tensor, fused: torch.Tensor, bars: int,
@@ -186,26 +243,21 @@ class NoteModel(nn.Module):
         (a position moves forward within its bar, a chord's pitches rise, a pitch is
         followed by its duration), so every drawn sequence decodes into notes.
 
-        One token at a time through the GRU's cells on one thread: at this size a step is
-        a few small matrix-vector products, and thread hand-offs and module call overhead
-        would cost more than the arithmetic (~0.3 ms a token on a 2-core CPU)."""
-        cfg = self.cfg
+        One token at a time (:meth:`step`) on one thread: at this size a step is a few small
+        matrix-vector products, and thread hand-offs would cost more than the arithmetic
+        (~0.3 ms a token on a 2-core CPU)."""
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             c, h0 = self.condition(controls.view(1, -1).float(), fused.view(1, -1).float())
-            cells = [(getattr(self.gru, f"weight_ih_l{k}"), getattr(self.gru, f"weight_hh_l{k}"),
-                      getattr(self.gru, f"bias_ih_l{k}"), getattr(self.gru, f"bias_hh_l{k}"))
-                     for k in range(cfg.layers)]
             inputs = self.embed.weight + c  # [VOCAB, embed]: every token's conditioned input
-            hs = [h0[k] for k in range(cfg.layers)]  # each [1, hidden]
-            w_out, b_out = self.out.weight, self.out.bias
-            return self._draw(inputs, cells, hs, w_out, b_out, bars, gen)
+            hs = [h0[k] for k in range(self.cfg.layers)]  # each [1, hidden]
+            return self._draw(inputs, hs, bars, gen)
         finally:
             torch.set_num_threads(threads)
 
-    def _draw(self, inputs: torch.Tensor, cells: list, hs: list, w_out: torch.Tensor,
-              b_out: torch.Tensor, bars: int, gen: torch.Generator) -> list[int]:
+    def _draw(self, inputs: torch.Tensor, hs: list, bars: int, gen: torch.Generator
+              ) -> list[int]:
         cfg = self.cfg
         # the draws: one numpy generator seeded from the clip's torch generator (per-token
         # sampling in numpy costs a fifth of torch's small-op overhead)
@@ -215,11 +267,7 @@ class NoteModel(nn.Module):
         n_bars, pos, last_pitch, prev = 0, -1, -1, "special"
         masked = np.empty(score.VOCAB, np.float64)
         for _ in range(cfg.max_tokens):
-            x = inputs[tok].unsqueeze(0)
-            for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(cells):
-                hs[k] = torch.gru_cell(x, hs[k], w_ih, w_hh, b_ih, b_hh)
-                x = hs[k]
-            logits = torch.addmv(b_out, w_out, x[0]).numpy()
+            logits = self.step(inputs[tok].unsqueeze(0), hs).numpy()
             masked.fill(-np.inf)
             for lo, hi in _allowed(prev, pos, last_pitch, n_bars, bars):
                 masked[lo:hi] = logits[lo:hi] * inv_temp
@@ -268,13 +316,6 @@ def nucleus(logits: np.ndarray, top_p: float, rng: np.random.Generator) -> int:
     cum = np.cumsum(ranked)
     return int(order[min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")),
                          keep - 1)])
-
-
-def plan_cond(plan: Plan) -> list[float]:
-    """The note model's control input for a plan (register moved into the canonical key)."""
-    return cond_vector(plan.tempo_bpm, plan.notes_per_beat,
-                       plan.register - shift_for(plan.tonic), plan.articulation,
-                       plan.velocity, plan.mode, plan.texture)
 
 
 def bars_for(plan: Plan, duration_s: float) -> int:

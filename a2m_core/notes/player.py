@@ -15,7 +15,7 @@ import torch
 
 from ..audio import MelConfig
 from ..painting import PaintingLook
-from .model import ControlHead, NoteModel, NotesConfig, bars_for, plan_cond, realise
+from .model import ControlHead, Controls, NoteModel, NotesConfig, bars_for, realise
 from .plan import MODES, Pins, Plan
 from .sampler import Sampler, SamplerConfig
 from .score import Note
@@ -98,7 +98,7 @@ class NotePlayer:
         plan = self.plan(fused, gen, pins, temperature, reading)
         t1 = time.perf_counter()
         duration = self.mel.duration_s
-        cond = torch.tensor(plan_cond(plan), dtype=torch.float32)
+        cond = torch.tensor(Controls.of_plan(plan).cond(), dtype=torch.float32)
         tokens = self.model.sample(cond, fused.float().cpu(), bars_for(plan, duration), gen)
         notes = realise(tokens, plan, duration)
         t2 = time.perf_counter()

@@ -35,11 +35,10 @@ from torch import nn
 from a2m_core.encoders import ClipEncoder, EncoderConfig
 from a2m_core.fileio import atomic_path, remove_stale_temps
 from a2m_core.notes.model import (
-    CONTINUOUS,
     ControlHead,
+    Controls,
     NoteModel,
     NotesConfig,
-    cond_vector,
     shift_for,
 )
 from a2m_core.notes.plan import MODES, TEXTURES
@@ -98,17 +97,17 @@ def window_feeling(windows: list[dict[str, Any]]) -> np.ndarray:
 
 
 def targets_of(w: dict[str, Any], instruments: tuple[str, ...]) -> dict[str, Any]:
-    raw = (math.log(w["tempo"]), math.log(max(w["notes_per_beat"], 0.05)), w["register"],
-           math.log(max(w["articulation"], 0.05)), w["velocity"])
-    return {"cont": [(v - c) / s for v, (_, c, s) in zip(raw, CONTINUOUS)],
+    controls = Controls(w["tempo"], w["notes_per_beat"], w["register"], w["articulation"],
+                        w["velocity"])
+    return {"cont": controls.continuous(),
             "mode": MODES.index(w["mode"]), "instrument": instruments.index(w["instrument"]),
             "texture": TEXTURES.index(w["texture"])}
 
 
 def note_cond(w: dict[str, Any]) -> list[float]:
     """The note model's control input for a corpus window (canonical-key register)."""
-    return cond_vector(w["tempo"], w["notes_per_beat"], w["register"] - shift_for(w["tonic"]),
-                       w["articulation"], w["velocity"], w["mode"], w["texture"])
+    return Controls(w["tempo"], w["notes_per_beat"], w["register"] - shift_for(w["tonic"]),
+                    w["articulation"], w["velocity"], w["mode"], w["texture"]).cond()
 
 
 def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, work: Path,
@@ -178,7 +177,8 @@ def prepare_note_pairs(corpus: Path, crops: list[Crop], encoder: EncoderConfig, 
 
 def plan_targets(ws: list[dict[str, Any]], instruments: tuple[str, ...]
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The windows' true controls as ``plan_loss`` takes them: continuous, categorical."""
+    """The windows' true controls as ``ControlHead.loss`` takes them: continuous,
+    categorical."""
     tg = [targets_of(w, instruments) for w in ws]
     cont = torch.tensor([t["cont"] for t in tg], dtype=torch.float32)
     return cont, {k: torch.tensor([t[k] for t in tg]) for k in ("mode", "instrument", "texture")}
@@ -207,7 +207,7 @@ def train_plan(data: dict[str, Any], windows: dict[str, dict[str, Any]],
             if cfg.image_dropout > 0:
                 im = im * (torch.rand(len(idx), 1, generator=gen) >= cfg.image_dropout)
             out = head(projector(txt[p], im))
-            loss = plan_loss(out, head.log_std, cont[w], {k: v[w] for k, v in cats.items()})
+            loss = head.loss(out, cont[w], {k: v[w] for k, v in cats.items()})
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -239,13 +239,6 @@ def plan_once(path: Path, data: dict[str, Any], windows: dict[str, dict[str, Any
         torch.save({"projector": projector.state_dict(), "head": head.state_dict(),
                     "result": result}, tmp)
     return result
-
-
-def plan_loss(out: dict[str, torch.Tensor], log_std: torch.Tensor, cont: torch.Tensor,
-              cats: dict[str, torch.Tensor]) -> torch.Tensor:
-    nll = (0.5 * ((cont - out["mean"]) / log_std.exp()) ** 2 + log_std).mean()
-    ce = sum(nn.functional.cross_entropy(out[k], v) for k, v in cats.items())
-    return nll + ce / 3
 
 
 def _batches(order: list[int], lengths: list[int], bs: int, rng: random.Random
