@@ -30,8 +30,9 @@ from typing import Any
 
 from a2m_core.images import IMAGE_SUFFIXES
 
-from .data.corpus import AUDIO_SUFFIXES, CorpusConfig, build_corpus, recording_notes
+from .data.corpus import CorpusConfig, build_corpus
 from .data.paintings import Crop
+from .data.recordings import AUDIO_SUFFIXES, recording_notes
 from .data.store import atomic_write_bytes
 
 Progress = Callable[[str, int, int], None]

@@ -82,7 +82,8 @@ def test_a_long_silent_recording_is_read_a_window_at_a_time_and_left_out(tmp_pat
     import numpy as np
     import soundfile as sf
 
-    from trainer.data.corpus import CorpusConfig, _cut_package, recording_notes
+    from trainer.data.corpus import CorpusConfig
+    from trainer.data.recordings import _cut_package, recording_notes
 
     folder = tmp_path / "music"
     folder.mkdir()

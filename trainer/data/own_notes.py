@@ -33,8 +33,8 @@ from a2m_core.notes import score
 from a2m_core.notes.plan import TEMPO_RANGE
 from a2m_core.notes.score import Note
 
-from .corpus import AUDIO_SUFFIXES, _printable
 from .note_corpus import NoteCorpusConfig, windows_of
+from .recordings import AUDIO_SUFFIXES, _printable
 from .store import atomic_write_bytes, atomic_write_csv
 from .transcribe import MAX_SECONDS, MIDI_SUFFIXES, Transcription, transcribe_recording
 

@@ -135,7 +135,7 @@ def transcribe_recording(path: Path, max_seconds: float = MAX_SECONDS,
     from a2m_core.audio import load_audio
     from a2m_core.numba_cache import warm_librosa
 
-    from .corpus import MIN_RECORDING_S, recording_seconds
+    from .recordings import MIN_RECORDING_S, recording_seconds
 
     warm_librosa()  # compiled once, under the cache's lock
 
