@@ -308,13 +308,11 @@ class Art2Music:
                         ) -> Iterator[StreamChunk]:
         """Like :meth:`generate`, but yields the audio in chunks as the voice makes them.
 
-        A mel bundle's first chunk is ready after the encoders, the decoder and one short
-        vocoder chunk (sized by ``mel.streaming.Pacer`` from the vocoder's measured speed);
-        later chunks grow as the sound made runs ahead (``pacing`` changes those bounds). A
-        notes bundle's stream is its finished clip in half-second pieces. The first chunk
-        carries the whole mel, the last one the whole :class:`Clip`: the clip
-        :meth:`generate` makes, in pieces (the same samples, the same level). The engine's
-        lock is held until the generator finishes or is closed.
+        A mel bundle's first chunk comes after the encoders, the decoder and one short
+        vocoder chunk (``mel.streaming.Pacer``; ``pacing`` changes its bounds); a notes
+        bundle streams its finished clip in half-second pieces. The first chunk carries the
+        whole mel, the last the whole :class:`Clip` (:meth:`generate`'s, in pieces). The
+        engine's lock is held until the generator finishes or is closed.
 
         Raises:
             BadInputError, GenerationCancelled: as :meth:`generate` (cancel is checked between

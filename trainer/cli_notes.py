@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from .cli import ProgressPrinter, log
-from .cli import add_common as common
+from .cli_common import ProgressPrinter, log
+from .cli_common import add_common as common
 
 
 def add_notes_parsers(sub: argparse._SubParsersAction) -> None:

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import ProgressPrinter
-from .cli import add_common as common
+from .cli_common import ProgressPrinter
+from .cli_common import add_common as common
 
 
 def add_paper_parsers(sub: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,11 +19,20 @@ from a2m_core.audio import load_audio
 from .music_feeling import measure
 from .store import atomic_write_bytes, atomic_write_csv, atomic_write_json
 
-if TYPE_CHECKING:
-    from .corpus import CorpusConfig
-
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
+
+
+class CorpusConfig(Protocol):
+    """What cutting windows reads of ``corpus.CorpusConfig``."""
+
+    out: Path
+    mel: Any  # a2m_core.audio.MelConfig
+    windows_per_track: int
+    debian: dict[str, dict[str, Any]]
+
+    @property
+    def window_s(self) -> float: ...
 
 
 class CorpusError(RuntimeError):
