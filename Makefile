@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench starter package package-smoke system-deps clean
+.PHONY: run test lint bench starter package package-smoke wheel-smoke system-deps clean
 
 # Debian packages: PortAudio for sounddevice, the libraries Qt needs offscreen. Skipped when
 # already present or when not root (then install them yourself, see README).
@@ -52,6 +52,10 @@ starter: $(STAMP)
 # Gallery build: dist/art2music/ with a2m, a2m-osc and a2m-desktop (PyInstaller, ~4 min).
 package: $(STAMP)
 	bash packaging/build.sh
+
+# The wheel in a clean venv with pip alone (and the --no-deps sampler), then a clip (~3 min).
+wheel-smoke: $(STAMP)
+	bash scripts/wheel_smoke.sh
 
 # What CI runs after the tests: the gallery build and its frozen smoke test, then removes
 # dist/ and build/pyinstaller (several GB).

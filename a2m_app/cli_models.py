@@ -91,6 +91,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if result.fetched_bytes or result.files:
         print(f"{result.name}: {len(result.files)} file(s) verified "
               f"({human_size(result.fetched_bytes)} transferred now)")
+    from a2m_core.registry import is_soundfont
+
+    if is_soundfont(result.name):
+        print(f"{result.name}: SoundFont {result.bundle} (checked); notes models find it "
+              f"by its sha256 from now on")
+        return 0
     print(f"{result.name}: bundle {result.bundle}")
     default = " (now the default)" if args.set_default else \
         f"; make it the default with `a2m models default {result.name}`"

@@ -122,7 +122,8 @@ class BundleConfig:
     mel: MelConfig = field(default_factory=MelConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    # the mel decoder (mel bundles; a notes bundle has none: None)
+    decoder: DecoderConfig | None = field(default_factory=DecoderConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -134,6 +135,10 @@ class BundleConfig:
     kind: str = "mel"  # "mel" (the paper's decoder + vocoder) or "notes" (plan, notes, sampler)
     notes: NotesConfig | None = None  # kind "notes": the control head and note model
     sampler: SamplerConfig | None = None  # kind "notes": the SoundFont sampler
+
+    def __post_init__(self) -> None:
+        if self.kind == "notes" and self.decoder is not None:
+            object.__setattr__(self, "decoder", None)  # a notes bundle plays no mel decoder
 
     @property
     def is_notes(self) -> bool:
@@ -156,7 +161,7 @@ class BundleConfig:
             "mel": self.mel.to_dict(),
             "encoder": self.encoder.to_dict(),
             "projector": self.projector.to_dict(),
-            "decoder": self.decoder.to_dict(),
+            **({"decoder": self.decoder.to_dict()} if self.decoder is not None else {}),
             "vocoder": self.vocoder.to_dict(),
             "prompt": self.prompt.to_dict(),
             "generation": self.generation.to_dict(),
@@ -185,7 +190,7 @@ class BundleConfig:
                 mel=MelConfig.from_dict(data["mel"]),
                 encoder=EncoderConfig(**data["encoder"]),
                 projector=ProjectorConfig(**data["projector"]),
-                decoder=DecoderConfig(**data["decoder"]),
+                decoder=DecoderConfig(**data["decoder"]) if data.get("decoder") else None,
                 vocoder=VocoderConfig(**voc),
                 prompt=PromptConfig(**data.get("prompt", {})),
                 generation=GenerationConfig(**data.get("generation", {})),
@@ -222,6 +227,8 @@ class BundleConfig:
             if problems:
                 raise BundleError("bundle config is inconsistent: " + "; ".join(problems))
             return
+        if d is None:
+            raise BundleError("a mel bundle needs its decoder config")
         if d.input_dim != p.hidden:
             problems.append(f"decoder input_dim {d.input_dim} != projector hidden {p.hidden}")
         if d.n_frames != m.n_frames:

@@ -360,6 +360,9 @@ def fetch_model(name: str | ModelEntry, source: str | Path | None = None,
         FetchCancelled: ``cancel`` was set.
     """
     e = registry_entry(name) if isinstance(name, str) else name
+    if make_default and e.build.get("kind") == "soundfont":
+        raise ModelLoadError(f"'{e.name}' is a SoundFont, not a model: it cannot be the "
+                             f"default (notes models find it by its sha256)")
     if e.build.get("kind") == "packaged":
         if make_default:
             set_default_model(e.name)
@@ -403,6 +406,11 @@ def _build(e: ModelEntry, files_dir: Path, enc: dict[str, Any], out: Path) -> Pa
     from .reference import import_reference
 
     recipe = e.build
+    if recipe.get("kind") == "soundfont":
+        from .soundfonts import extract_from_deb
+
+        return extract_from_deb(files_dir / e.file(recipe["deb"]).path, recipe["member"],
+                                out, recipe["sha256"])
     if recipe.get("kind") != "reference":
         raise ModelLoadError(f"model '{e.name}': unknown build recipe {recipe.get('kind')!r}")
     vocoder = recipe.get("vocoder")

@@ -162,6 +162,24 @@ BUILTIN: dict[str, ModelEntry] = {
         encoder=PAPER_ENCODER,
         size_hint="~4.2 GB with the ViT-H-14 weights",
     ),
+    # The notes starter's SoundFont where no system package installs it (macOS, Windows,
+    # another Linux): Debian's own package from Debian's mirror, its sha256 as Debian's
+    # signed index states it; the SoundFont inside is checked by its own sha256.
+    "fluidr3-gm": ModelEntry(
+        name="fluidr3-gm",
+        description="the SoundFont the notes starter plays through (FluidR3_GM), for "
+                    "systems without Debian's fluid-soundfont-gm",
+        licence="MIT (Frank Wen, FluidR3_GM)",
+        homepage="https://packages.debian.org/bookworm/fluid-soundfont-gm",
+        base_url="https://deb.debian.org/debian",
+        files=(RemoteFile("pool/main/f/fluid-soundfont/fluid-soundfont-gm_3.1-5.3_all.deb",
+                          sha256="6f531493ac4e4d9772fd96b2488ea1790af81c196135fbdd25997da078"
+                                 "1fc60e", size=119610208, role="deb"),),
+        build={"kind": "soundfont", "deb": "deb",
+               "member": "usr/share/sounds/sf2/FluidR3_GM.sf2",
+               "sha256": "74594e8f4250680adf590507a306655a299935343583256f3b722c48a1bc1cb0"},
+        size_hint="~120 MB download, 148 MB installed",
+    ),
 }
 
 
@@ -204,10 +222,19 @@ def model_dir(name: str) -> Path:
 
 
 def bundle_path(name: str) -> Path:
-    """The bundle a model builds into (the starter's is the committed file)."""
+    """The bundle a model builds into (the starter's is the committed file; a SoundFont
+    entry's is the SoundFont)."""
     if name == STARTER_NAME:
         return STARTER
+    recipe = registry().get(name, ModelEntry(name, "")).build
+    if recipe.get("kind") == "soundfont":
+        return model_dir(name) / PurePosixPath(recipe["member"]).name
     return model_dir(name) / f"{name}.safetensors"
+
+
+def is_soundfont(name: str) -> bool:
+    """Whether a catalogue entry installs a SoundFont (not a model to generate with)."""
+    return registry().get(name, ModelEntry(name, "")).build.get("kind") == "soundfont"
 
 
 def _settings_path() -> Path:
@@ -251,6 +278,9 @@ def resolve_bundle(name_or_path: str | Path) -> Path:
     entries = registry()
     if name not in entries:
         return path  # not a model name: let the bundle loader say the file is missing
+    if is_soundfont(name):
+        raise ModelLoadError(f"'{name}' is a SoundFont that notes models play through, not a "
+                             f"model: use starter or another model")
     bundle = bundle_path(name)
     if not bundle.is_file():
         raise ModelLoadError(f"model '{name}' is not installed: run `a2m models fetch {name}`")

@@ -55,19 +55,22 @@ class SoundFontRef:
         Raises:
             ModelLoadError: missing (naming the package that installs it) or altered.
         """
+        from ..soundfonts import fetched_path, how_to_get
+
         path = Path(self.path)
         frozen = getattr(sys, "_MEIPASS", None)
         if frozen and (Path(frozen) / "soundfonts" / path.name).is_file():
             path = Path(frozen) / "soundfonts" / path.name
+        elif not path.exists():
+            path = fetched_path(self.sha256, path.name) or path
         if path.is_dir():
             raise ModelLoadError(f"SoundFont {path} is a folder, not a SoundFont file")
         if path.exists() and not path.is_file():
             raise ModelLoadError(f"SoundFont {path} is not a regular file (a FIFO or a "
                                  f"device): point the bundle at the .sf2 file itself")
         if not path.is_file():
-            raise ModelLoadError(f"SoundFont {path} is missing: install the "
-                                 f"{self.package or 'package that holds it'} package "
-                                 f"(apt-get install {self.package})")
+            raise ModelLoadError(f"SoundFont {path} is missing: "
+                                 f"{how_to_get(self.package, self.sha256)}")
         actual = _sha256(path)
         if actual != self.sha256:
             raise ModelLoadError(f"SoundFont {path} has sha256 {actual[:16]}…, expected "
