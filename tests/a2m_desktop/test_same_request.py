@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QSettings
-
 from a2m_app.cli import build_parser, request_of
-from a2m_core.debug import build_debug_bundle, tiny_notes_config
-from a2m_core.notes.sampler import FLUID_R3_GM
 from a2m_core.produce import Outputs, produce
-from a2m_desktop.main_window import MainWindow
 from osc_bridge import protocol as p
 
 from ..conftest import EXAMPLE_PAINTING
-from ..fakes import FakeStream
 
 COMMENT = "the tower glows alone in the cold night"
 
@@ -25,15 +18,9 @@ def _files(made) -> dict[str, bytes]:
     return {kind: Path(path).read_bytes() for kind, path in made.files.items()}
 
 
-def test_cli_osc_and_desktop_requests_with_the_same_fields_give_the_same_bytes(qtbot,
-                                                                                 tmp_path):
-    if not Path(FLUID_R3_GM.path).is_file():
-        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
-    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(bundle=str(bundle), settings=settings, stream_factory=FakeStream)
-    qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.model_loaded, timeout=60_000)
+def test_cli_osc_and_desktop_requests_with_the_same_fields_give_the_same_bytes(
+        tmp_path, notes_window):
+    win = notes_window()
     try:
         engine = win.worker.engine
         # the desktop: the form filled in as a person would
@@ -73,7 +60,7 @@ def test_cli_osc_and_desktop_requests_with_the_same_fields_give_the_same_bytes(q
         win.close()
 
 
-def test_the_desktop_sends_a_playing_clip_s_notes_to_a_host(qtbot, tmp_path):
+def test_the_desktop_sends_a_playing_clip_s_notes_to_a_host(qtbot, notes_window):
     """A TouchDesigner patch on 127.0.0.1 hears /a2m/note for each note as it plays."""
     import socket
 
@@ -81,17 +68,11 @@ def test_the_desktop_sends_a_playing_clip_s_notes_to_a_host(qtbot, tmp_path):
 
     from a2m_app.null_device import NullStream
 
-    if not Path(FLUID_R3_GM.path).is_file():
-        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
     host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     host.bind(("127.0.0.1", 0))
     host.settimeout(5)
-    bundle = build_debug_bundle(tmp_path / "notes.safetensors", config=tiny_notes_config())
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(bundle=str(bundle), settings=settings,
-                     stream_factory=lambda **kw: NullStream(**kw))
-    qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.model_loaded, timeout=60_000)
+    win = notes_window(stream_factory=lambda **kw: NullStream(**kw))
+    settings = win.settings
     try:
         win.notes_out.setText(f"127.0.0.1:{host.getsockname()[1]}")
         win._apply_notes_out()
