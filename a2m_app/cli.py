@@ -64,12 +64,14 @@ def request_of(args: argparse.Namespace):  # -> GenerationRequest
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    # Every check a user can fail runs before the model loads; the text and format ones
+    # even before torch is imported, which the SoundFont's read overlaps (warmup).
+    from a2m_core import warmup
     from a2m_core.errors import BadInputError
     from a2m_core.produce import Outputs
     from a2m_core.prompt import check_user_text
 
-    # Every check a user can fail runs before the model loads; the text and format ones
-    # even before torch is imported.
+    warmup.start(args.bundle)
     try:
         check_user_text(args.comment, args.emotion)
     except ValueError as err:

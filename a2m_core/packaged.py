@@ -8,10 +8,8 @@ need), checks the hash, and only then reads the file with ``weights_only=True``.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sys
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 
 from .errors import ModelLoadError
+from .fileio import sha256_of
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class PackagedFile:
         if not path.is_file():
             raise ModelLoadError(f"{path} is missing from package '{self.package}': reinstall "
                                  f"it ({self.pip or self.package})")
-        actual = _sha256(path)
+        actual = sha256_of(path)
         if actual != self.sha256:
             raise ModelLoadError(
                 f"{path.name} in package '{self.package}' has sha256 {actual}, expected "
@@ -85,26 +84,6 @@ class PackagedFile:
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - torch raises several types for bad files
             raise ModelLoadError(f"cannot read weights {path}: {err}") from err
-
-
-_hash_cache: dict[tuple[str, int, int], str] = {}
-_hash_lock = threading.Lock()
-
-
-def _sha256(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime) so a process hashes it once."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_cache:
-            return _hash_cache[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    with _hash_lock:
-        _hash_cache[key] = h.hexdigest()
-    return _hash_cache[key]
 
 
 # The official HiFi-GAN V1 "universal" generator (jik876/hifi-gan, MIT), as shipped on PyPI.

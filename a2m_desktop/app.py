@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                     "model is loaded and quit (a smoke test for a kiosk, a start-up timer)")
     args = ap.parse_args(argv)
 
+    from a2m_core import warmup
+
+    warmup.start(args.bundle)  # the SoundFont's read overlaps the imports below
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow, dispose

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             reply_port = 9001  # argparse will refuse it in its own words
         early = EarlyStage(sock, reply_port, "--reply-to-source-port" in argv)
+    from a2m_core import warmup
+
+    warmup.start(_option(argv, "--model", None) or _option(argv, "--bundle", None))
     from .cli import main as cli_main
 
     return cli_main(argv, sock=sock, early=early)

@@ -89,3 +89,22 @@ def test_a_clip_from_the_default_model_imports_no_heavy_library(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "HEAVY []" in run.stdout, run.stdout
     assert out.stat().st_size > 100_000
+
+
+def test_the_soundfont_is_read_beside_the_torch_import_and_the_engine_takes_it(tmp_path):
+    from a2m_core import warmup
+    from a2m_core.notes import sampler
+
+    if not Path(sampler.FLUID_R3_GM.path).is_file():
+        pytest.skip("FluidR3_GM.sf2 missing: apt-get install fluid-soundfont-gm")
+    sampler._preloads.clear()
+    warmup.start(None)  # the default: the notes starter
+    assert len(sampler._preloads) == 1
+    from a2m_core import Art2Music
+
+    engine = Art2Music.load()
+    assert engine.is_notes and not sampler._preloads  # taken, not loaded twice
+    warmup.start(tmp_path / "not-a-bundle.safetensors")  # nothing to warm: no error
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 64)
+    warmup.start(tmp_path / "junk.safetensors")
+    assert not sampler._preloads

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..packaged import _sha256
+from ..fileio import sha256_of
 from .plan import INSTRUMENTS
 from .score import Note
 
@@ -71,7 +73,7 @@ class SoundFontRef:
         if not path.is_file():
             raise ModelLoadError(f"SoundFont {path} is missing: "
                                  f"{how_to_get(self.package, self.sha256)}")
-        actual = _sha256(path)
+        actual = sha256_of(path)
         if actual != self.sha256:
             raise ModelLoadError(f"SoundFont {path} has sha256 {actual[:16]}…, expected "
                                  f"{self.sha256[:16]}…: another version or altered; "
@@ -115,22 +117,47 @@ def tinysoundfont_output():  # the C library's stereo interleaved float output m
     return _tinysoundfont.OutputMode.StereoInterleaved
 
 
+def _open_synth(cfg: SamplerConfig, sample_rate: int) -> tuple[Path, Any, int]:
+    """The SoundFont checked and loaded: (its path, the synth, the font's id)."""
+    try:
+        import tinysoundfont
+    except ImportError as err:
+        raise ModelLoadError("the notes sampler needs tinysoundfont: pip install "
+                             "--no-deps tinysoundfont==0.3.7") from err
+    path = cfg.soundfont.verified_path()
+    synth = tinysoundfont.Synth(gain=cfg.gain_db, samplerate=sample_rate)
+    try:
+        return path, synth, synth.sfload(str(path))
+    except Exception as err:  # noqa: BLE001 - the C library raises its own type
+        raise ModelLoadError(f"cannot read SoundFont {path}: {err}") from err
+
+
+_preloads: dict[tuple[str, int], Future] = {}
+_preload_lock = threading.Lock()
+
+
+def preload(cfg: SamplerConfig, sample_rate: int) -> None:
+    """Start checking and reading the SoundFont in a background thread; the next
+    :class:`Sampler` of this config takes it. Its sha256 (148 MB) and tinysoundfont's read
+    need no torch and let the GIL go: started before torch is imported, they cost a
+    process's start nothing (``a2m_core.warmup``)."""
+    key = (repr(cfg), sample_rate)
+    with _preload_lock:
+        if key not in _preloads:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="a2m-soundfont")
+            _preloads[key] = pool.submit(_open_synth, cfg, sample_rate)
+            pool.shutdown(wait=False)
+
+
 class Sampler:
     """Plays notes on a General MIDI instrument: ``render(notes, bpm, instrument, n)``."""
 
     def __init__(self, cfg: SamplerConfig, sample_rate: int) -> None:
-        try:
-            import tinysoundfont
-        except ImportError as err:
-            raise ModelLoadError("the notes sampler needs tinysoundfont: pip install "
-                                 "--no-deps tinysoundfont==0.3.7") from err
         self.cfg, self.sample_rate = cfg, sample_rate
-        path = cfg.soundfont.verified_path()
-        self._synth = tinysoundfont.Synth(gain=cfg.gain_db, samplerate=sample_rate)
-        try:
-            self._sfid = self._synth.sfload(str(path))
-        except Exception as err:  # noqa: BLE001 - the C library raises its own type
-            raise ModelLoadError(f"cannot read SoundFont {path}: {err}") from err
+        with _preload_lock:
+            started = _preloads.pop((repr(cfg), sample_rate), None)
+        path, self._synth, self._sfid = started.result() if started is not None \
+            else _open_synth(cfg, sample_rate)
         self._room = room_response(cfg.reverb_seconds, sample_rate) \
             if cfg.reverb_wet > 0 else None
         # A SoundFont can be well-formed and still hold no sound (corrupt sample headers):
