@@ -21,43 +21,40 @@ def _files(made) -> dict[str, bytes]:
 def test_cli_osc_and_desktop_requests_with_the_same_fields_give_the_same_bytes(
         tmp_path, notes_window):
     win = notes_window()
-    try:
-        engine = win.worker.engine
-        # the desktop: the form filled in as a person would
-        assert win.open_painting(str(EXAMPLE_PAINTING))
-        panel = win.plan_panel
-        win.hints.setText("Orchestra")
-        panel.tempo.setValue(72)
-        panel.key.setCurrentIndex(panel.key.findData("F# minor"))
-        panel.instrument.setCurrentIndex(panel.instrument.findData("harp"))
-        panel.emotion.setCurrentIndex(panel.emotion.findData("sadness"))
-        panel.set_variation(0.4)
-        desktop = win.request(COMMENT, 5)
-        # the CLI
-        args = build_parser().parse_args([
-            "generate", "--image", str(EXAMPLE_PAINTING), "--comment", COMMENT, "--seed", "5",
-            "--hints", "Orchestra", "--tempo", "72", "--key", "F# minor", "--instrument",
-            "harp", "--emotion", "sadness", "--variation", "0.4"])
-        cli = request_of(args)
-        # the bridge: the object a TouchDesigner or Max patch sends
-        sent = {"image": str(EXAMPLE_PAINTING), "comment": COMMENT, "seed": 5,
-                "hints": "Orchestra", "tempo": 72, "key": "F# minor", "instrument": "harp",
-                "emotion": "sadness", "variation": 0.4}
-        osc = p.parse_generate_json(("r1", json.dumps(sent))).request(
-            EXAMPLE_PAINTING.read_bytes())
+    engine = win.worker.engine
+    # the desktop: the form filled in as a person would
+    assert win.open_painting(str(EXAMPLE_PAINTING))
+    panel = win.plan_panel
+    win.hints.setText("Orchestra")
+    panel.tempo.setValue(72)
+    panel.key.setCurrentIndex(panel.key.findData("F# minor"))
+    panel.instrument.setCurrentIndex(panel.instrument.findData("harp"))
+    panel.emotion.setCurrentIndex(panel.emotion.findData("sadness"))
+    panel.set_variation(0.4)
+    desktop = win.request(COMMENT, 5)
+    # the CLI
+    args = build_parser().parse_args([
+        "generate", "--image", str(EXAMPLE_PAINTING), "--comment", COMMENT, "--seed", "5",
+        "--hints", "Orchestra", "--tempo", "72", "--key", "F# minor", "--instrument",
+        "harp", "--emotion", "sadness", "--variation", "0.4"])
+    cli = request_of(args)
+    # the bridge: the object a TouchDesigner or Max patch sends
+    sent = {"image": str(EXAMPLE_PAINTING), "comment": COMMENT, "seed": 5,
+            "hints": "Orchestra", "tempo": 72, "key": "F# minor", "instrument": "harp",
+            "emotion": "sadness", "variation": 0.4}
+    osc = p.parse_generate_json(("r1", json.dumps(sent))).request(
+        EXAMPLE_PAINTING.read_bytes())
 
-        files = []
-        for name, request in (("desktop", desktop), ("cli", cli), ("osc", osc)):
-            outputs = Outputs().beside(tmp_path / f"{name}.wav", midi=True, plan=True)
-            made = produce(engine, request, outputs)
-            assert (made.clip.plan.tempo_bpm, made.clip.plan.key,
-                    made.clip.plan.instrument) == (72.0, "F# minor", "harp")
-            files.append(_files(made))
-        assert files[0] == files[1] == files[2]
-        assert set(files[0]) == {"audio", "midi", "plan"}
-        assert "sadness" in made.clip.prompt
-    finally:
-        win.close()
+    files = []
+    for name, request in (("desktop", desktop), ("cli", cli), ("osc", osc)):
+        outputs = Outputs().beside(tmp_path / f"{name}.wav", midi=True, plan=True)
+        made = produce(engine, request, outputs)
+        assert (made.clip.plan.tempo_bpm, made.clip.plan.key,
+                made.clip.plan.instrument) == (72.0, "F# minor", "harp")
+        files.append(_files(made))
+    assert files[0] == files[1] == files[2]
+    assert set(files[0]) == {"audio", "midi", "plan"}
+    assert "sadness" in made.clip.prompt
 
 
 def test_the_desktop_sends_a_playing_clip_s_notes_to_a_host(qtbot, notes_window):
@@ -91,5 +88,4 @@ def test_the_desktop_sends_a_playing_clip_s_notes_to_a_host(qtbot, notes_window)
         win._apply_notes_out()
         assert "host:port" in win.error_banner.text()
     finally:
-        win.close()
         host.close()
