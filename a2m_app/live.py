@@ -260,7 +260,8 @@ class Soundscape:
             with self._cond:
                 self._ready = _Playing(loop.astype(np.float32), scene, notes=notes)
             if self.ticker is not None and notes:
-                self.ticker.follow(id(self._ready), notes, loop.size / self.device_rate)
+                self.ticker.follow(id(self._ready), notes, loop.size / self.device_rate,
+                                   loops=True)
             if self.on_scene is not None:
                 self.on_scene(scene)
 

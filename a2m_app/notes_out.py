@@ -182,7 +182,7 @@ class NoteTicker:
 
     def __init__(self, clock: AudioClock, sinks: Sequence[NoteSink]) -> None:
         self.clock, self.sinks = clock, list(sinks)
-        self._clips: dict[Any, tuple[list[TimedNote], float]] = {}
+        self._clips: dict[Any, tuple[list[TimedNote], float, bool]] = {}
         self._last: dict[Any, float] = {}
         self._offs: list[tuple[Any, float, TimedNote]] = []
         self._lock = threading.Lock()
@@ -191,9 +191,12 @@ class NoteTicker:
         self._thread = threading.Thread(target=self._run, name="a2m-notes", daemon=True)
         self._thread.start()
 
-    def follow(self, key: Any, notes: Sequence[TimedNote], length_s: float) -> None:
+    def follow(self, key: Any, notes: Sequence[TimedNote], length_s: float,
+               loops: bool = False) -> None:
+        """``loops``: the clip starts again at its end (its notes go out again); else its
+        clock stops at its end."""
         with self._lock:
-            self._clips[key] = (list(notes), max(length_s, 1e-3))
+            self._clips[key] = (list(notes), max(length_s, 1e-3), loops)
             self._last.pop(key, None)
 
     def drop(self, key: Any) -> None:
@@ -241,11 +244,11 @@ class NoteTicker:
         passes its end and starts again), and the note-offs whose time has come."""
         on: list[tuple[float, TimedNote]] = []
         mono = time.monotonic()
-        for key, (notes, length) in self._clips.items():
+        for key, (notes, length, loops) in self._clips.items():
             now = playing.get(key)
             if now is None:
                 continue
-            now %= length
+            now = now % length if loops else min(now, length)
             # first sight: only what is just due (a clip joined late does not burst)
             last = self._last.get(key, max(now - FIRST_SIGHT_S, -1e-9))
             self._last[key] = now

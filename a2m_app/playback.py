@@ -93,7 +93,7 @@ class Player:
         """Send the playing clip's notes (``notes_out.timed_notes``) as they sound, through
         :attr:`ticker` (nothing without one)."""
         if self.ticker is not None:
-            self.ticker.follow(self._key, notes, length_s)
+            self.ticker.follow(self._key, notes, length_s, loops=self.loop)
 
     def _start(self, audio: np.ndarray, available: int, sample_rate: int, rate: int) -> None:
         self.stop()

@@ -26,8 +26,8 @@ RATE = 22050
 
 
 def _clip(seconds: float = 3.0, bpm: float = 120.0) -> SimpleNamespace:
-    """A notes clip: eight notes, half a beat apart, on two parts."""
-    notes = [Note(0.5 + 0.5 * i, 0.4, 60 + i, 70 + i, i % 2) for i in range(8)]
+    """A notes clip: eight notes, half a beat apart from its first sample, on two parts."""
+    notes = [Note(0.5 * i, 0.4, 60 + i, 70 + i, i % 2) for i in range(8)]
     return SimpleNamespace(audio=np.zeros(int(seconds * RATE), np.float32), sample_rate=RATE,
                            plan=SimpleNamespace(tempo_bpm=bpm), notes=notes)
 
@@ -84,6 +84,7 @@ def test_notes_arrive_within_20_ms_of_their_sound_on_the_audio_clock():
         player.ticker.close()
         listener.close()
     notes = timed_notes(clip)
+    # each note once, in order, also the one at 0 s when the clip ends and its clock stops
     assert [args[0] for _, args in listener.got] == [n.pitch for n in notes]
     stream = streams[-1]
     errors = []
