@@ -3,8 +3,9 @@
 Each row of a CSV (or JSON Lines) file is a painting and what shapes its music: ``image``,
 ``comment``, ``hints``, ``emotion``, ``seed``, ``seconds``, the pins (``tempo``, ``key``,
 ``mode``, ``instrument``, ``dynamics``, ``density``, ``register``, ``articulation``,
-``texture``), ``style`` and ``name``. Each row writes ``<name>.wav``, ``<name>.mid`` (notes
-bundles) and ``<name>.json`` (the plan and its why-line), each atomically, and then one line
+``texture``), ``variation``, ``format`` and ``bits``, ``style`` and ``name``. Each row
+writes ``<name>.wav`` (or its format), ``<name>.mid`` (notes bundles) and ``<name>.json``
+(the plan and its why-line), each atomically, and then one line
 of ``manifest.jsonl``: the row, its outputs with their sha256, the plan, the time it took,
 or the error that stopped it.
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.jsonl"
 COLUMNS = ("image", "comment", "hints", "emotion", "seed", "seconds", "style", "name",
            "tempo", "key", "mode", "instrument", "dynamics", "density", "register",
-           "articulation", "texture", "variation")
+           "articulation", "texture", "variation", "format", "bits")
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,8 @@ def run_row(engine: Any, row: Row, out: Path) -> dict[str, Any]:
         request = request_of(row, engine.mel_config.duration_s)
         if request.pins is not None and not engine.is_notes:
             raise BadInputError(f"pins need a notes bundle; {engine.name} is a mel bundle")
-        made = produce(engine, request, Outputs().beside(
-            out / f"{row.name}.wav", midi=engine.is_notes, plan=engine.is_notes))
+        made = produce(engine, request, Outputs(bits=request.bits).beside(
+            out / f"{row.name}{request.suffix()}", midi=engine.is_notes, plan=engine.is_notes))
         clip = made.clip
         outputs = {"wav" if kind == "audio" else kind: path
                    for kind, path in made.files.items()}

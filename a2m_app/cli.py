@@ -58,9 +58,10 @@ def request_of(args: argparse.Namespace):  # -> GenerationRequest
     """The ``generate`` flags as a request (the same names as ``/a2m/generate/json``)."""
     from a2m_core.request import GenerationRequest
 
+    fmt = Path(args.output).suffix.lstrip(".") if args.output else args.format
     return GenerationRequest(Path(args.image), args.comment, args.hints, args.seed,
                              args.emotion, _pins(args), args.variation, args.loop,
-                             args.loop_crossfade)
+                             args.loop_crossfade, fmt or None, args.bits)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -77,6 +78,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise BadInputError(str(err)) from err
     image = Path(args.image)
+    if args.output and args.format and Path(args.output).suffix.lstrip(".").lower() != \
+            args.format.lower():
+        raise BadInputError(f"-o {args.output} and --format {args.format} disagree: name "
+                            f"one kind")
     if (args.notes_to or args.midi_port) and not args.play:
         raise BadInputError("--notes-to and --midi-port send the notes as they play: add "
                             "--play")
@@ -91,8 +96,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         out = Path(args.output)
     else:
         suffix = f"-seed{args.seed}" if args.seed is not None else ""
-        out = _unique_path(Path(f"{image.stem}{suffix}.wav"))
-    outputs = Outputs(out, args.midi, args.plan)
+        out = _unique_path(Path(f"{image.stem}{suffix}.{args.format or 'wav'}"))
+    outputs = Outputs(out, args.midi, args.plan, args.bits)
     for flag, dest in (("-o", args.output), ("--midi", args.midi), ("--plan", args.plan)):
         if dest:
             _check_destination(Path(dest), flag)
@@ -239,14 +244,13 @@ def _player_or_note():
 
 
 def cmd_soundscape(args: argparse.Namespace) -> int:
+    from a2m_core.clip import check_audio_path, write_audio
     from a2m_core.errors import BadInputError
     from a2m_core.prompt import check_user_text
-    from a2m_core.soundscape import join_scenes, read_playlist, write_audio
+    from a2m_core.soundscape import join_scenes, read_playlist
 
     # Every scene is checked before the model loads: a typo in row 9 costs nothing.
-    if Path(args.output).suffix.lower() not in (".wav", ".flac"):
-        raise BadInputError(f"unsupported audio format '{Path(args.output).suffix}' in "
-                            f"{args.output}: use .wav or .flac")
+    check_audio_path(Path(args.output))
     scenes = read_playlist(args.playlist, args.seconds)
     from a2m_core.engine import Art2Music
     from a2m_core.images import load_image
@@ -305,8 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--vocoder", choices=["bundle", "griffin-lim"], default="bundle",
                    help="bundle: the bundle's own (HiFi-GAN for the starter); griffin-lim: "
                    "the fast fallback, phasey")
-    g.add_argument("-o", "--output", help="WAV or FLAC path (default: <painting>.wav here, "
-                   "never overwriting)")
+    g.add_argument("-o", "--output", help="WAV, FLAC, OGG or MP3 path, by suffix (default: "
+                   "<painting>.wav here, never overwriting)")
+    g.add_argument("--format", choices=["wav", "flac", "ogg", "mp3"], help="the file's kind "
+                   "when -o is not given (default wav)")
+    g.add_argument("--bits", type=int, choices=[16, 24], default=16, help="WAV and FLAC: "
+                   "16- or 24-bit PCM (default 16)")
     g.add_argument("--no-loudness", action="store_true", help="skip loudness normalisation")
     g.add_argument("--loop", action="store_true", help="write a clip that repeats seamlessly "
                    "(its tail crossfaded into its head; it is --loop-crossfade shorter)")

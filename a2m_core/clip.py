@@ -17,7 +17,26 @@ if TYPE_CHECKING:
     from .painting import PaintingLook
 
 
-AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC"}  # suffix -> libsndfile format
+# suffix -> (libsndfile format, subtype by bit depth; lossy formats have one)
+AUDIO_FORMATS = {".wav": ("WAV", {16: "PCM_16", 24: "PCM_24"}),
+                 ".flac": ("FLAC", {16: "PCM_16", 24: "PCM_24"}),
+                 ".ogg": ("OGG", {16: "VORBIS", 24: "VORBIS"}),
+                 ".mp3": ("MP3", {16: "MPEG_LAYER_III", 24: "MPEG_LAYER_III"})}
+BIT_DEPTHS = (16, 24)
+
+
+def check_audio_path(path: Path, bits: int = 16) -> None:
+    """Refuse, in one line, a file kind or a bit depth this cannot write.
+
+    Raises:
+        BadInputError: another suffix than .wav/.flac/.ogg/.mp3, or bits not 16 or 24.
+    """
+    if path.suffix.lower() not in AUDIO_FORMATS:
+        raise BadInputError(f"unsupported clip format '{path.suffix}' in {path}: use "
+                            f"{', '.join(AUDIO_FORMATS)}")
+    if bits not in BIT_DEPTHS:
+        raise BadInputError(f"bit depth {bits}: use 16 or 24 (WAV and FLAC; OGG and MP3 "
+                            f"are lossy and have none)")
 
 
 @dataclass
@@ -85,18 +104,32 @@ class Clip:
             Path(tmp).write_bytes(data)
         return path
 
-    def save(self, path: str | Path) -> Path:
-        """Write WAV (16-bit PCM) or FLAC by the file's suffix, atomically: a crash mid-write
-        never leaves a truncated file under the final name."""
-        import soundfile as sf
+    def save(self, path: str | Path, bits: int = 16) -> Path:
+        """Write WAV or FLAC (16- or 24-bit PCM), OGG (Vorbis) or MP3 by the file's suffix,
+        atomically: a crash mid-write never leaves a truncated file under the final name.
 
-        path = Path(path)
-        fmt = AUDIO_FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise BadInputError(f"unsupported clip format '{path.suffix}': use .wav or .flac")
-        with atomic_path(path, suffix=path.suffix) as tmp:
-            sf.write(str(tmp), self.audio, self.sample_rate, format=fmt, subtype="PCM_16")
-        return path
+        Raises:
+            BadInputError: a suffix or a bit depth this cannot write.
+        """
+        return write_audio(path, self.audio, self.sample_rate, bits)
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, bits: int = 16
+                ) -> Path:
+    """Audio to WAV or FLAC (16- or 24-bit PCM), OGG (Vorbis) or MP3 by the file's suffix,
+    atomically (see :meth:`Clip.save`).
+
+    Raises:
+        BadInputError: a suffix or a bit depth this cannot write.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    check_audio_path(path, bits)
+    fmt, subtypes = AUDIO_FORMATS[path.suffix.lower()]
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        sf.write(str(tmp), audio, sample_rate, format=fmt, subtype=subtypes[bits])
+    return path
 
 
 def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:

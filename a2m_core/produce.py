@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .clip import AUDIO_FORMATS, Clip, StreamChunk
+from .clip import Clip, StreamChunk, check_audio_path
 from .errors import BadInputError
 from .fileio import atomic_write_bytes
 
@@ -32,9 +32,10 @@ MIDI_SUFFIXES = (".mid", ".midi")
 class Outputs:
     """Where a clip's files go; None writes nothing of that kind."""
 
-    audio: Path | None = None  # .wav (16-bit PCM) or .flac, by suffix
+    audio: Path | None = None  # .wav, .flac, .ogg or .mp3, by suffix
     midi: Path | None = None  # notes bundles: the notes as a standard MIDI file
     plan: Path | None = None  # notes bundles: the plan, its why-line and the look, as JSON
+    bits: int = 16  # WAV and FLAC: 16- or 24-bit PCM
 
     def __post_init__(self) -> None:
         for name in ("audio", "midi", "plan"):
@@ -47,18 +48,19 @@ class Outputs:
         """Refuse a file kind that cannot be written, before any work.
 
         Raises:
-            BadInputError: an audio suffix other than .wav/.flac, a MIDI one other than .mid.
+            BadInputError: an audio suffix other than .wav/.flac/.ogg/.mp3, a bit depth
+            other than 16 or 24, a MIDI suffix other than .mid.
         """
-        if self.audio is not None and self.audio.suffix.lower() not in AUDIO_FORMATS:
-            raise BadInputError(f"unsupported clip format '{self.audio.suffix}' in "
-                                f"{self.audio}: use .wav or .flac")
+        if self.audio is not None:
+            check_audio_path(self.audio, self.bits)
         if self.midi is not None and self.midi.suffix.lower() not in MIDI_SUFFIXES:
             raise BadInputError(f"MIDI file {self.midi}: use a .mid file name")
 
     def beside(self, audio: Path, midi: bool = False, plan: bool = False) -> Outputs:
-        """Outputs named after one audio file: ``x.wav``, ``x.mid``, ``x.json``."""
+        """Outputs named after one audio file: ``x.wav``, ``x.mid``, ``x.json`` (these
+        outputs' bit depth kept)."""
         return Outputs(audio, audio.with_suffix(".mid") if midi else None,
-                       audio.with_suffix(".json") if plan else None)
+                       audio.with_suffix(".json") if plan else None, self.bits)
 
 
 @dataclass
@@ -107,7 +109,7 @@ def write(clip: Clip, outputs: Outputs) -> dict[str, Path]:
     outputs.check()
     files: dict[str, Path] = {}
     if outputs.audio is not None:
-        files["audio"] = clip.save(outputs.audio)
+        files["audio"] = clip.save(outputs.audio, outputs.bits)
     if outputs.midi is not None:
         files["midi"] = clip.save_midi(outputs.midi)
     if outputs.plan is not None:

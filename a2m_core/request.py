@@ -27,7 +27,9 @@ PIN_FIELDS = {"tempo": "tempo_bpm", "key": "key", "mode": "mode", "instrument": 
               "dynamics": "dynamic", "density": "notes_per_s", "register": "register",
               "articulation": "articulation", "texture": "texture"}
 # every plain-data name a request reads, in the order the docs list them
-FIELDS = ("image", "comment", "hints", "emotion", "seed", "variation", "loop", *PIN_FIELDS)
+FIELDS = ("image", "comment", "hints", "emotion", "seed", "variation", "loop", "format",
+          "bits", *PIN_FIELDS)
+FORMATS = ("wav", "flac", "ogg", "mp3")
 VARIATION_RANGE = (0.0, 2.0)  # the plan's (or the performance latent's) temperature
 LOOP_CROSSFADE_S = 0.5
 
@@ -47,6 +49,8 @@ class GenerationRequest:
     variation: float | None = None
     loop: bool = False  # write the seamless-loop version (its tail crossfaded into its head)
     loop_crossfade_s: float = LOOP_CROSSFADE_S
+    format: str | None = None  # the audio file's kind: wav, flac, ogg, mp3 (None: the surface's)
+    bits: int = 16  # WAV and FLAC: 16- or 24-bit PCM
 
     def __post_init__(self) -> None:
         if self.variation is not None:
@@ -57,6 +61,12 @@ class GenerationRequest:
                                     f"plan the inputs ask for, 1: the bundle's usual spread)")
         if self.loop and not 0.0 < self.loop_crossfade_s <= 5.0:
             raise BadInputError(f"loop crossfade {self.loop_crossfade_s:g} s: use 0-5 s")
+        if self.format is not None:
+            self.format = str(self.format).lower().lstrip(".")
+            if self.format not in FORMATS:
+                raise BadInputError(f"format '{self.format}': use {', '.join(FORMATS)}")
+        if self.bits not in (16, 24):
+            raise BadInputError(f"bits {self.bits}: use 16 or 24")
 
     # ------------------------------------------------------------------ plain data
     @classmethod
@@ -90,7 +100,9 @@ class GenerationRequest:
                    emotion=_text(data["emotion"], "emotion").strip() if "emotion" in data
                    else None, pins=pins if pins.any() else None,
                    variation=_number(data["variation"], "variation") if "variation" in data
-                   else None, loop=_flag(data.get("loop", False), "loop"))
+                   else None, loop=_flag(data.get("loop", False), "loop"),
+                   format=_text(data["format"], "format") if "format" in data else None,
+                   bits=_whole(data["bits"], "bits") if "bits" in data else 16)
 
     def to_dict(self) -> dict[str, Any]:
         """The request as :meth:`from_dict` reads it (an image that is not a path is left
@@ -108,11 +120,19 @@ class GenerationRequest:
                 out[name] = getattr(self, name)
         if self.loop:
             out["loop"] = True
+        if self.format is not None:
+            out["format"] = self.format
+        if self.bits != 16:
+            out["bits"] = self.bits
         for name, pin in PIN_FIELDS.items():
             value = getattr(self.pins, pin) if self.pins is not None else None
             if value is not None:
                 out[name] = value
         return out
+
+    def suffix(self, default: str = "wav") -> str:
+        """The audio file's suffix (``.wav``...): the request's format, else ``default``."""
+        return "." + (self.format or default)
 
     def with_image(self, image: ImageInput) -> GenerationRequest:
         """The same request on other pixels (the bridge reads a file once, at acceptance)."""

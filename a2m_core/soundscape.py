@@ -117,20 +117,3 @@ def join_scenes(clips: list[np.ndarray], seconds: list[float], sample_rate: int,
     return soft_ceiling(out, peak_dbfs).astype(np.float32)
 
 
-def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """WAV (16-bit) or FLAC by suffix, atomically.
-
-    Raises:
-        BadInputError: another suffix.
-    """
-    import soundfile as sf
-
-    from .fileio import atomic_path
-
-    path = Path(path)
-    fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
-    if fmt is None:
-        raise BadInputError(f"unsupported audio format '{path.suffix}': use .wav or .flac")
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        sf.write(tmp, audio, sample_rate, format=fmt, subtype="PCM_16")
-    return path

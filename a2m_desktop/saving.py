@@ -12,6 +12,8 @@ from a2m_core.produce import Outputs, write
 
 from .widgets import mel_png_bytes
 
+AUDIO_FILTERS = "WAV (*.wav);;FLAC (*.flac);;OGG Vorbis (*.ogg);;MP3 (*.mp3)"
+
 
 class Saving:
     """Mixed into ``MainWindow`` (its settings, current clip, history and error banner)."""
@@ -40,7 +42,7 @@ class Saving:
         if self.current is None:
             return None
         clip = self.current.clip
-        return self._save_current("Save clip", ".wav", "WAV (*.wav);;FLAC (*.flac)",
+        return self._save_current("Save clip", ".wav", AUDIO_FILTERS,
                                   lambda p: write(clip, Outputs(audio=p))["audio"], path)
 
     def save_midi(self, path: str | None = None) -> Path | None:
@@ -69,12 +71,13 @@ class Saving:
     def export_soundscape(self, path: str | None = None, seconds: float = 20.0
                           ) -> Path | None:
         """The history as one long piece: each clip looped to ``seconds``, crossfaded."""
-        from a2m_core.soundscape import join_scenes, write_audio
+        from a2m_core.clip import write_audio
+        from a2m_core.soundscape import join_scenes
 
         if not self.history:
             return None
         path = path or self._save_path("Export soundscape", "soundscape.wav",
-                                       "WAV (*.wav);;FLAC (*.flac)")
+                                       AUDIO_FILTERS)
         if not path:
             return None
         sr = self.history[0].clip.sample_rate

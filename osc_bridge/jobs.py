@@ -84,9 +84,9 @@ class JobWorker:
         assert self.engine is not None  # the worker waits for the model
         try:
             request = a.request(job.image, loop=job.loop)
-            wav = self._clip_path(a.request_id)
+            wav = self._clip_path(a.request_id, request.suffix())
             outputs = Outputs(wav, wav.with_suffix(".mid") if self.config.midi
-                              and self.engine.is_notes else None)
+                              and self.engine.is_notes else None, bits=request.bits)
             made = produce(self.engine, request, outputs, progress=progress,
                            cancel=job.cancel,
                            on_chunk=(lambda chunk: None) if self.config.progress_per_chunk
@@ -124,7 +124,7 @@ class JobWorker:
         cfg = self.config
         if cfg.keep_clips is None and cfg.keep_bytes is None:
             return []
-        clips = sorted((c for c in self.out_dir.glob("*.wav") if _CLIP_NAME.match(c.name)
+        clips = sorted((c for c in self.out_dir.iterdir() if _CLIP_NAME.match(c.name)
                         and c.is_file()), key=lambda c: (c.stat().st_mtime, c.name))
         sizes = {c: c.stat().st_size for c in clips}
         removed = []
@@ -148,14 +148,14 @@ class JobWorker:
             log.info("removed %d old clip(s) (--keep-clips/--keep-bytes)", len(removed))
         return removed
 
-    def _clip_path(self, request_id: str) -> Path:
+    def _clip_path(self, request_id: str, suffix: str = ".wav") -> Path:
         safe = re.sub(r"[^A-Za-z0-9_-]+", "_", request_id)[:40] or "clip"
         stamp = time.strftime("%Y%m%d-%H%M%S")
         while True:  # unique by construction; the loop only guards against the impossible
-            path = self.out_dir / f"{stamp}-{safe}-{uuid.uuid4().hex[:8]}.wav"
+            path = self.out_dir / f"{stamp}-{safe}-{uuid.uuid4().hex[:8]}{suffix}"
             if not path.exists():
                 return path
 
 
 # The names _clip_path gives: only these are ever pruned from the clips folder.
-_CLIP_NAME = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_-]+-[0-9a-f]{8}\.wav$")
+_CLIP_NAME = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_-]+-[0-9a-f]{8}\.(wav|flac|ogg|mp3)$")

@@ -8,6 +8,7 @@ py="${PY:-python3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$repo/.venv/bin/pip" wheel -q --no-deps --no-build-isolation -w "$tmp/dist" "$repo"
+rm -rf "$repo/build/lib" "$repo"/build/bdist.*  # setuptools' staging, not ours to keep
 "$py" -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install -q "$tmp"/dist/art2music-*.whl
 "$tmp/venv/bin/pip" install -q --no-deps tinysoundfont==0.3.7

@@ -121,13 +121,13 @@ def test_info_of_the_default_bundle_says_starter_and_how_to_get_more(capsys):
 def test_a_bad_output_format_is_refused_before_the_model_loads(tmp_path):
     start = time.perf_counter()
     res = run_a2m("generate", "--image", str(EXAMPLE_PAINTING), "--comment", "waves",
-                  "-o", str(tmp_path / "clip.mp3"))
+                  "-o", str(tmp_path / "clip.aac"))
     took = time.perf_counter() - start
     assert res.returncode == 1 and res.stderr.strip() == (
-        f"a2m: error: unsupported clip format '.mp3' in {tmp_path / 'clip.mp3'}: use .wav "
-        "or .flac")
+        f"a2m: error: unsupported clip format '.aac' in {tmp_path / 'clip.aac'}: use .wav, "
+        ".flac, .ogg, .mp3")
     assert took < 2.0, f"{took:.1f} s: the check must not wait for torch or the model"
-    assert not (tmp_path / "clip.mp3").exists()
+    assert not (tmp_path / "clip.aac").exists()
 
 
 def test_verbose_is_accepted_after_the_subcommand_too(tiny_bundle, capsys):

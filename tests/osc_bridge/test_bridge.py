@@ -262,5 +262,10 @@ def test_a_notes_bundle_reports_its_plan_and_writes_midi_beside_the_wav(
             address, args = client.final(rid)
             assert address == "/a2m/error" and args[2] == int(ErrorCode.BAD_REQUEST), args
         assert "tempi" in client.final("j2")[1][1] and "tempo 900" in client.final("j3")[1][1]
+        # the file a gallery chain wants: 24-bit FLAC
+        client.send("/a2m/generate/json", "j5", json.dumps(
+            {"image": str(painting), "format": "flac", "bits": 24}))
+        address, args = client.final("j5")
+        assert address == "/a2m/done" and sf.info(args[1]).subtype == "PCM_24"
     finally:
         bridge.stop(timeout=30)
