@@ -98,8 +98,11 @@ class Clip:
         from .notes.score import to_midi_bytes
 
         path = Path(path)
-        data = to_midi_bytes(self.notes, self.plan.tempo_bpm,
-                             INSTRUMENTS[self.plan.instrument][0])
+        plan = self.plan
+        data = to_midi_bytes(self.notes, plan.tempo_bpm, INSTRUMENTS[plan.instrument][0],
+                             key=plan.key, name=plan.instrument,
+                             text=f"{plan.describe()}" + (f" | why: {plan.why}" if plan.why
+                                                          else ""))
         with atomic_path(path, suffix=path.suffix or ".mid") as tmp:
             Path(tmp).write_bytes(data)
         return path

@@ -102,7 +102,8 @@ def test_midi_round_trips():
     assert bpm == pytest.approx(96.0, abs=0.01)
     assert sorted((n.onset, n.duration, n.pitch, n.velocity) for n in back) == \
         sorted((n.onset, n.duration, n.pitch, n.velocity) for n in notes)
-    assert mido.MidiFile(file=io.BytesIO(tmp)).tracks[1][0].program == 48
+    first_part = mido.MidiFile(file=io.BytesIO(tmp)).tracks[1]
+    assert [m.program for m in first_part if m.type == "program_change"] == [48]
 
 
 def _read(data: bytes):
@@ -343,3 +344,25 @@ def _any_plan():
 
     return Plan(tempo_bpm=100.0, tonic=0, mode="major", notes_per_beat=1.0, register=60.0,
                 articulation=1.0, velocity=80.0, instrument="piano", texture="melody")
+
+
+def test_a_clip_s_midi_says_its_tempo_key_parts_and_plan_to_a_daw(notes_engine, tmp_path):
+    import mido
+
+    from a2m_core.notes.plan import INSTRUMENTS
+
+    clip = notes_engine.generate(EXAMPLE_PAINTING, "the sea at night", seed=5,
+                                 pins=Pins(key="F# minor", instrument="harp", texture="chords"))
+    mid = mido.MidiFile(str(clip.save_midi(tmp_path / "clip.mid")))
+    conductor = {m.type: m for m in mid.tracks[0] if m.is_meta}
+    assert conductor["key_signature"].key == "F#m"
+    assert mido.tempo2bpm(conductor["set_tempo"].tempo) == pytest.approx(clip.plan.tempo_bpm,
+                                                                          abs=0.01)
+    assert conductor["text"].text.startswith(clip.plan.describe()[:20])
+    assert "why: " in conductor["text"].text and "->" in conductor["text"].text
+    parts = mid.tracks[1:]
+    assert len(parts) == len({n.part for n in clip.notes}) >= 1
+    for track in parts:
+        names = [m.name for m in track if m.type == "track_name"]
+        programs = {m.program for m in track if m.type == "program_change"}
+        assert names and names[0].startswith("harp") and programs == {INSTRUMENTS["harp"][0]}

@@ -235,20 +235,38 @@ def run_index(sequences: Iterable[Sequence[tuple[int, int]]], max_n: int = 64
 
 # --------------------------------------------------------------------------- MIDI
 
-def to_midi_bytes(notes: Sequence[Note], bpm: float, program: int, ppq: int = 480) -> bytes:
-    """A standard MIDI file (type 1: a tempo track and one track per part)."""
+def _latin1(text: str) -> str:
+    """MIDI text events are Latin-1: arrows become "->", anything else unwritable "?"."""
+    return text.replace("→", "->").encode("latin-1", "replace").decode("latin-1")
+
+
+def to_midi_bytes(notes: Sequence[Note], bpm: float, program: int, ppq: int = 480,
+                  key: str | None = None, text: str = "", name: str = "") -> bytes:
+    """A standard MIDI file (type 1): a conductor track with the tempo, the time signature,
+    the key signature (``key`` as ``"F# minor"``) and ``text`` (the plan, for a person who
+    opens it in a DAW), then one track per part, named (``name``, e.g. the instrument) and
+    with its program."""
     import mido
 
     mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
     meta = mido.MidiTrack()
+    meta.append(mido.MetaMessage("track_name", name="Art2Music", time=0))
     meta.append(mido.MetaMessage("set_tempo", tempo=int(round(60_000_000 / bpm)), time=0))
     meta.append(mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4,
                                  time=0))
+    if key:
+        tonic, _, mode = key.partition(" ")
+        meta.append(mido.MetaMessage("key_signature",
+                                     key=tonic + ("m" if mode == "minor" else ""), time=0))
+    if text:
+        meta.append(mido.MetaMessage("text", text=_latin1(text), time=0))
     mid.tracks.append(meta)
     parts = sorted({n.part for n in notes}) or [0]
     for k, part in enumerate(parts):
         chan = k % 16 if k % 16 != 9 else 10
         track = mido.MidiTrack()
+        label = f"{name} {k + 1}" if name and len(parts) > 1 else name or f"part {k + 1}"
+        track.append(mido.MetaMessage("track_name", name=_latin1(label), time=0))
         track.append(mido.Message("program_change", program=program, channel=chan, time=0))
         events = []
         for n in notes:
