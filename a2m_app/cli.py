@@ -152,9 +152,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
         player.follow_notes(timed_notes(clip), clip.duration_s)
     bar.close()
-    note = engine.truncation_note(clip.prompt)
-    if note:
-        print(f"a2m: note: {note}", file=sys.stderr)
+    for note in [engine.truncation_note(clip.prompt), *clip.remarks]:
+        if note:
+            print(f"a2m: note: {note}", file=sys.stderr)
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in clip.timings.items())
     if clip.plan is not None:
         print(f"plan: {clip.plan.describe()}")

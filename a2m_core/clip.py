@@ -65,6 +65,8 @@ class Clip:
     plan: Plan | None = None  # notes bundles: the feeling cues it was played with
     notes: list[Note] | None = None  # notes bundles: what was played (beats at plan tempo)
     look: PaintingLook | None = None  # notes bundles: the painting's look and subjects
+    # what was asked and could not be done (a genre the model does not play), one line each
+    remarks: list[str] = field(default_factory=list)
 
     @property
     def why(self) -> str:

@@ -149,7 +149,8 @@ class GenerationRequest:
         """Whether the viewer said anything: a comment or an emotion."""
         return bool((self.comment or "").strip() or self.emotion)
 
-    def _hint_texts(self) -> list[str]:
+    def hint_texts(self) -> list[str]:
+        """The hints as typed (one text) or as labels and keywords."""
         if isinstance(self.hints, str):
             return [self.hints]  # as typed: the first instrument named wins
         return [*self.hints.labels, *self.hints.keywords] if self.hints else []
@@ -158,12 +159,12 @@ class GenerationRequest:
         """The instrument the music hints name, unless one is pinned."""
         if self.pins is not None and self.pins.instrument is not None:
             return None
-        return hinted_instrument(self._hint_texts())
+        return hinted_instrument(self.hint_texts())
 
     def notes_pins(self) -> Pins | None:
         """What a notes bundle plays under: the pinned controls, and the instrument the
         hints name where none is pinned (``notes.plan.hinted_instrument``)."""
-        return with_hinted_instrument(self.pins, self._hint_texts())
+        return with_hinted_instrument(self.pins, self.hint_texts())
 
 
 def _text(value: Any, name: str) -> str:

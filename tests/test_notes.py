@@ -366,3 +366,23 @@ def test_a_clip_s_midi_says_its_tempo_key_parts_and_plan_to_a_daw(notes_engine, 
         names = [m.name for m in track if m.type == "track_name"]
         programs = {m.program for m in track if m.type == "program_change"}
         assert names and names[0].startswith("harp") and programs == {INSTRUMENTS["harp"][0]}
+
+
+def test_a_genre_the_model_cannot_play_is_said_in_one_line_never_ignored(notes_bundle,
+                                                                          tmp_path, capsys):
+    from a2m_app.cli import main
+    from a2m_core.notes.styles import genre_note
+
+    assert genre_note(["Jazz; mellow piano"]) == (
+        "'Jazz' is not a style this model plays (it plays folk tunes and chorales): the "
+        "nearest it has is folk")
+    assert genre_note(["Orchestra; dreamy strings"]) is None  # no genre: nothing to say
+    assert genre_note(["Irish folk"]) is None and genre_note(["hymn"]) is None  # playable
+    assert "nearest it has is chorale" in genre_note(["Gospel"])
+    assert main(["generate", "--image", str(EXAMPLE_PAINTING), "--bundle", str(notes_bundle),
+                 "--hints", "Techno", "-q", "-o", str(tmp_path / "t.wav")]) == 0
+    out = capsys.readouterr()
+    notes = [line for line in out.err.splitlines() if "Techno" in line]
+    assert notes == ["a2m: note: 'Techno' is not a style this model plays (it plays folk "
+                     "tunes and chorales): the nearest it has is folk"]
+    assert "'Techno' is not played here (nearest: folk)" in out.out  # the why-line too

@@ -4,6 +4,7 @@ A clip's mel is the mel of its sound."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from ..voice import CancelCheck, Encoded, Stage, generators
 from .model import ControlHead, NoteModel, NotesConfig
 from .player import NotePlayer, Reading
 from .sampler import SamplerConfig
+from .styles import genre_note, unplayable_genre
 
 STREAM_CHUNK_S = 0.5  # the sampler plays a clip in ~0.03 s: a stream is the clip in pieces
 
@@ -66,11 +68,18 @@ class NotesVoice:
             mel = wave_to_mel_torch(torch.from_numpy(audio), self.mel_config).numpy()
             if on_mel:
                 on_mel(mel)
+            plan, remarks = perf.plan, []
+            hints = batch.requests[i].hint_texts() if batch.requests else []
+            genre = unplayable_genre(hints)
+            if genre:  # never ignored in silence: said in one line, and in the why-line
+                remarks.append(genre_note(hints) or "")
+                plan = replace(plan, why=f"{plan.why} · '{genre[0]}' is not played here "
+                                         f"(nearest: {genre[1]})")
             clips.append(Clip(audio=audio, sample_rate=self.mel_config.sample_rate,
                               mel=mel.astype(np.float32), prompt=batch.prompts[i],
                               comment=batch.comments[i], seed=batch.seeds[i],
-                              timings={**timings, **perf.timings}, plan=perf.plan,
-                              notes=perf.notes, look=readings[i].look))
+                              timings={**timings, **perf.timings}, plan=plan,
+                              notes=perf.notes, look=readings[i].look, remarks=remarks))
         return clips
 
     def stream(self, batch: Encoded, gen: GenerationConfig, stage: Stage,
