@@ -5,44 +5,20 @@ History holding visitors' clips from Installation mode, and the History after a 
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/desktop_screenshot.py
 
-The visitor shot plays on a null output (a thread that takes the audio at real time), since
-Installation mode needs a sound device and a render machine may have none.
+The visitor shot plays on a null output (``a2m_app.null_device``: it takes the audio at real
+time), since Installation mode needs a sound device and a render machine may have none.
 """
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 STARRY = REPO / "examples" / "vincent-van-gogh_the-starry-night-1889.jpg"
-
-
-class NullOutput:
-    """An output stream with no card behind it: takes blocks from the callback at real time."""
-
-    def __init__(self, samplerate, channels, dtype, device, callback) -> None:
-        self.samplerate, self.callback = samplerate, callback
-        self.stopped = threading.Event()
-
-    def start(self) -> None:
-        def run() -> None:
-            out = np.zeros((1024, 1), np.float32)
-            while not self.stopped.wait(1024 / self.samplerate):
-                self.callback(out, 1024, None, None)
-
-        threading.Thread(target=run, daemon=True).start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-    close = stop
 
 
 def main() -> int:
@@ -50,6 +26,7 @@ def main() -> int:
     from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QApplication, QFrame, QLabel, QToolTip
 
+    from a2m_app.null_device import NullStream
     from a2m_desktop.main_window import MainWindow, dispose
 
     app = QApplication.instance() or QApplication([])
@@ -109,7 +86,7 @@ def main() -> int:
     dispose(win)
 
     # 3. Visitors' clips from Installation mode in the History of the window behind it.
-    win = window(stream_factory=NullOutput)
+    win = window(stream_factory=NullStream)
     win.open_painting(str(STARRY))
     win.comment.setPlainText("The swirling sky feels alive")
     win.generate()
