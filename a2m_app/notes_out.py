@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 NOTE_ADDRESS = "/a2m/note"  # i:pitch i:velocity f:duration_s i:part
 POLL_S = 0.002  # the note thread's longest sleep: a note is sent at most ~2 ms late
+IDLE_S = 0.25  # its sleep while no clip is followed (follow() wakes it at once)
 STALE_S = 0.25  # a clip whose clock was not marked for this long is no longer playing
 FIRST_SIGHT_S = 0.25  # notes this far behind the clock when a clip is first seen still go
 WRAP_S = 0.1  # a clock that went back more than this looped
@@ -187,6 +188,7 @@ class NoteTicker:
         self._offs: list[tuple[Any, float, TimedNote]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a clip to follow, or the end
         self.sent: list[tuple[float, TimedNote]] = []
         self._thread = threading.Thread(target=self._run, name="a2m-notes", daemon=True)
         self._thread.start()
@@ -198,6 +200,7 @@ class NoteTicker:
         with self._lock:
             self._clips[key] = (list(notes), max(length_s, 1e-3), loops)
             self._last.pop(key, None)
+        self._wake.set()
 
     def drop(self, key: Any) -> None:
         """Forget a clip (it stopped): its sounding MIDI notes end now."""
@@ -211,6 +214,7 @@ class NoteTicker:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(2.0)
         for key in list(self._clips):
             self.drop(key)
@@ -237,7 +241,9 @@ class NoteTicker:
                 self.sent.append((pos, note))
             for note in due_off:
                 self._each(lambda s, n=note: s.note_off(n))
-            self._stop.wait(POLL_S)
+            # nothing to follow: no need to look 500 times a second (follow() wakes it)
+            self._wake.wait(POLL_S if self._clips or self._offs else IDLE_S)
+            self._wake.clear()
 
     def _due(self, playing: dict[Any, float]) -> tuple[list, list[TimedNote]]:
         """The note-ons whose start the clock passed since the last look (a looping clip
