@@ -408,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("a2m: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `a2m info | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as err:  # noqa: BLE001 - a bug, but still one line unless --verbose
         if args.verbose:
             raise

@@ -95,7 +95,6 @@ class NotesConfig:
     plan_temperature: float = 0.7  # spread of the sampled plan around what the inputs ask
     note_temperature: float = 0.95  # softmax temperature of the note sampler
     top_p: float = 0.95  # nucleus of the note sampler
-    duration_s: float = 896 * 256 / 22050  # the clip's length (the mel convention's)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -105,6 +104,9 @@ class NotesConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NotesConfig:
         data = dict(data)
+        # bundles of 2026-12-07 and before wrote the clip's length here too; it is the mel
+        # convention's (``MelConfig.duration_s``), one place
+        data.pop("duration_s", None)
         if "instruments" in data:
             data["instruments"] = tuple(data["instruments"])
         return cls(**data)
