@@ -137,9 +137,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.set_description(stage, refresh=False)  # drawn once, with its own percentage
         bar.update(round(fraction * 100) - bar.n)
 
+    from a2m_core.clip import channels_of
+
     def play(chunk) -> None:  # the first streamed chunk starts the sound
         if chunk.start == 0:
-            player.play_stream(chunk.total, engine.sample_rate)
+            player.play_stream(chunk.total, engine.sample_rate, channels_of(chunk.audio))
         player.feed(chunk.start, chunk.audio)
 
     if args.no_loudness:
@@ -272,7 +274,7 @@ def cmd_soundscape(args: argparse.Namespace) -> int:
     audio = join_scenes(clips, [s.seconds for s in scenes], engine.sample_rate,
                         args.crossfade)
     saved = write_audio(args.output, audio, engine.sample_rate)
-    print(f"wrote {saved} ({audio.size / engine.sample_rate:.1f} s, {len(scenes)} scenes)")
+    print(f"wrote {saved} ({len(audio) / engine.sample_rate:.1f} s, {len(scenes)} scenes)")
     return 0
 
 

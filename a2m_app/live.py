@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from a2m_core.errors import GenerationCancelled
-from a2m_core.soundscape import Scene, equal_power, make_loop
+from a2m_core.soundscape import Scene, as_channels, equal_power, make_loop
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ def device_rate(factory: Callable[..., Any], device: int | str | None, clip_rate
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Mono float32 ``audio`` at ``rate_out`` (soxr, high quality); unchanged when equal."""
+    """float32 ``audio`` (``[n]`` or ``[n, channels]``) at ``rate_out`` (soxr, high
+    quality); unchanged when equal."""
     if rate_in == rate_out:
         return np.asarray(audio, np.float32)
     import soxr
@@ -136,11 +137,13 @@ class Soundscape:
                  loop_crossfade_s: float = 0.5, queue_depth: int = 4,
                  on_scene: Callable[[Scene], None] | None = None,
                  on_error: Callable[[Scene, Exception], None] | None = None,
-                 ticker: Any = None) -> None:
+                 ticker: Any = None, channels: int = 1) -> None:
         """``generate(scene)`` returns the scene's audio, or its clip (whose notes then go
-        out live through ``ticker``, a ``notes_out.NoteTicker``)."""
+        out live through ``ticker``, a ``notes_out.NoteTicker``). ``channels``: the
+        output's (2 for a notes engine's stereo; a scene of another kind is made to fit)."""
         self.generate = generate
         self.ticker = ticker
+        self.channels = channels
         self.sample_rate = sample_rate  # the clips' rate
         self.device_rate = sample_rate  # the output's rate (set by start)
         self._factory = stream_factory or sounddevice_stream
@@ -184,8 +187,8 @@ class Soundscape:
         self.device_rate = device_rate(self._factory, device, self.sample_rate)
         self.device_label = device_label(self._factory, device)
         self._set_crossfade()
-        self._stream = self._factory(samplerate=self.device_rate, channels=1, dtype="float32",
-                                     device=device, callback=self._callback)
+        self._stream = self._factory(samplerate=self.device_rate, channels=self.channels,
+                                     dtype="float32", device=device, callback=self._callback)
         self._thread = threading.Thread(target=self._produce, name="a2m-soundscape",
                                         daemon=True)
         self._thread.start()
@@ -251,7 +254,8 @@ class Soundscape:
                     from .notes_out import timed_notes
 
                     made, notes = made.audio, timed_notes(made)
-                audio = resample(made, self.sample_rate, self.device_rate)
+                audio = resample(as_channels(made, self.channels), self.sample_rate,
+                                 self.device_rate)
                 loop = make_loop(audio, self.device_rate, self.loop_crossfade_s)
             except Exception as err:  # noqa: BLE001 - a bad scene must not end the sound
                 log.warning("scene %r failed: %s", scene.comment[:40], err)
@@ -260,7 +264,7 @@ class Soundscape:
             with self._cond:
                 self._ready = _Playing(loop.astype(np.float32), scene, notes=notes)
             if self.ticker is not None and notes:
-                self.ticker.follow(id(self._ready), notes, loop.size / self.device_rate,
+                self.ticker.follow(id(self._ready), notes, len(loop) / self.device_rate,
                                    loops=True)
             if self.on_scene is not None:
                 self.on_scene(scene)
@@ -270,14 +274,14 @@ class Soundscape:
     def _read(playing: _Playing, n: int) -> np.ndarray:
         """``n`` samples of a loop from its position, wrapping (the loop is seamless)."""
         loop, pos = playing.loop, playing.pos
-        idx = (pos + np.arange(n)) % loop.size
-        playing.pos = (pos + n) % loop.size
+        idx = (pos + np.arange(n)) % len(loop)
+        playing.pos = (pos + n) % len(loop)
         return loop[idx]
 
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
         if status:  # the device reported an underflow (we were too late for it)
             self.underruns += 1
-        out = outdata[:, 0]
+        out = outdata if self.channels > 1 else outdata[:, 0]
         if self._incoming is None and self._ready is not None:
             self._incoming, self._ready, self._fade_at = self._ready, None, 0
         if self._current is None and self._incoming is not None:
@@ -294,7 +298,10 @@ class Soundscape:
             n = min(frames, self.crossfade - self._fade_at)
             new = self._read(self._incoming, frames)
             a, b = self._fade_at, self._fade_at + n
-            block[:n] = block[:n] * self._fade_out[a:b] + new[:n] * self._fade_in[a:b]
+            fade_out, fade_in = self._fade_out[a:b], self._fade_in[a:b]
+            if self.channels > 1:
+                fade_out, fade_in = fade_out[:, None], fade_in[:, None]
+            block[:n] = block[:n] * fade_out + new[:n] * fade_in
             block[n:] = new[n:]
             self._fade_at += n
             if self._fade_at >= self.crossfade:

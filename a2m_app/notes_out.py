@@ -44,7 +44,7 @@ def timed_notes(clip: Any) -> list[TimedNote]:
     if getattr(clip, "notes", None) is None or getattr(clip, "plan", None) is None:
         return []
     sec = 60.0 / clip.plan.tempo_bpm
-    length = clip.audio.size / clip.sample_rate
+    length = len(clip.audio) / clip.sample_rate
     out = [TimedNote(n.onset * sec, int(n.pitch), int(n.velocity), n.duration * sec,
                      int(n.part)) for n in clip.notes if n.velocity > 0]
     return sorted((n for n in out if n.start < length), key=lambda n: (n.start, n.pitch))

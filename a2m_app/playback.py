@@ -29,7 +29,8 @@ StreamFactory = Callable[..., Stream]
 
 
 class Player:
-    """Plays one mono clip at a time; position, loop and volume are read by the callback."""
+    """Plays one clip at a time, mono or stereo; position, loop and volume are read by the
+    callback."""
 
     def __init__(self, stream_factory: StreamFactory | None = None) -> None:
         self._factory = stream_factory or sounddevice_stream
@@ -57,16 +58,18 @@ class Player:
         out = np.ascontiguousarray(resample(audio, sample_rate, rate), dtype=np.float32)
         self._start(out, len(out), sample_rate, rate)
 
-    def play_stream(self, total: int, sample_rate: int) -> None:
-        """Start playing a clip of ``total`` samples that arrives through :meth:`feed`."""
+    def play_stream(self, total: int, sample_rate: int, channels: int = 1) -> None:
+        """Start playing a clip of ``total`` frames (of ``channels``) that arrives through
+        :meth:`feed`."""
         rate = self._open_rate(sample_rate)
         self._resampler = None
         if rate != sample_rate:
             import soxr
 
-            self._resampler = soxr.ResampleStream(sample_rate, rate, 1, dtype="float32")
+            self._resampler = soxr.ResampleStream(sample_rate, rate, channels, dtype="float32")
         self._fed, self._total_in = 0, total
-        self._start(np.zeros(int(round(total * rate / sample_rate)), np.float32), 0,
+        frames = int(round(total * rate / sample_rate))
+        self._start(np.zeros((frames, channels) if channels > 1 else frames, np.float32), 0,
                     sample_rate, rate)
 
     def feed(self, start: int, chunk: np.ndarray) -> None:
@@ -103,7 +106,8 @@ class Player:
         self._pos = 0
         self.reached_end = False
         self.sample_rate, self.device_rate = sample_rate, rate
-        self._stream = self._factory(samplerate=rate, channels=1, dtype="float32",
+        channels = 1 if audio.ndim == 1 else audio.shape[1]
+        self._stream = self._factory(samplerate=rate, channels=channels, dtype="float32",
                                      device=self.device, callback=self._callback)
         self._stream.start()
 
@@ -136,7 +140,8 @@ class Player:
 
     # -- audio thread ------------------------------------------------------------------
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
-        audio, pos, out = self._audio, self._pos, outdata[:, 0]
+        audio, pos = self._audio, self._pos
+        out = outdata if audio.ndim == 2 else outdata[:, 0]
         start = pos
         limit = self._available
         written = 0

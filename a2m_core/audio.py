@@ -125,6 +125,18 @@ def load_audio(
 
 # --------------------------------------------------------------------------- mel basis
 
+def mono_at(audio: np.ndarray, rate: int, target_rate: int | None = None) -> np.ndarray:
+    """A clip's sound as the mel convention (and the yardsticks) hear it: its channels
+    together (``[n, channels]`` -> ``[n]``), at ``target_rate`` (soxr; None: as it is)."""
+    wave = np.asarray(audio, np.float32)
+    wave = wave.mean(axis=1) if wave.ndim == 2 else wave
+    if target_rate and target_rate != rate:
+        import soxr
+
+        wave = soxr.resample(wave, rate, target_rate).astype(np.float32)
+    return wave
+
+
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
     """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, log above."""
     hz = np.asarray(hz, dtype=np.float64)

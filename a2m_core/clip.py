@@ -54,7 +54,7 @@ class StreamChunk:
 class Clip:
     """One generated clip and how it was made."""
 
-    audio: np.ndarray  # float32 [N], mono, within the peak ceiling
+    audio: np.ndarray  # float32 [N] (mono) or [N, 2] (stereo), within the peak ceiling
     sample_rate: int
     mel: np.ndarray  # float32 [n_mels, T], normalised [-1, 1]
     prompt: str  # the composite text fed to the text encoder
@@ -85,7 +85,7 @@ class Clip:
 
     @property
     def duration_s(self) -> float:
-        return self.audio.size / self.sample_rate
+        return len(self.audio) / self.sample_rate
 
     def save_midi(self, path: str | Path) -> Path:
         """Write the clip's notes as a standard MIDI file (atomically).
@@ -119,6 +119,11 @@ class Clip:
         return write_audio(path, self.audio, self.sample_rate, bits)
 
 
+def channels_of(audio: np.ndarray) -> int:
+    """1 for a mono wave ``[n]``, else its channels (``[n, channels]``)."""
+    return 1 if audio.ndim == 1 else int(audio.shape[1])
+
+
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, bits: int = 16
                 ) -> Path:
     """Audio to WAV or FLAC (16- or 24-bit PCM), OGG (Vorbis) or MP3 by the file's suffix,
@@ -139,7 +144,7 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, bits: int
 
 def chunked(clip: Clip, size: int) -> Iterator[StreamChunk]:
     """A finished clip as stream chunks (the first carries the mel, the last the clip)."""
-    total = clip.audio.size
+    total = len(clip.audio)
     for start in range(0, total, size):
         end = min(total, start + size)
         yield StreamChunk(clip.audio[start:end], start, total,

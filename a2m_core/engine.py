@@ -50,7 +50,7 @@ from .notes.score import Note
 from .painting import PaintingLook, measure, painting_words
 from .prompt import MusicHints, build_prompt, check_user_text
 from .request import GenerationRequest
-from .voice import CancelCheck, Encoded, Voice, cancelled
+from .voice import CancelCheck, Encoded, Voice, cancelled, painting_keys
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +68,6 @@ def _stage_clock(progress: Progress | None, cancel: CancelCheck) -> Callable[...
         return time.perf_counter()
 
     return stage
-
-
-def painting_keys(images: Sequence[Image.Image]) -> list[bytes]:
-    """What an unseeded draw is seeded by: each painting's decoded pixels (their sha256).
-
-    Not its embedding's bytes: those differ in the last bits between CPUs (AVX2 and AVX-512
-    kernels) and runtimes (int8, bf16), so the same painting and comment would draw another
-    performance on another machine (measured with embedding keys: band std 5.28 dB on an
-    AVX2 host, 5.94 on an AVX-512 one, same bundle)."""
-    from .images import image_key
-
-    return [image_key(im).encode() for im in images]
 
 
 class Art2Music:
@@ -174,7 +162,14 @@ class Art2Music:
     # ------------------------------------------------------------------ properties
     @property
     def sample_rate(self) -> int:
-        return self.config.mel.sample_rate
+        """The clips' rate: the mel convention's for a mel bundle, the sampler's (44.1 kHz)
+        for a notes bundle."""
+        return self._voice.sample_rate
+
+    @property
+    def channels(self) -> int:
+        """The clips' channels: 2 for a notes bundle in stereo (the default), else 1."""
+        return int(getattr(self._voice, "channels", 1))
 
     @property
     def mel_config(self) -> MelConfig:
@@ -365,16 +360,12 @@ class Art2Music:
                                pins: Sequence[Pins | None] | None = None,
                                looks: Sequence[PaintingLook | None] | None = None
                                ) -> list[Clip]:
-        """Clips from encoder features ``[B, D]`` (``engine.encoder.encode_images`` /
-        ``encode_texts``, or any stand-in: zeros, noise) instead of paintings and comments:
-        for ablations such as Table IV. A seed draws the performance as in :meth:`generate`;
-        a None seed draws from ``keys[i]`` (``painting_keys`` of the painting the features
-        came from). A mel bundle given no seeds and no keys plays each row's average
-        rendition (no draw at all).
-        ``pins``: a notes bundle's pinned controls per row (e.g. the reference's instrument,
-        so that a comparison measures what the inputs decide). ``looks``: a notes bundle's
-        painting looks per row (``painting.measure``), which steer the plan as in
-        :meth:`generate`; None leaves the painting to the features alone.
+        """Clips from encoder features ``[B, D]`` (or stand-ins: zeros, noise) instead of
+        paintings and comments, for ablations such as Table IV. A seed draws as in
+        :meth:`generate`; a None seed draws from ``keys[i]`` (``painting_keys``); a mel
+        bundle given neither plays each row's average rendition. ``pins``: a notes
+        bundle's pinned controls per row; ``looks``: its painting looks per row
+        (``painting.measure``), steering the plan as in :meth:`generate`.
 
         Raises:
             BadInputError: the features' shapes do not fit the bundle, a None seed has no
@@ -416,15 +407,17 @@ class Art2Music:
 
     def render_notes(self, notes: Sequence[Note], plan: Plan) -> np.ndarray:
         """A notes bundle's sampler playing ``notes`` (beats at ``plan.tempo_bpm``) on
-        ``plan.instrument``: the raw wave of one clip's length, before level and fades.
+        ``plan.instrument``: the raw wave of one clip's length at :attr:`sample_rate`
+        (``[n, 2]`` in stereo), before level and fades.
 
         Raises:
             BadInputError: a mel bundle (it has no sampler).
         """
         if not self.is_notes:
             raise BadInputError(f"{self.name} is a mel bundle: it has no sampler to play notes")
-        return self._voice.player.sampler.render(list(notes), plan.tempo_bpm, plan.instrument,
-                                                 self.mel_config.n_samples)
+        sampler = self._voice.player.sampler
+        return sampler.render(list(notes), plan.tempo_bpm, plan.instrument,
+                              round(self.mel_config.duration_s * sampler.sample_rate))
 
     # ------------------------------------------------------------------ inside
     def _prepare(self, requests: Sequence[GenerationRequest]) -> list[Image.Image]:

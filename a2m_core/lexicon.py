@@ -52,7 +52,9 @@ class Lexicon:
 def afinn() -> Lexicon:
     """The English AFINN-165 list, read once per process from the ``afinn`` package."""
     scores = {}
-    text = resources.files("afinn").joinpath("data", _WORD_FILE).read_text(encoding="utf-8")
+    # one name at a time: a frozen build's resource path joins a single part per call
+    text = resources.files("afinn").joinpath("data").joinpath(_WORD_FILE).read_text(
+        encoding="utf-8")
     for line in text.splitlines():
         if line.strip():
             word, value = line.strip().split("\t")

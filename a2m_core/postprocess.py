@@ -40,11 +40,14 @@ def fade_ramp(n: int) -> np.ndarray:
 
 
 def fade(wave: np.ndarray, sample_rate: int, fade_ms: float) -> np.ndarray:
-    """Raised-cosine fade-in and fade-out of ``fade_ms`` each (no click at either end)."""
-    n = min(int(sample_rate * fade_ms / 1000.0), wave.size // 2)
+    """Raised-cosine fade-in and fade-out of ``fade_ms`` each (no click at either end);
+    ``wave`` is ``[n]`` or ``[n, channels]``."""
+    n = min(int(sample_rate * fade_ms / 1000.0), len(wave) // 2)
     if n <= 0:
         return wave
     ramp = fade_ramp(n).astype(wave.dtype)
+    if wave.ndim == 2:
+        ramp = ramp[:, None]
     out = wave.copy()
     out[:n] *= ramp
     out[-n:] *= ramp[::-1]
@@ -58,9 +61,10 @@ def finish(
     peak_dbfs: float = -1.0,
     fade_ms: float = 10.0,
 ) -> np.ndarray:
-    """Vocoder output -> a clip ready to play or save (float32, within the peak ceiling)."""
+    """A raw wave ``[n]`` or ``[n, channels]`` -> a clip ready to play or save (float32,
+    within the peak ceiling; the loudness of all channels together)."""
     out = np.nan_to_num(np.asarray(wave, dtype=np.float32))
-    out = out - out.mean()  # a DC offset wastes headroom and thumps on playback
+    out = out - out.mean(axis=0)  # a DC offset wastes headroom and thumps on playback
     # Fade before measuring: vocoders leave transients at the edges that would otherwise
     # dominate the peak ceiling and pull the whole clip down.
     out = fade(out, sample_rate, fade_ms)

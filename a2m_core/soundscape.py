@@ -25,6 +25,22 @@ def equal_power(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sin(t).astype(np.float32), np.cos(t).astype(np.float32)
 
 
+def _along(gains: tuple[np.ndarray, ...], audio: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-sample gains shaped to multiply ``audio`` (``[n]`` or ``[n, channels]``)."""
+    return gains if audio.ndim == 1 else tuple(g[:, None] for g in gains)
+
+
+def as_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """``audio`` with ``channels`` channels: a mono wave spread to both sides, a stereo one
+    folded to its middle (``[n]`` for 1)."""
+    audio = np.asarray(audio, np.float32)
+    if channels == 1:
+        return audio if audio.ndim == 1 else audio.mean(axis=1)
+    mono = audio if audio.ndim == 1 else audio.mean(axis=1)
+    return audio if audio.ndim == 2 and audio.shape[1] == channels else \
+        np.repeat(mono[:, None], channels, axis=1)
+
+
 def make_loop(audio: np.ndarray, sample_rate: int, crossfade_s: float = 0.5,
               peak_dbfs: float = -1.0) -> np.ndarray:
     """A version of ``audio`` that repeats seamlessly (it is ``crossfade_s`` shorter).
@@ -34,19 +50,19 @@ def make_loop(audio: np.ndarray, sample_rate: int, crossfade_s: float = 0.5,
     """
     audio = np.asarray(audio, dtype=np.float32)
     n = int(round(crossfade_s * sample_rate))
-    if audio.size < 3 * n or n < 2:
-        raise BadInputError(f"a {audio.size / sample_rate:.2f} s clip is too short for a "
+    if len(audio) < 3 * n or n < 2:
+        raise BadInputError(f"a {len(audio) / sample_rate:.2f} s clip is too short for a "
                             f"{crossfade_s:.2f} s loop crossfade")
-    body, tail = audio[: audio.size - n].copy(), audio[audio.size - n:]
-    fade_in, fade_out = equal_power(n)
+    body, tail = audio[: len(audio) - n].copy(), audio[len(audio) - n:]
+    fade_in, fade_out = _along(equal_power(n), audio)
     body[:n] = body[:n] * fade_in + tail * fade_out
     return soft_ceiling(body, peak_dbfs).astype(np.float32)  # a fold can add up above it
 
 
 def tile(loop: np.ndarray, samples: int) -> np.ndarray:
     """``loop`` repeated (it must be a :func:`make_loop` result) and cut to ``samples``."""
-    reps = -(-samples // max(1, loop.size))
-    return np.tile(loop, reps)[:samples]
+    reps = -(-samples // max(1, len(loop)))
+    return np.tile(loop, (reps,) + (1,) * (loop.ndim - 1))[:samples]
 
 
 @dataclass(frozen=True)
@@ -98,19 +114,23 @@ def join_scenes(clips: list[np.ndarray], seconds: list[float], sample_rate: int,
                 crossfade_s: float = 2.0, loop_crossfade_s: float = 0.5,
                 peak_dbfs: float = -1.0) -> np.ndarray:
     """One long piece: each clip looped to its scene's length, scenes crossfaded (equal power).
+    Clips are ``[n]`` or ``[n, channels]`` at ``sample_rate``; mono ones join stereo ones
+    spread to both sides.
 
     Each scene's length counts from the start of its fade in; the crossfades overlap the
     neighbours, so the piece is ``sum(seconds) - crossfade * (scenes - 1)`` long.
     """
     if not clips:
         return np.zeros(0, np.float32)
+    channels = max(1 if c.ndim == 1 else c.shape[1] for c in clips)
+    clips = [as_channels(c, channels) for c in clips]  # a mono scene among stereo ones
     n_x = int(round(crossfade_s * sample_rate))
     parts = []
     for clip, secs in zip(clips, seconds):
         samples = max(int(round(secs * sample_rate)), 2 * n_x + 1)
         parts.append(tile(make_loop(clip, sample_rate, loop_crossfade_s, peak_dbfs), samples))
     out = parts[0]
-    fade_in, fade_out = equal_power(n_x)
+    fade_in, fade_out = _along(equal_power(n_x), out)
     for part in parts[1:]:
         mixed = out[-n_x:] * fade_out + part[:n_x] * fade_in
         out = np.concatenate([out[:-n_x], mixed, part[n_x:]])

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .bundle import GenerationConfig
     from .clip import Clip, StreamChunk
     from .mel.streaming import Pacing
@@ -42,7 +44,7 @@ class Encoded:
 
     fused: torch.Tensor  # [B, hidden]
     seeds: list[int | None]
-    keys: list[bytes]  # each painting's identity (``engine.painting_keys``)
+    keys: list[bytes]  # each painting's identity (``painting_keys``)
     prompts: list[str]  # the composite texts the text encoder read ("" from features)
     comments: list[str]
     pins: list[Pins | None]  # what each clip plays under (notes bundles)
@@ -54,6 +56,18 @@ class Encoded:
 
     def __len__(self) -> int:
         return len(self.seeds)
+
+
+def painting_keys(images: Sequence[Image.Image]) -> list[bytes]:
+    """What an unseeded draw is seeded by: each painting's decoded pixels (their sha256).
+
+    Not its embedding's bytes: those differ in the last bits between CPUs (AVX2 and AVX-512
+    kernels) and runtimes (int8, bf16), so the same painting and comment would draw another
+    performance on another machine (measured with embedding keys: band std 5.28 dB on an
+    AVX2 host, 5.94 on an AVX-512 one, same bundle)."""
+    from .images import image_key
+
+    return [image_key(im).encode() for im in images]
 
 
 def generators(seeds: Sequence[int | None], keys: Sequence[bytes]) -> list[torch.Generator]:
@@ -71,6 +85,7 @@ class Voice(Protocol):
     """Fused vectors -> clips, whole or in chunks."""
 
     name: str  # what makes the sound, for people ("HiFi-GAN", "SoundFont sampler")
+    sample_rate: int  # the sound's rate (a mel voice's is the mel convention's)
 
     def clips(self, batch: Encoded, gen: GenerationConfig, stage: Stage | None,
               on_mel: Callable[[np.ndarray], None] | None, cancel: CancelCheck,

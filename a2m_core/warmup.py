@@ -36,7 +36,6 @@ def start(bundle: str | Path | None = None) -> None:
         if config.get("kind") == "notes" and config.get("sampler"):
             from .notes.sampler import SamplerConfig, preload
 
-            preload(SamplerConfig.from_dict(config["sampler"]),
-                    int(config["mel"]["sample_rate"]))
+            preload(SamplerConfig.from_dict(config["sampler"]))
     except Exception as err:  # noqa: BLE001 - the real load says what is wrong, in one line
         log.debug("no warm-up for %s: %s", bundle, err)

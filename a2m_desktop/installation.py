@@ -80,7 +80,7 @@ class InstallationView(QWidget):
         self.soundscape = Soundscape(
             generate, engine.sample_rate, stream_factory,
             on_scene=lambda s: self.sceneStarted.emit(s.comment),
-            on_error=self._scene_error, ticker=ticker)
+            on_error=self._scene_error, ticker=ticker, channels=engine.channels)
         # Bound methods, not lambdas: the signals come from the soundscape's thread, and only
         # a QObject's own slot is sure to run on the GUI thread (PySide6 runs a plain callable
         # on the emitting thread).

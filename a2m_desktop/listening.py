@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from a2m_app.notes_out import AudioClock, NoteTicker, sinks_for, timed_notes
+from a2m_core.clip import channels_of
 
 
 class Listening:
@@ -20,7 +21,7 @@ class Listening:
         if start == 0:
             self.stop()
             try:
-                self.player.play_stream(total, self.sample_rate_hint)
+                self.player.play_stream(total, self.sample_rate_hint, channels_of(audio))
             except Exception as err:  # noqa: BLE001 - device errors vary
                 self.show_error(f"Playback failed: {err}")
                 return
@@ -49,7 +50,7 @@ class Listening:
         except Exception as err:  # noqa: BLE001 - device errors vary (PortAudioError, ...)
             self.show_error(f"Playback failed: {err}")
             return
-        self._follow_notes(clip, audio.size)
+        self._follow_notes(clip, len(audio))
         self.timer.start()
 
     def stop(self) -> None:
@@ -88,7 +89,7 @@ class Listening:
         self.settings.setValue("notes_midi", bool(midi))
         return problem
 
-    def _follow_notes(self, clip, audio_size: int) -> None:
+    def _follow_notes(self, clip, frames: int) -> None:
         """The clip now playing: its notes go out as they sound (notes bundles)."""
         if self.player.ticker is not None and clip.plan is not None:
-            self.player.follow_notes(timed_notes(clip), audio_size / clip.sample_rate)
+            self.player.follow_notes(timed_notes(clip), frames / clip.sample_rate)

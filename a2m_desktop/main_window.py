@@ -362,7 +362,7 @@ class MainWindow(HistoryList, Listening, Saving, QMainWindow):
     def _on_finished(self, clip: Clip, seconds: float) -> None:
         self.busy = False
         if self._live:  # it is playing as it streamed in: its notes go out from now
-            self._follow_notes(clip, clip.audio.size)
+            self._follow_notes(clip, len(clip.audio))
         self._add_to_history(clip, self.painting or Path(),
                              self.drop_zone._pixmap or QPixmap(), seconds,
                              pins=self._pending_pins)

@@ -80,15 +80,18 @@ class Saving:
                                        AUDIO_FILTERS)
         if not path:
             return None
-        sr = self.history[0].clip.sample_rate
-        audio = join_scenes([g.clip.audio for g in self.history],
-                            [seconds] * len(self.history), sr)
+        from a2m_app.live import resample
+
+        # clips of other models may differ in rate (and channels: join_scenes spreads mono)
+        sr = max(g.clip.sample_rate for g in self.history)
+        audio = join_scenes([resample(g.clip.audio, g.clip.sample_rate, sr)
+                             for g in self.history], [seconds] * len(self.history), sr)
         try:
             saved = write_audio(path, audio, sr)
         except (A2MError, OSError) as err:
             self.show_error(f"Could not save {path}: {err}")
             return None
-        self.statusBar().showMessage(f"Saved {saved} ({audio.size / sr:.0f} s)", 5000)
+        self.statusBar().showMessage(f"Saved {saved} ({len(audio) / sr:.0f} s)", 5000)
         return saved
 
     def save_mel(self, path: str | None = None) -> Path | None:

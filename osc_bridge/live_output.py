@@ -47,7 +47,8 @@ class StreamHandlers:
             else None
         live = Soundscape(lambda scene: self._stream_scene(scene, lambda: live.stopped),
                           self.engine.sample_rate, self._stream_factory,
-                          on_error=self._stream_failed, ticker=ticker)
+                          on_error=self._stream_failed, ticker=ticker,
+                          channels=self.engine.channels)
         try:
             self.soundscape = live.start(int(device) if device and device.isdigit()
                                          else device or None)

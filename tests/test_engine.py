@@ -266,7 +266,12 @@ def test_the_committed_starter_is_the_default_and_says_so(starry):
     assert engine.config.encoder.image_model == "efficientnet-lite0+colour"
     assert defaults.STARTER.stat().st_size < 30_000_000
     clip = engine.generate(starry, "the swirling sky feels alive", seed=1)
-    assert clip.audio.shape == (896 * 256,) and np.abs(clip.audio).max() > 0.1
+    # 44.1 kHz stereo, as a DAW or a gallery's playback chain takes it; the two sides differ
+    assert clip.sample_rate == engine.sample_rate == 44100 and engine.channels == 2
+    assert clip.audio.shape == (round(896 * 256 / 22050 * 44100), 2)
+    assert np.abs(clip.audio).max() > 0.1
+    assert np.abs(clip.audio[:, 0] - clip.audio[:, 1]).mean() > 0.01
+    assert clip.mel.shape == (80, 896)  # the picture keeps the mel convention
     assert clip.plan is not None and len(clip.notes) > 10
 
 

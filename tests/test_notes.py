@@ -185,7 +185,8 @@ def test_table_iv_feeds_the_starter_features_and_pins_the_references_instrument(
     clips = engine.generate_from_features(torch.zeros_like(img), txt, [1, 2],
                                           pins=[Pins(instrument="harp"), None])
     assert clips[0].plan.instrument == "harp" and clips[1].plan is not None
-    assert all(c.audio.size == engine.mel_config.n_samples for c in clips)
+    n = round(engine.mel_config.duration_s * engine.sample_rate)
+    assert all(c.audio.shape == (n, engine.channels) for c in clips)
     with pytest.raises(BadInputError, match="one seed per row"):
         engine.generate_from_features(img, txt, [1])
 
@@ -239,7 +240,8 @@ def test_a_well_formed_soundfont_that_plays_silence_is_refused_not_written(tmp_p
 def test_a_notes_bundle_and_a_mel_bundle_both_load_generate_and_stream(notes_engine, engine):
     for eng in (notes_engine, engine):
         clip = eng.generate(EXAMPLE_PAINTING, "the swirling sky feels alive", seed=2)
-        assert clip.audio.shape == (eng.mel_config.n_samples,)
+        frames = round(eng.mel_config.duration_s * eng.sample_rate)  # notes: 44.1 kHz stereo
+        assert clip.audio.shape == ((frames,) if eng.channels == 1 else (frames, 2))
         assert clip.mel.shape == (eng.mel_config.n_mels, eng.mel_config.n_frames)
         chunks = list(eng.generate_stream(EXAMPLE_PAINTING, "the swirling sky feels alive",
                                           seed=2))

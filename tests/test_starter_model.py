@@ -125,8 +125,8 @@ def test_a_latent_decoder_varies_by_seed_and_repeats_without_one(tmp_path, starr
     assert np.array_equal(c, d)
     # No seed draws from the painting itself, not from its embedding's last bits: another
     # runtime (or CPU) whose embeddings differ a little plays the same performance.
-    from a2m_core.engine import painting_keys
     from a2m_core.mel.acceleration import RuntimeOptions
+    from a2m_core.voice import painting_keys
 
     other = Art2Music.load(engine.bundle, device="cpu", runtime=RuntimeOptions.plain())
     other._voice.decoder.latent_std.fill_(3.0)

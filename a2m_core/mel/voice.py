@@ -34,6 +34,7 @@ class MelVoice:
         runner = None if vocoder is None else vocoder_runner(
             vocoder.to(device), runtime, device, mel_config.n_mels, dtypes["vocoder"])
         self.vocoding = Vocoder(vocoder, runner, mel_config, griffin_lim_iters, device)
+        self.sample_rate = mel_config.sample_rate  # the sound's: the mel convention's
 
     @property
     def name(self) -> str:

@@ -44,7 +44,7 @@ class Reading:
 class Performance:
     plan: Plan
     notes: list[Note]
-    wave: np.ndarray  # raw sampler output, float32 [n_samples]
+    wave: np.ndarray  # raw sampler output, float32 [n_samples, 2] (mono configs: [n])
     timings: dict[str, float] = field(default_factory=dict)
 
     def loudness_offset_db(self) -> float:
@@ -55,7 +55,7 @@ class NotePlayer:
     def __init__(self, head: ControlHead, model: NoteModel, cfg: NotesConfig,
                  sampler: SamplerConfig, mel: MelConfig) -> None:
         self.head, self.model, self.cfg, self.mel = head, model, cfg, mel
-        self.sampler = Sampler(sampler, mel.sample_rate)
+        self.sampler = Sampler(sampler)
 
     @torch.no_grad()
     def plan(self, fused: torch.Tensor, gen: torch.Generator, pins: Pins | None = None,
@@ -103,7 +103,7 @@ class NotePlayer:
         notes = realise(tokens, plan, duration)
         t2 = time.perf_counter()
         wave = self.sampler.check_sound(notes, plan.tempo_bpm, plan.instrument,
-                                        self.mel.n_samples)
+                                        round(duration * self.sampler.sample_rate))
         t3 = time.perf_counter()
         return Performance(plan, notes, wave,
                            {"plan": t1 - t0, "notes": t2 - t1, "sampler": t3 - t2})

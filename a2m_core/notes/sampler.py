@@ -94,6 +94,11 @@ class SamplerConfig:
     reverb_seconds: float = 1.2  # the room's RT60: time for the tail to fall 60 dB
     reverb_wet: float = 0.3  # wet level; the dry level stays 1 - wet
     release_s: float = 0.0  # extra tail kept after the clip (0: cut at the clip's end)
+    # the output: a DAW's and a gallery chain's rate, in stereo; each part has its place
+    # in the field (``spread``: 0 all centred, 1 hard left to hard right)
+    sample_rate: int = 44100
+    stereo: bool = True
+    spread: float = 0.7
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -107,8 +112,9 @@ class SamplerConfig:
         return cls(**data)
 
     def describe(self) -> str:
-        return (f"SoundFont sampler (tinysoundfont) on {self.soundfont.describe()}, room "
-                f"reverb RT60 {self.reverb_seconds:g} s, wet {self.reverb_wet:g}")
+        return (f"SoundFont sampler (tinysoundfont) on {self.soundfont.describe()}, "
+                f"{self.sample_rate} Hz {'stereo' if self.stereo else 'mono'}, room reverb "
+                f"RT60 {self.reverb_seconds:g} s, wet {self.reverb_wet:g}")
 
 
 def tinysoundfont_output():  # the C library's stereo interleaved float output mode
@@ -118,7 +124,8 @@ def tinysoundfont_output():  # the C library's stereo interleaved float output m
 
 
 def _open_synth(cfg: SamplerConfig, sample_rate: int) -> tuple[Path, Any, int]:
-    """The SoundFont checked and loaded: (its path, the synth, the font's id)."""
+    """The SoundFont checked and loaded at ``sample_rate``: (its path, the synth, the
+    font's id)."""
     try:
         import tinysoundfont
     except ImportError as err:
@@ -136,30 +143,34 @@ _preloads: dict[tuple[str, int], Future] = {}
 _preload_lock = threading.Lock()
 
 
-def preload(cfg: SamplerConfig, sample_rate: int) -> None:
+def preload(cfg: SamplerConfig) -> None:
     """Start checking and reading the SoundFont in a background thread; the next
     :class:`Sampler` of this config takes it. Its sha256 (148 MB) and tinysoundfont's read
     need no torch and let the GIL go: started before torch is imported, they cost a
     process's start nothing (``a2m_core.warmup``)."""
-    key = (repr(cfg), sample_rate)
+    key = (repr(cfg), int(cfg.sample_rate))
     with _preload_lock:
         if key not in _preloads:
             pool = ThreadPoolExecutor(1, thread_name_prefix="a2m-soundfont")
-            _preloads[key] = pool.submit(_open_synth, cfg, sample_rate)
+            _preloads[key] = pool.submit(_open_synth, cfg, int(cfg.sample_rate))
             pool.shutdown(wait=False)
 
 
 class Sampler:
-    """Plays notes on a General MIDI instrument: ``render(notes, bpm, instrument, n)``."""
+    """Plays notes on a General MIDI instrument: ``render(notes, bpm, instrument, n)``, at
+    the config's rate (44.1 kHz by default) in stereo."""
 
-    def __init__(self, cfg: SamplerConfig, sample_rate: int) -> None:
-        self.cfg, self.sample_rate = cfg, sample_rate
+    def __init__(self, cfg: SamplerConfig) -> None:
+        self.cfg = cfg
+        self.sample_rate = sample_rate = int(cfg.sample_rate)
+        self.channels = 2 if cfg.stereo else 1
         with _preload_lock:
             started = _preloads.pop((repr(cfg), sample_rate), None)
         path, self._synth, self._sfid = started.result() if started is not None \
             else _open_synth(cfg, sample_rate)
-        self._room = room_response(cfg.reverb_seconds, sample_rate) \
-            if cfg.reverb_wet > 0 else None
+        # the room: one impulse response per ear, decorrelated, so the tail surrounds
+        self._rooms = [room_response(cfg.reverb_seconds, sample_rate, seed=7 + k)
+                       for k in range(self.channels)] if cfg.reverb_wet > 0 else None
         # A SoundFont can be well-formed and still hold no sound (corrupt sample headers):
         # one note at load tells, before a silent clip is written and called music.
         self._path = path
@@ -180,10 +191,20 @@ class Sampler:
                     f"samples are missing or corrupt; reinstall it or use another SoundFont")
         return wave
 
+    def pans(self, parts: Sequence[int]) -> dict[int, int]:
+        """Each part's MIDI pan (0 left .. 127 right): one part in the centre; several
+        spread evenly across the field, the first (the melody) a little left of centre."""
+        if len(parts) < 2 or not self.cfg.stereo:
+            return dict.fromkeys(parts, 64)
+        width = 63 * self.cfg.spread
+        return {p: int(round(64 + width * (2 * k / (len(parts) - 1) - 1) * 0.8))
+                for k, p in enumerate(parts)}
+
     def render(self, notes: Sequence[Note], bpm: float, instrument: str, n_samples: int
                ) -> np.ndarray:
-        """Mono float32 ``[n_samples]``: the notes (onsets in beats at ``bpm``) played on
-        ``instrument``, each part on its own channel, in the room."""
+        """float32 ``[n_samples, 2]`` (``[n_samples]`` for a mono config) at
+        :attr:`sample_rate`: the notes (onsets in beats at ``bpm``) played on
+        ``instrument``, each part on its own channel and place in the field, in the room."""
         synth, sr = self._synth, self.sample_rate
         # The same notes must give the same samples whatever played before: reset stops the
         # voices with a quick release, and 0.1 s rendered into the void lets it end (measured:
@@ -195,8 +216,10 @@ class Sampler:
         program = INSTRUMENTS[instrument][0]
         parts = sorted({n.part for n in notes})
         chan = {p: (k if k < 9 else k + 1) % 16 for k, p in enumerate(parts)}
+        pans = self.pans(parts)
         for p in parts:
             synth.program_select(chan[p], self._sfid, 0, program)
+            synth.control_change(chan[p], 10, pans[p])  # CC 10: pan
         sec = 60.0 / bpm
         events = []
         for n in notes:
@@ -220,10 +243,12 @@ class Sampler:
         if pos < n_samples:
             out[pos:] = np.frombuffer(synth.generate_simple(n_samples - pos),
                                       np.float32).reshape(-1, 2)
-        wave = out.mean(axis=1)
-        if self._room is not None:
-            wet = _convolve(wave, self._room)[:n_samples]
-            wave = (1.0 - self.cfg.reverb_wet) * wave + self.cfg.reverb_wet * wet
+        dry = out if self.cfg.stereo else out.mean(axis=1, keepdims=True)
+        if self._rooms is not None:  # the room hears the middle; each ear its own walls
+            middle = dry.mean(axis=1)
+            wet = np.stack([_convolve(middle, room)[:n_samples] for room in self._rooms], 1)
+            dry = (1.0 - self.cfg.reverb_wet) * dry + self.cfg.reverb_wet * wet
+        wave = dry if self.cfg.stereo else dry[:, 0]
         return np.ascontiguousarray(wave, dtype=np.float32)
 
 

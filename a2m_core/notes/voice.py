@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import postprocess
-from ..audio import MelConfig, wave_to_mel_torch
+from ..audio import MelConfig, mono_at, wave_to_mel_torch
 from ..bundle import GenerationConfig
 from ..clip import Clip, StreamChunk, chunked
 from ..prompt import feeling_words
@@ -33,6 +33,16 @@ class NotesVoice:
                  sampler: SamplerConfig, mel_config: MelConfig) -> None:
         self.mel_config = mel_config
         self.player = NotePlayer(head, model, cfg, sampler, mel_config)
+        self.sample_rate = self.player.sampler.sample_rate  # the sound's (44.1 kHz)
+        self.channels = self.player.sampler.channels
+
+    def mel_of(self, audio: np.ndarray) -> np.ndarray:
+        """The mel picture of a clip's sound: its channels together, at the mel convention's
+        rate (the clip itself stays at its own rate, in stereo)."""
+        mono = mono_at(audio, self.sample_rate, self.mel_config.sample_rate)
+        n = self.mel_config.n_samples
+        mono = np.pad(mono, (0, max(0, n - len(mono))))[:n].astype(np.float32)
+        return wave_to_mel_torch(torch.from_numpy(mono), self.mel_config).numpy()
 
     def readings(self, batch: Encoded) -> list[Reading]:
         """What each plan follows beside its fused vector: the look, and, for requests, the
@@ -63,9 +73,9 @@ class NotesVoice:
                                     readings[i])
             level = (None if gen.loudness_lufs is None
                      else gen.loudness_lufs + perf.loudness_offset_db())
-            audio = postprocess.finish(perf.wave, self.mel_config.sample_rate, level,
-                                       gen.peak_dbfs, gen.fade_ms)
-            mel = wave_to_mel_torch(torch.from_numpy(audio), self.mel_config).numpy()
+            audio = postprocess.finish(perf.wave, self.sample_rate, level, gen.peak_dbfs,
+                                       gen.fade_ms)
+            mel = self.mel_of(audio)
             if on_mel:
                 on_mel(mel)
             plan, remarks = perf.plan, []
@@ -75,7 +85,7 @@ class NotesVoice:
                 remarks.append(genre_note(hints) or "")
                 plan = replace(plan, why=f"{plan.why} · '{genre[0]}' is not played here "
                                          f"(nearest: {genre[1]})")
-            clips.append(Clip(audio=audio, sample_rate=self.mel_config.sample_rate,
+            clips.append(Clip(audio=audio, sample_rate=self.sample_rate,
                               mel=mel.astype(np.float32), prompt=batch.prompts[i],
                               comment=batch.comments[i], seed=batch.seeds[i],
                               timings={**timings, **perf.timings}, plan=plan,
@@ -87,4 +97,4 @@ class NotesVoice:
                ) -> Iterator[StreamChunk]:
         """The finished clip in chunks: its level and samples equal ``clips``' exactly."""
         clip = self.clips(batch, gen, stage, None, cancel, timings)[0]
-        yield from chunked(clip, int(self.mel_config.sample_rate * STREAM_CHUNK_S))
+        yield from chunked(clip, int(self.sample_rate * STREAM_CHUNK_S))

@@ -83,7 +83,8 @@ def test_a_tiny_notes_model_trains_resumes_and_plays(corpus, tmp_path):
     path = save_tiny_notes_bundle(tmp_path / "tiny-notes.safetensors", projector, head,
                                   model)
     out = Art2Music.load(path, device="cpu").generate(paintings[0], "a bright dance", seed=1)
-    assert out.plan is not None and out.notes and out.audio.shape == (896 * 256,)
+    assert out.plan is not None and out.notes and out.audio.shape == (
+        round(896 * 256 / 22050 * 44100), 2)  # the sampler's 44.1 kHz stereo
     # its Table IV: four settings, every figure a number
     from trainer.evaluate.metrics import MelStatsEmbedding
     from trainer.evaluate.table4_notes import evaluate_notes_table4, render_notes_table4

@@ -46,7 +46,8 @@ def test_a_rendered_piano_line_is_transcribed_back_to_its_notes(tmp_path):
 
     notes = tune(1)
     bpm = 100.0
-    wave = Sampler(SamplerConfig(reverb_wet=0.0), SR).render(notes, bpm, "piano", 21 * SR)
+    wave = Sampler(SamplerConfig(reverb_wet=0.0, sample_rate=SR, stereo=False)).render(
+        notes, bpm, "piano", 21 * SR)
     sf.write(tmp_path / "take.wav", wave, SR)
     tr = transcribe_recording(tmp_path / "take.wav")
     sec = 60 / bpm

@@ -44,7 +44,7 @@ def nearest_instrument(wave: np.ndarray, sample_rate: int, notes: Sequence[Timed
     like ``wave``; returns it and every candidate's distance (smaller: closer)."""
     from a2m_core.notes.sampler import Sampler, SamplerConfig
 
-    sampler = Sampler(SamplerConfig(reverb_wet=0.0), sample_rate)
+    sampler = Sampler(SamplerConfig(reverb_wet=0.0, sample_rate=sample_rate, stereo=False))
     target = timbre_vector(wave, sample_rate)
     # at 60 bpm a beat is a second: the notes play at the recording's own times
     beat_notes = [Note(n.start, n.end - n.start, n.pitch, n.velocity) for n in notes]

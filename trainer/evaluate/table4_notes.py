@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2m_core.audio import denormalize, wave_to_mel
+from a2m_core.audio import denormalize, mono_at, wave_to_mel
 from a2m_core.engine import Art2Music
 from a2m_core.notes.plan import Plan
 from a2m_core.painting import painting_words
@@ -90,7 +90,9 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
         plan = window_plan(w)
         # the window's canonical tokens, played in its own key at its own controls
         notes = realise(w["tokens"], plan, cfg.duration_s)
-        ref_waves.append(engine.render_notes(notes, plan))
+        # heard as the mel convention hears it: one channel at its rate
+        ref_waves.append(mono_at(engine.render_notes(notes, plan), engine.sample_rate,
+                                 cfg.sample_rate))
     img = img_all[picks]
     looks = [looks_all[k] for k in picks]
     txt = engine.encoder.encode_texts(prompts).float().cpu()
@@ -113,7 +115,7 @@ def evaluate_notes_table4(bundle: str | Path, corpus: Path, paintings: list[Path
         im, tx, lk = inputs[name]
         perfs = engine.generate_from_features(
             im, tx, [seed * 100_003 + k for k in range(len(windows))], looks=lk)
-        waves = [p.audio for p in perfs]
+        waves = [mono_at(p.audio, p.sample_rate, cfg.sample_rate) for p in perfs]
         logmels = [denormalize(wave_to_mel(w, cfg), cfg) for w in waves]
         fad, cos = fad_and_cosine(embedding, ref_waves, waves, cfg.sample_rate, ref_emb)
         rows[name] = {"mcd": float(np.mean([mcd(r, g) for r, g in zip(ref_logmels, logmels)])),
