@@ -21,18 +21,19 @@ import math
 
 import numpy as np
 
-from a2m_core.audio import MelConfig, denormalize
+from a2m_core.audio import MelConfig, denormalize, mono_at
 
 
 def musicality(wave: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """The yardstick's four figures of a mono wave (resampled to 22,050 Hz if needed)."""
+    """The yardstick's four figures of a wave (its channels together, resampled to
+    22,050 Hz if needed)."""
     import librosa
 
     from a2m_core.numba_cache import warm_librosa
 
     warm_librosa()  # compiled once, under the cache's lock
 
-    y = wave.astype(np.float32)
+    y = mono_at(wave, sample_rate)
     if sample_rate != 22050:
         y = librosa.resample(y, orig_sr=sample_rate, target_sr=22050)
     sr = 22050

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from a2m_core.audio import mono_at
 from a2m_core.notes.score import KK_MAJOR, KK_MINOR
 
 from ..data.transcribe import transcribe_wave
@@ -38,7 +39,7 @@ def notes_figures(wave: np.ndarray, sample_rate: int, seconds: float = 10.0
                   ) -> dict[str, float]:
     import librosa
 
-    y = np.asarray(wave, np.float32)[: int(sample_rate * seconds)]
+    y = mono_at(wave, sample_rate)[: int(sample_rate * seconds)]  # channels together
     dur = len(y) / sample_rate
     notes = [n for n in transcribe(y, sample_rate) if n[0] < dur]
     hist = np.zeros(12)

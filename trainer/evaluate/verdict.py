@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from a2m_core.audio import mono_at
 from a2m_core.notes import score
 
 Progress = Callable[[str, int, int], None]
@@ -136,12 +135,11 @@ def judge(bundle: Path, paintings: Sequence[Path], corpus: Path | None = None,
     voiced = []
     for k, c in enumerate(listen):
         report("verdict: listening", k, voiced_clips)
-        voiced.append(notes_figures(mono_at(c.audio, c.sample_rate), c.sample_rate)["voiced"])
+        voiced.append(notes_figures(c.audio, c.sample_rate)["voiced"])
     fig: dict[str, Any] = {
         "kind": "notes" if clips[0].plan is not None else "mel",
         "voiced": float(np.mean(voiced)),
-        "band_std": float(np.mean([musicality(mono_at(c.audio, c.sample_rate),
-                                              c.sample_rate)["band_std"]
+        "band_std": float(np.mean([musicality(c.audio, c.sample_rate)["band_std"]
                                    for c in listen])),
         "pairs": len(pairs)}
     if fig["kind"] == "notes":
