@@ -123,9 +123,10 @@ def tinysoundfont_output():  # the C library's stereo interleaved float output m
     return _tinysoundfont.OutputMode.StereoInterleaved
 
 
-def _open_synth(cfg: SamplerConfig, sample_rate: int) -> tuple[Path, Any, int]:
-    """The SoundFont checked and loaded at ``sample_rate``: (its path, the synth, the
-    font's id)."""
+def _open_synth(cfg: SamplerConfig, sample_rate: int
+                ) -> tuple[Path, Any, int, list[np.ndarray] | None]:
+    """The SoundFont checked and loaded at ``sample_rate``, and the room: (its path, the
+    synth, the font's id, one impulse response per ear or None when dry)."""
     try:
         import tinysoundfont
     except ImportError as err:
@@ -134,9 +135,13 @@ def _open_synth(cfg: SamplerConfig, sample_rate: int) -> tuple[Path, Any, int]:
     path = cfg.soundfont.verified_path()
     synth = tinysoundfont.Synth(gain=cfg.gain_db, samplerate=sample_rate)
     try:
-        return path, synth, synth.sfload(str(path))
+        sfid = synth.sfload(str(path))
     except Exception as err:  # noqa: BLE001 - the C library raises its own type
         raise ModelLoadError(f"cannot read SoundFont {path}: {err}") from err
+    # the room: one impulse response per ear, decorrelated, so the tail surrounds
+    rooms = [room_response(cfg.reverb_seconds, sample_rate, seed=7 + k)
+             for k in range(2 if cfg.stereo else 1)] if cfg.reverb_wet > 0 else None
+    return path, synth, sfid, rooms
 
 
 _preloads: dict[tuple[str, int], Future] = {}
@@ -146,8 +151,9 @@ _preload_lock = threading.Lock()
 def preload(cfg: SamplerConfig) -> None:
     """Start checking and reading the SoundFont in a background thread; the next
     :class:`Sampler` of this config takes it. Its sha256 (148 MB) and tinysoundfont's read
-    need no torch and let the GIL go: started before torch is imported, they cost a
-    process's start nothing (``a2m_core.warmup``)."""
+    need no torch and let the GIL go (the room's impulse responses are built there too):
+    started before torch is imported, they cost a process's start little
+    (``a2m_core.warmup``)."""
     key = (repr(cfg), int(cfg.sample_rate))
     with _preload_lock:
         if key not in _preloads:
@@ -166,11 +172,8 @@ class Sampler:
         self.channels = 2 if cfg.stereo else 1
         with _preload_lock:
             started = _preloads.pop((repr(cfg), sample_rate), None)
-        path, self._synth, self._sfid = started.result() if started is not None \
-            else _open_synth(cfg, sample_rate)
-        # the room: one impulse response per ear, decorrelated, so the tail surrounds
-        self._rooms = [room_response(cfg.reverb_seconds, sample_rate, seed=7 + k)
-                       for k in range(self.channels)] if cfg.reverb_wet > 0 else None
+        path, self._synth, self._sfid, self._rooms = started.result() \
+            if started is not None else _open_synth(cfg, sample_rate)
         # A SoundFont can be well-formed and still hold no sound (corrupt sample headers):
         # one note at load tells, before a silent clip is written and called music.
         self._path = path
