@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import A2MError, ModelLoadError
-from .fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes, sha256_of
 from .registry import (
     STARTER_NAME,
     ModelEntry,
@@ -90,11 +90,7 @@ def git_blob_id(path: str | Path) -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_of(path)  # one hasher for the project, remembered per (path, size, mtime)
 
 
 def file_id(path: str | Path, kind: str) -> str:
